@@ -1,0 +1,377 @@
+//! The client: a builder that holds the options, and a connected
+//! [`Client`] whose methods are the steps of the exchange.
+//!
+//! The client only strings the rooms together: setting up the session is
+//! [`crate::session`]'s job, a mail transaction is
+//! [`crate::transaction`]'s, and the bytes go through
+//! [`crate::stream::Connection`].
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::command::{check_domain, check_path, check_text, Command, MailParams};
+use crate::envelope::Envelope;
+use crate::error::Error;
+use crate::extensions::Extensions;
+use crate::reply::Reply;
+use crate::session::{self, SessionConfig, SessionInfo};
+use crate::stream::{Connection, Direction, Stream, TranscriptHook, Transport};
+use crate::transaction::{self, Delivery};
+
+/// How long to wait for each reply unless told otherwise. RFC 5321
+/// 4.5.3.2 asks clients to wait at least 5 minutes for most replies.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long to wait for the TCP connection unless told otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The SMTP port used when none is given.
+pub const DEFAULT_PORT: u16 = 25;
+
+/// Options for a connection, set before [`ClientBuilder::connect`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let client = smtpc::Client::builder("mail.example.org")
+///     .port(2525)
+///     .helo_name("client.example.org")
+///     .timeout(Duration::from_secs(30))
+///     .transcript(|dir, line| eprintln!("{dir:?} {line}"))
+///     .connect()?;
+/// # Ok::<(), smtpc::Error>(())
+/// ```
+pub struct ClientBuilder {
+    host: String,
+    port: Option<u16>,
+    helo_name: Option<String>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    transcript: Option<TranscriptHook>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("helo_name", &self.helo_name)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("transcript", &self.transcript.is_some())
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    fn new(host: impl Into<String>) -> Self {
+        ClientBuilder {
+            host: host.into(),
+            port: None,
+            helo_name: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            transcript: None,
+        }
+    }
+
+    /// The server's port (default 25).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// The name sent with EHLO/HELO: this machine's fully qualified domain
+    /// name. By default the local address as an address literal
+    /// (`[192.0.2.1]`), which RFC 5321 4.1.4 allows when the name is unknown.
+    pub fn helo_name(mut self, name: &str) -> Self {
+        self.helo_name = Some(name.to_owned());
+        self
+    }
+
+    /// How long to wait for each whole reply, and for each write to make
+    /// progress (default 5 minutes). A server that sends a reply one byte
+    /// at a time still has only this long for all of it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the TCP connection to each address (default 30 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// A function that sees every line sent and received, like a
+    /// hand-typed session. Message content is summarised; secrets are
+    /// never shown.
+    pub fn transcript(mut self, hook: impl FnMut(Direction, &str) + Send + 'static) -> Self {
+        self.transcript = Some(Box::new(hook));
+        self
+    }
+
+    /// Connects, reads the greeting and says EHLO (HELO if the server does
+    /// not know EHLO).
+    pub fn connect(mut self) -> Result<Client, Error> {
+        let port = self.port.unwrap_or(DEFAULT_PORT);
+        if let Some(name) = &self.helo_name {
+            check_domain("HELO name", name)?;
+        }
+        let tcp = self.open_tcp(port)?;
+        if self.helo_name.is_none() {
+            self.helo_name = tcp.local_addr().ok().map(|a| address_literal(a.ip()));
+        }
+        let during = format!("connecting to {}:{port}", self.host);
+        let setup = |e| Error::Io {
+            during: during.clone(),
+            source: e,
+        };
+        tcp.set_nodelay(true).map_err(setup)?;
+        tcp.set_write_timeout(Some(self.timeout.max(Duration::from_millis(1))))
+            .map_err(setup)?;
+        let peer = tcp.peer_addr().map_err(setup)?;
+        let mut transcript = self.transcript.take();
+        if let Some(hook) = transcript.as_mut() {
+            hook(Direction::Info, &format!("connected to {peer}"));
+        }
+        self.start(Stream::Tcp(tcp), transcript)
+    }
+
+    /// Runs the session over a stream the caller opened (a tunnel, a Unix
+    /// socket, an in-memory script in tests). The timeout then bounds only
+    /// the total time of each reply as far as the stream returns control;
+    /// the stream's own reads must not block forever.
+    pub fn connect_stream(mut self, stream: impl Transport + 'static) -> Result<Client, Error> {
+        if let Some(name) = &self.helo_name {
+            check_domain("HELO name", name)?;
+        }
+        let transcript = self.transcript.take();
+        self.start(Stream::Custom(Box::new(stream)), transcript)
+    }
+
+    fn start(self, stream: Stream, transcript: Option<TranscriptHook>) -> Result<Client, Error> {
+        let config = SessionConfig {
+            helo_name: self.helo_name.unwrap_or_else(|| "[127.0.0.1]".to_owned()),
+        };
+        let mut conn = Connection::new(stream, self.timeout, transcript);
+        let info = session::open(&mut conn, &config)?;
+        Ok(Client { conn, config, info })
+    }
+
+    /// Resolves the host and connects to the first address that answers.
+    fn open_tcp(&self, port: u16) -> Result<TcpStream, Error> {
+        let host = self
+            .host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(&self.host);
+        let during = format!("connecting to {}:{port}", self.host);
+        let addrs: Vec<SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map_err(|source| Error::Io {
+                during: format!("resolving {host}"),
+                source,
+            })?
+            .collect();
+        let mut last = None;
+        for addr in &addrs {
+            match TcpStream::connect_timeout(addr, self.connect_timeout) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(match last {
+            Some(e) if e.kind() == std::io::ErrorKind::TimedOut => Error::Timeout { during },
+            Some(source) => Error::Io { during, source },
+            None => Error::InvalidInput(format!("{host} has no address")),
+        })
+    }
+}
+
+/// `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 4.1.3).
+fn address_literal(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("[{v4}]"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("[{v4}]"),
+            None => format!("[IPv6:{v6}]"),
+        },
+    }
+}
+
+/// A session with an SMTP server.
+///
+/// Send a whole message with [`Client::send`], or go step by step as a
+/// person would type it: [`mail`](Client::mail), [`rcpt`](Client::rcpt),
+/// [`data`](Client::data). Each step returns the server's reply, or an
+/// error for a 4yz/5yz reply, a broken connection or bad input. A client
+/// sends any number of messages; end with [`Client::quit`].
+///
+/// ```no_run
+/// use smtpc::{Client, Envelope};
+/// let mut client = Client::builder("127.0.0.1").port(2525).connect()?;
+/// let envelope = Envelope::new("kjj@solidosystems.com", ["khl@solidosystems.com"])?;
+/// let message = "Subject: Hand written SMTP\r\n\r\nHello.\r\n";
+/// let delivery = client.send(&envelope, message.as_bytes())?;
+/// println!("queued: {}", delivery.reply);
+/// client.quit()?;
+/// # Ok::<(), smtpc::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    conn: Connection,
+    config: SessionConfig,
+    info: SessionInfo,
+}
+
+impl Client {
+    /// Options for a connection to `host` (a name, an IPv4 address, or an
+    /// IPv6 address with or without brackets).
+    pub fn builder(host: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(host)
+    }
+
+    /// What the server offered in its last EHLO reply.
+    pub fn extensions(&self) -> &Extensions {
+        &self.info.extensions
+    }
+
+    /// The server's greeting.
+    pub fn greeting(&self) -> &Reply {
+        &self.info.greeting
+    }
+
+    /// True once the session is over: after QUIT, after the server closed
+    /// it or said 421, or after an error that left the connection unusable.
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    /// Says EHLO again and takes the new list of extensions.
+    pub fn ehlo(&mut self) -> Result<Reply, Error> {
+        let (reply, ext) = session::ehlo(&mut self.conn, &self.config.helo_name)?;
+        self.info.hello = reply.clone();
+        self.info.extensions = ext;
+        Ok(reply)
+    }
+
+    /// Says HELO (the server's extensions are then forgotten).
+    pub fn helo(&mut self) -> Result<Reply, Error> {
+        let reply = session::helo(&mut self.conn, &self.config.helo_name)?;
+        self.info.hello = reply.clone();
+        self.info.extensions = Extensions::default();
+        Ok(reply)
+    }
+
+    /// `MAIL FROM:<from>`; an empty `from` is the null reverse-path.
+    /// Adds `SMTPUTF8` when the address is not ASCII.
+    pub fn mail(&mut self, from: &str) -> Result<Reply, Error> {
+        let from = from
+            .strip_prefix('<')
+            .and_then(|f| f.strip_suffix('>'))
+            .unwrap_or(from);
+        check_path("sender", from)?;
+        let smtputf8 = !from.is_ascii();
+        if smtputf8 && !self.extensions().smtp_utf8() {
+            return Err(Error::Unsupported(
+                "the sender is not ASCII and the server does not offer SMTPUTF8".into(),
+            ));
+        }
+        let params = MailParams {
+            smtputf8,
+            ..MailParams::default()
+        };
+        self.step(&Command::Mail { from, params }, "2xx")
+    }
+
+    /// `RCPT TO:<to>`.
+    pub fn rcpt(&mut self, to: &str) -> Result<Reply, Error> {
+        let to = to
+            .strip_prefix('<')
+            .and_then(|t| t.strip_suffix('>'))
+            .unwrap_or(to);
+        if to.is_empty() {
+            return Err(Error::InvalidInput("empty recipient address".into()));
+        }
+        check_path("recipient", to)?;
+        self.step(
+            &Command::Rcpt {
+                to,
+                params: Default::default(),
+            },
+            "2xx",
+        )
+    }
+
+    /// `DATA`, then the message read from `body` (line endings made CRLF,
+    /// dot-stuffed), then the end of data. Returns the final reply: the
+    /// message is accepted only when this returns `Ok`.
+    pub fn data(&mut self, mut body: impl Read) -> Result<Reply, Error> {
+        transaction::data(&mut self.conn, &mut body)
+    }
+
+    /// `RSET`: abandons the current transaction.
+    pub fn rset(&mut self) -> Result<Reply, Error> {
+        self.step(&Command::Rset, "2xx")
+    }
+
+    /// `NOOP`.
+    pub fn noop(&mut self) -> Result<Reply, Error> {
+        self.step(&Command::Noop, "2xx")
+    }
+
+    /// `VRFY what`. Servers often answer 252 (cannot verify, will try).
+    pub fn vrfy(&mut self, what: &str) -> Result<Reply, Error> {
+        check_text("VRFY argument", what, crate::command::MAX_PATH_LEN)?;
+        self.step(&Command::Vrfy(what), "2xx")
+    }
+
+    /// `QUIT`, then closes the connection whatever the reply.
+    pub fn quit(&mut self) -> Result<Reply, Error> {
+        let result = self.step(&Command::Quit, "2xx");
+        self.conn.shutdown();
+        result
+    }
+
+    /// Sends one message: MAIL FROM, RCPT TO for each recipient, DATA and
+    /// the content from `body`.
+    ///
+    /// Recipients the server refuses are listed in [`Delivery::rejected`]
+    /// and the message goes to the others. If all are refused, the content
+    /// is never sent and the error is [`Error::AllRecipientsRejected`].
+    /// After any failed transaction RSET is sent, so the client can send
+    /// the next message.
+    pub fn send(&mut self, envelope: &Envelope, mut body: impl Read) -> Result<Delivery, Error> {
+        transaction::send(&mut self.conn, &self.info.extensions, envelope, &mut body)
+    }
+
+    fn step(&mut self, command: &Command<'_>, expected: &'static str) -> Result<Reply, Error> {
+        Error::check(self.conn.execute(command)?, expected)
+    }
+}
+
+impl Drop for Client {
+    /// Says QUIT without waiting for the answer, so that the server does
+    /// not log a lost connection.
+    fn drop(&mut self) {
+        if !self.conn.is_closed() {
+            self.conn.queue(&Command::Quit);
+            let _ = self.conn.flush("QUIT");
+            self.conn.shutdown();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_literals() {
+        assert_eq!(address_literal("192.0.2.1".parse().unwrap()), "[192.0.2.1]");
+        assert_eq!(address_literal("::1".parse().unwrap()), "[IPv6:::1]");
+        assert_eq!(
+            address_literal("::ffff:10.0.0.1".parse().unwrap()),
+            "[10.0.0.1]"
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! SMTP commands: the one place where the bytes of a command line are made,
+//! and the checks that keep caller input from changing their meaning.
+//!
+//! A command is built only from checked parts, so encoding cannot fail and
+//! no CR, LF or other control character from a caller ever reaches the wire.
+
+use std::fmt::Write as _;
+
+use crate::error::Error;
+
+/// Longest path (`<local@domain>` without the brackets), RFC 5321 4.5.3.1.3.
+pub const MAX_PATH_LEN: usize = 256;
+/// Longest domain name, RFC 5321 4.5.3.1.2.
+pub const MAX_DOMAIN_LEN: usize = 255;
+/// Longest ENVID value, RFC 3461 4.4.
+pub const MAX_ENVID_LEN: usize = 100;
+/// Longest ORCPT value, RFC 3461 4.2.
+pub const MAX_ORCPT_LEN: usize = 500;
+
+/// The BODY parameter of MAIL (RFC 6152, RFC 3030).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// `BODY=7BIT`.
+    SevenBit,
+    /// `BODY=8BITMIME`.
+    EightBitMime,
+    /// `BODY=BINARYMIME` (only with BDAT).
+    BinaryMime,
+}
+
+/// What a delivery status notification returns (RFC 3461 `RET`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// `RET=FULL`: the whole message.
+    Full,
+    /// `RET=HDRS`: the headers only.
+    Headers,
+}
+
+/// When a delivery status notification is wanted (RFC 3461 `NOTIFY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Notify {
+    /// On successful delivery.
+    pub success: bool,
+    /// On failure.
+    pub failure: bool,
+    /// When delivery is delayed.
+    pub delay: bool,
+}
+
+impl Notify {
+    /// `NOTIFY=NEVER`.
+    pub const NEVER: Notify = Notify {
+        success: false,
+        failure: false,
+        delay: false,
+    };
+}
+
+/// Parameters of `MAIL FROM`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct MailParams<'a> {
+    pub size: Option<u64>,
+    pub body: Option<Body>,
+    pub smtputf8: bool,
+    pub ret: Option<Ret>,
+    pub envid: Option<&'a str>,
+}
+
+/// Parameters of `RCPT TO`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RcptParams<'a> {
+    pub notify: Option<Notify>,
+    pub orcpt: Option<&'a str>,
+}
+
+/// One command line. Every string in it has passed the checks below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(dead_code)] // BDAT, STARTTLS and AUTH are used by the TLS/AUTH and CHUNKING work.
+pub(crate) enum Command<'a> {
+    Ehlo(&'a str),
+    Helo(&'a str),
+    Mail {
+        from: &'a str,
+        params: MailParams<'a>,
+    },
+    Rcpt {
+        to: &'a str,
+        params: RcptParams<'a>,
+    },
+    Data,
+    Bdat {
+        size: u64,
+        last: bool,
+    },
+    Rset,
+    Noop,
+    Vrfy(&'a str),
+    Quit,
+    StartTls,
+    /// `AUTH mechanism [initial-response]`; the response is secret.
+    Auth {
+        mechanism: &'a str,
+        initial: Option<&'a str>,
+    },
+    /// A line answering a 334 challenge; always secret.
+    AuthResponse(&'a str),
+}
+
+impl Command<'_> {
+    /// Appends the command line, CRLF included, to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut line = String::new();
+        self.write_line(&mut line, false);
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The line as a transcript or an error message shows it: without CRLF,
+    /// secrets replaced by `<redacted>`.
+    pub fn describe(&self) -> String {
+        let mut line = String::new();
+        self.write_line(&mut line, true);
+        line
+    }
+
+    fn write_line(&self, s: &mut String, redact: bool) {
+        let secret = |v: &str| {
+            if redact {
+                "<redacted>".to_owned()
+            } else {
+                v.to_owned()
+            }
+        };
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Command::Ehlo(name) => write!(s, "EHLO {name}"),
+            Command::Helo(name) => write!(s, "HELO {name}"),
+            Command::Mail { from, params } => {
+                let _ = write!(s, "MAIL FROM:<{from}>");
+                write_mail_params(s, params)
+            }
+            Command::Rcpt { to, params } => {
+                let _ = write!(s, "RCPT TO:<{to}>");
+                write_rcpt_params(s, params)
+            }
+            Command::Data => write!(s, "DATA"),
+            Command::Bdat { size, last: true } => write!(s, "BDAT {size} LAST"),
+            Command::Bdat { size, last: false } => write!(s, "BDAT {size}"),
+            Command::Rset => write!(s, "RSET"),
+            Command::Noop => write!(s, "NOOP"),
+            Command::Vrfy(what) => write!(s, "VRFY {what}"),
+            Command::Quit => write!(s, "QUIT"),
+            Command::StartTls => write!(s, "STARTTLS"),
+            Command::Auth {
+                mechanism,
+                initial: None,
+            } => write!(s, "AUTH {mechanism}"),
+            Command::Auth {
+                mechanism,
+                initial: Some(resp),
+            } => write!(s, "AUTH {mechanism} {}", secret(resp)),
+            Command::AuthResponse(resp) => write!(s, "{}", secret(resp)),
+        };
+    }
+}
+
+fn write_mail_params(s: &mut String, p: &MailParams<'_>) -> std::fmt::Result {
+    if let Some(size) = p.size {
+        write!(s, " SIZE={size}")?;
+    }
+    match p.body {
+        Some(Body::SevenBit) => s.push_str(" BODY=7BIT"),
+        Some(Body::EightBitMime) => s.push_str(" BODY=8BITMIME"),
+        Some(Body::BinaryMime) => s.push_str(" BODY=BINARYMIME"),
+        None => {}
+    }
+    if p.smtputf8 {
+        s.push_str(" SMTPUTF8");
+    }
+    match p.ret {
+        Some(Ret::Full) => s.push_str(" RET=FULL"),
+        Some(Ret::Headers) => s.push_str(" RET=HDRS"),
+        None => {}
+    }
+    if let Some(envid) = p.envid {
+        s.push_str(" ENVID=");
+        xtext(s, envid);
+    }
+    Ok(())
+}
+
+fn write_rcpt_params(s: &mut String, p: &RcptParams<'_>) -> std::fmt::Result {
+    if let Some(n) = p.notify {
+        let mut kinds = Vec::new();
+        if n.success {
+            kinds.push("SUCCESS");
+        }
+        if n.failure {
+            kinds.push("FAILURE");
+        }
+        if n.delay {
+            kinds.push("DELAY");
+        }
+        if kinds.is_empty() {
+            kinds.push("NEVER");
+        }
+        write!(s, " NOTIFY={}", kinds.join(","))?;
+    }
+    if let Some(orcpt) = p.orcpt {
+        // RFC 3461 4.2: ORCPT=addr-type;xtext. UTF-8 addresses use utf-8 (RFC 6533).
+        let kind = if orcpt.is_ascii() { "rfc822" } else { "utf-8" };
+        write!(s, " ORCPT={kind};")?;
+        xtext(s, orcpt);
+    }
+    Ok(())
+}
+
+/// RFC 3461 4: xtext, every octet outside `!`..`~`, and `+` and `=`, as `+XX`.
+fn xtext(s: &mut String, value: &str) {
+    for b in value.bytes() {
+        if (b'!'..=b'~').contains(&b) && b != b'+' && b != b'=' {
+            s.push(b as char);
+        } else {
+            let _ = write!(s, "+{b:02X}");
+        }
+    }
+}
+
+fn invalid(what: &str, value: &str, why: &str) -> Error {
+    Error::InvalidInput(format!("{what} {value:?} {why}"))
+}
+
+/// Checks a path for `MAIL FROM:<...>` or `RCPT TO:<...>` (without the
+/// angle brackets). Empty is allowed here; whether the null path may be
+/// used is the envelope's call.
+pub fn check_path(what: &str, path: &str) -> Result<(), Error> {
+    if path.len() > MAX_PATH_LEN {
+        return Err(invalid(
+            what,
+            path,
+            &format!("is longer than {MAX_PATH_LEN} octets"),
+        ));
+    }
+    if path.chars().any(char::is_control) {
+        return Err(invalid(
+            what,
+            path,
+            "contains a control character (CR, LF, NUL...)",
+        ));
+    }
+    if path.contains(['<', '>']) {
+        return Err(invalid(what, path, "contains '<' or '>'"));
+    }
+    // A space is legal only inside a quoted local part: `"john doe"@x`.
+    let unquoted = match path.strip_prefix('"').and_then(|rest| rest.rfind('"')) {
+        Some(close) => &path[close + 2..],
+        None => path,
+    };
+    if unquoted.chars().any(char::is_whitespace) {
+        return Err(invalid(what, path, "contains white space"));
+    }
+    Ok(())
+}
+
+/// Checks a domain or address literal for EHLO/HELO.
+pub fn check_domain(what: &str, name: &str) -> Result<(), Error> {
+    if name.is_empty() || name.len() > MAX_DOMAIN_LEN {
+        return Err(invalid(
+            what,
+            name,
+            &format!("must be 1 to {MAX_DOMAIN_LEN} octets"),
+        ));
+    }
+    if !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(
+            what,
+            name,
+            "may hold only visible ASCII characters (no space, CR, LF or NUL)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks free text that goes on a command line (the VRFY argument).
+pub fn check_text(what: &str, text: &str, max: usize) -> Result<(), Error> {
+    if text.is_empty() || text.len() > max {
+        return Err(invalid(what, text, &format!("must be 1 to {max} octets")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid(
+            what,
+            text,
+            "contains a control character (CR, LF, NUL...)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(c: Command<'_>) -> String {
+        let mut out = Vec::new();
+        c.encode(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn simple_commands() {
+        assert_eq!(wire(Command::Ehlo("c.example")), "EHLO c.example\r\n");
+        assert_eq!(wire(Command::Data), "DATA\r\n");
+        assert_eq!(
+            wire(Command::Bdat {
+                size: 10,
+                last: true
+            }),
+            "BDAT 10 LAST\r\n"
+        );
+        assert_eq!(
+            wire(Command::Bdat {
+                size: 0,
+                last: false
+            }),
+            "BDAT 0\r\n"
+        );
+        assert_eq!(wire(Command::Quit), "QUIT\r\n");
+    }
+
+    #[test]
+    fn mail_and_rcpt_parameters() {
+        let mail = Command::Mail {
+            from: "a@x",
+            params: MailParams {
+                size: Some(1234),
+                body: Some(Body::EightBitMime),
+                smtputf8: true,
+                ret: Some(Ret::Headers),
+                envid: Some("id+1=2 x"),
+            },
+        };
+        assert_eq!(
+            wire(mail),
+            "MAIL FROM:<a@x> SIZE=1234 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=id+2B1+3D2+20x\r\n"
+        );
+        assert_eq!(
+            wire(Command::Mail {
+                from: "",
+                params: MailParams::default()
+            }),
+            "MAIL FROM:<>\r\n"
+        );
+        let rcpt = Command::Rcpt {
+            to: "b@y",
+            params: RcptParams {
+                notify: Some(Notify {
+                    success: true,
+                    failure: true,
+                    delay: false,
+                }),
+                orcpt: Some("b@y"),
+            },
+        };
+        assert_eq!(
+            wire(rcpt),
+            "RCPT TO:<b@y> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@y\r\n"
+        );
+        let never = Command::Rcpt {
+            to: "b@y",
+            params: RcptParams {
+                notify: Some(Notify::NEVER),
+                orcpt: None,
+            },
+        };
+        assert_eq!(wire(never), "RCPT TO:<b@y> NOTIFY=NEVER\r\n");
+    }
+
+    #[test]
+    fn secrets_redacted_in_description_only() {
+        let auth = Command::Auth {
+            mechanism: "PLAIN",
+            initial: Some("AGJvYgBzZWNyZXQ="),
+        };
+        assert_eq!(auth.describe(), "AUTH PLAIN <redacted>");
+        assert_eq!(wire(auth), "AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n");
+        assert_eq!(Command::AuthResponse("c2VjcmV0").describe(), "<redacted>");
+        assert_eq!(Command::Rset.describe(), "RSET");
+    }
+
+    #[test]
+    fn path_checks() {
+        for ok in [
+            "a@x",
+            "",
+            "postmaster",
+            "\"john doe\"@x.example",
+            "ü@example.de",
+        ] {
+            assert!(check_path("sender", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a@x\r\nRCPT TO:<evil@x>",
+            "a@x\n",
+            "a\0@x",
+            "a@x> SIZE=1",
+            "<a@x",
+            "a b@x",
+            "\"a\" b@x",
+            "a@x\t",
+        ] {
+            let e = check_path("sender", bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidInput(_)), "{bad:?}");
+        }
+        let long = format!("{}@x", "a".repeat(MAX_PATH_LEN));
+        assert!(check_path("recipient", &long).is_err());
+    }
+
+    #[test]
+    fn domain_checks() {
+        for ok in ["client.example", "[127.0.0.1]", "[IPv6:::1]"] {
+            assert!(check_domain("HELO name", ok).is_ok());
+        }
+        for bad in [
+            "",
+            "a b",
+            "x\r\nMAIL FROM:<>",
+            "caf\u{e9}",
+            &"x".repeat(256),
+        ] {
+            assert!(check_domain("HELO name", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn text_checks() {
+        assert!(check_text("VRFY argument", "Smith", 100).is_ok());
+        assert!(check_text("VRFY argument", "a\rb", 100).is_err());
+        assert!(check_text("VRFY argument", "", 100).is_err());
+    }
+}

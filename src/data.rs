@@ -1,0 +1,289 @@
+//! Message content as it goes on the wire: line endings normalised to CRLF,
+//! dot-stuffing for DATA, and the end-of-data mark.
+//!
+//! Every bare LF and bare CR becomes CRLF (RFC 5321 2.3.8). This is what
+//! keeps a caller's body from smuggling a second end-of-data (`\n.\n`,
+//! `\r.\r`...) that a lenient server would honour. The encoder works on
+//! blocks of any size and keeps its state between them, so a message of any
+//! length is encoded in constant memory.
+
+use memchr::memchr2;
+
+/// Streaming encoder for message content.
+///
+/// The output is handed out as pieces: slices of the input between the
+/// places that need a change, and the short insertions (`\r\n`, `.`). A
+/// caller can copy them into a buffer or write large ones straight out.
+///
+/// ```
+/// use smtpc::DataEncoder;
+/// let mut enc = DataEncoder::for_data();
+/// let mut wire = Vec::new();
+/// let mut put = |piece: &[u8]| -> Result<(), ()> { wire.extend_from_slice(piece); Ok(()) };
+/// enc.encode(b"Subject: hi\n\n.hidden\nend", &mut put).unwrap();
+/// enc.finish(&mut put).unwrap();
+/// assert_eq!(wire, b"Subject: hi\r\n\r\n..hidden\r\nend\r\n.\r\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct DataEncoder {
+    stuff_dots: bool,
+    at_line_start: bool,
+    /// The previous block ended in CR, already written as CRLF: an LF at
+    /// the start of the next block belongs to it.
+    after_cr: bool,
+}
+
+/// The mark that ends the content of DATA.
+pub(crate) const END_OF_DATA: &[u8] = b".\r\n";
+
+impl DataEncoder {
+    /// For DATA: normalise line endings, dot-stuff, end with `.` CRLF.
+    pub fn for_data() -> Self {
+        DataEncoder {
+            stuff_dots: true,
+            at_line_start: true,
+            after_cr: false,
+        }
+    }
+
+    /// For BDAT: normalise line endings only (no dot-stuffing, no end mark).
+    pub fn for_bdat() -> Self {
+        DataEncoder {
+            stuff_dots: false,
+            ..Self::for_data()
+        }
+    }
+
+    /// Encodes the next block of the message, passing each piece of output
+    /// to `put` in order.
+    pub fn encode<E>(
+        &mut self,
+        input: &[u8],
+        put: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let len = input.len();
+        let mut from = 0; // first byte not yet handed out
+        let mut pos = 0; // where scanning resumes
+        if self.after_cr && len > 0 {
+            self.after_cr = false;
+            if input[0] == b'\n' {
+                from = 1;
+                pos = 1;
+            }
+        }
+        while pos < len {
+            if self.at_line_start {
+                self.at_line_start = false;
+                if self.stuff_dots && input[pos] == b'.' {
+                    put(&input[from..pos])?;
+                    put(b".")?;
+                    from = pos; // the original dot goes out with the next run
+                }
+            }
+            let Some(found) = memchr2(b'\r', b'\n', &input[pos..]) else {
+                break;
+            };
+            let at = pos + found;
+            self.at_line_start = true;
+            if input[at] == b'\r' && input.get(at + 1) == Some(&b'\n') {
+                pos = at + 2; // a proper CRLF: nothing to change
+                continue;
+            }
+            // A bare LF, a bare CR, or a CR that ends this block.
+            put(&input[from..at])?;
+            put(b"\r\n")?;
+            self.after_cr = input[at] == b'\r' && at + 1 == len;
+            from = at + 1;
+            pos = at + 1;
+        }
+        if from < len {
+            put(&input[from..])?;
+        }
+        Ok(())
+    }
+
+    /// Ends the message: a final CRLF if the last line had none and, for
+    /// DATA, the end-of-data mark. The encoder is then ready for the next
+    /// message.
+    pub fn finish<E>(&mut self, put: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        if !self.at_line_start {
+            put(b"\r\n")?;
+        }
+        if self.stuff_dots {
+            put(END_OF_DATA)?;
+        }
+        self.at_line_start = true;
+        self.after_cr = false;
+        Ok(())
+    }
+}
+
+/// True if any byte has the high bit set (the body needs 8BITMIME).
+pub fn has_8bit(bytes: &[u8]) -> bool {
+    // Word-at-a-time is what the compiler makes of this loop.
+    bytes.iter().fold(0u8, |acc, &b| acc | b) & 0x80 != 0
+}
+
+/// Encodes a whole message into a new buffer.
+#[cfg(test)]
+pub(crate) fn encode_all(input: &[u8], mut enc: DataEncoder) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + input.len() / 32 + 8);
+    let mut put = |p: &[u8]| -> Result<(), std::convert::Infallible> {
+        out.extend_from_slice(p);
+        Ok(())
+    };
+    let _ = enc.encode(input, &mut put);
+    let _ = enc.finish(&mut put);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn data(input: &[u8]) -> Vec<u8> {
+        encode_all(input, DataEncoder::for_data())
+    }
+
+    /// The input with every bare CR or LF made CRLF, and a final CRLF.
+    fn normalised(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            match input[i] {
+                b'\r' if input.get(i + 1) == Some(&b'\n') => {
+                    out.extend_from_slice(b"\r\n");
+                    i += 1;
+                }
+                b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        if !out.is_empty() && !out.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// What a server makes of DATA content: lines up to the lone dot, each
+    /// leading dot removed. Panics on a bare CR or LF.
+    fn unstuff(wire: &[u8]) -> (Vec<u8>, usize) {
+        let mut body = Vec::new();
+        let mut ends = 0;
+        let mut rest = wire;
+        while !rest.is_empty() {
+            let nl = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .expect("unterminated line");
+            let line = &rest[..=nl];
+            assert!(line.ends_with(b"\r\n"), "bare LF in {line:?}");
+            assert!(
+                !line[..line.len() - 2].contains(&b'\r'),
+                "bare CR in {line:?}"
+            );
+            rest = &rest[nl + 1..];
+            if line == b".\r\n" {
+                ends += 1;
+                assert!(rest.is_empty(), "content after end-of-data");
+                break;
+            }
+            body.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+        }
+        (body, ends)
+    }
+
+    #[test]
+    fn examples() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"", b".\r\n"),
+            (b"a", b"a\r\n.\r\n"),
+            (b"a\r\n", b"a\r\n.\r\n"),
+            (b"a\nb\n", b"a\r\nb\r\n.\r\n"),
+            (b"a\rb", b"a\r\nb\r\n.\r\n"),
+            (b"a\r\r\nb", b"a\r\n\r\nb\r\n.\r\n"),
+            (b".", b"..\r\n.\r\n"),
+            (b".\r\n", b"..\r\n.\r\n"),
+            (b"a\n.\nb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b"a\r.\rb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b"a\n.\r\n", b"a\r\n..\r\n.\r\n"),
+            (b"..x\r\n.y", b"...x\r\n..y\r\n.\r\n"),
+            (b"x.\r\n", b"x.\r\n.\r\n"),
+            (b"\xff\xfe\n", b"\xff\xfe\r\n.\r\n"),
+            (b"\n", b"\r\n.\r\n"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(data(input), *want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn bdat_normalises_without_stuffing() {
+        let out = encode_all(b".a\n.\rb", DataEncoder::for_bdat());
+        assert_eq!(out, b".a\r\n.\r\nb\r\n");
+        assert_eq!(encode_all(b"", DataEncoder::for_bdat()), b"");
+    }
+
+    #[test]
+    fn state_carries_across_blocks() {
+        // CR at the end of one block, LF at the start of the next.
+        let mut enc = DataEncoder::for_data();
+        let mut out = Vec::new();
+        let mut put = |p: &[u8]| -> Result<(), ()> {
+            out.extend_from_slice(p);
+            Ok(())
+        };
+        for block in [&b"a\r"[..], b"", b"\n.b\r", b"\r", b"\n", b".", b"c"] {
+            enc.encode(block, &mut put).unwrap();
+        }
+        enc.finish(&mut put).unwrap();
+        assert_eq!(out, b"a\r\n..b\r\n\r\n..c\r\n.\r\n");
+    }
+
+    #[test]
+    fn eight_bit_detection() {
+        assert!(!has_8bit(b"plain ascii\r\n"));
+        assert!(has_8bit("caf\u{e9}".as_bytes()));
+        assert!(has_8bit(&[0x80]));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// For any bytes split anywhere: no bare CR or LF on the wire, one
+        /// end-of-data at the very end, and un-stuffing gives back the
+        /// CRLF-normalised input.
+        #[test]
+        fn data_round_trip(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), any::<u8>()], 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.sort_unstable();
+            let mut enc = DataEncoder::for_data();
+            let mut wire = Vec::new();
+            let mut put = |p: &[u8]| -> Result<(), ()> { wire.extend_from_slice(p); Ok(()) };
+            let mut start = 0;
+            for cut in cuts.into_iter().chain([input.len()]) {
+                enc.encode(&input[start..cut], &mut put).unwrap();
+                start = cut;
+            }
+            enc.finish(&mut put).unwrap();
+            prop_assert_eq!(&wire, &data(&input), "splitting changed the output");
+            let (body, ends) = unstuff(&wire);
+            prop_assert_eq!(ends, 1);
+            prop_assert_eq!(body, normalised(&input));
+        }
+
+        #[test]
+        fn bdat_is_the_normalised_input(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), any::<u8>()], 0..300),
+        ) {
+            prop_assert_eq!(encode_all(&input, DataEncoder::for_bdat()), normalised(&input));
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The one error type of the crate.
+//!
+//! A failure is either a reply of the wrong class (4yz [`Error::Transient`],
+//! 5yz [`Error::Permanent`]) or a cause on our side of the wire (I/O,
+//! timeout, malformed reply, invalid input). Every message names what was
+//! being done, e.g. `RCPT TO:<b@x>: 550 5.1.1 No such user`.
+
+use std::fmt;
+use std::io;
+
+use crate::reply::{Reply, ReplyClass, ReplyError};
+
+/// A recipient the server refused, with the reply that refused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The forward-path as given in the envelope.
+    pub recipient: String,
+    /// The server's reply to `RCPT TO`.
+    pub reply: Reply,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>: {}", self.recipient, self.reply)
+    }
+}
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A 4yz reply: the server may accept the same request later.
+    #[error("{}", WithContext(.0))]
+    Transient(Reply),
+    /// A 5yz reply: repeating the request will not help.
+    #[error("{}", WithContext(.0))]
+    Permanent(Reply),
+    /// A well-formed reply that makes no sense at this point, such as 250
+    /// where 354 was due.
+    #[error("{}: expected {expected}, got {reply}", context(reply))]
+    UnexpectedReply {
+        /// What the protocol called for (e.g. `354`).
+        expected: &'static str,
+        /// What came instead.
+        reply: Reply,
+    },
+    /// Every recipient was refused; the message was not sent. Each
+    /// recipient's reply is kept.
+    #[error("all recipients were rejected: {}", list(.0))]
+    AllRecipientsRejected(Vec<Rejection>),
+    /// The server sent bytes that are not a valid reply (or too many).
+    #[error("{during}: {source}")]
+    MalformedReply {
+        /// What was being done.
+        during: String,
+        /// What was wrong with the reply.
+        source: ReplyError,
+    },
+    /// The server closed the connection, or an earlier failure left it
+    /// unusable.
+    #[error("{during}: connection closed")]
+    ConnectionClosed {
+        /// What was being done.
+        during: String,
+    },
+    /// The server did not answer (or accept data) within the timeout.
+    #[error("{during}: timed out")]
+    Timeout {
+        /// What was being done.
+        during: String,
+    },
+    /// An I/O error on the connection.
+    #[error("{during}: {source}")]
+    Io {
+        /// What was being done.
+        during: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The message is larger than the limit the server declared with SIZE
+    /// (RFC 1870). Nothing of it was sent. A permanent failure.
+    #[error("message of {size} bytes exceeds the server's limit of {limit} bytes")]
+    MessageTooLarge {
+        /// The size of the message.
+        size: u64,
+        /// The server's limit.
+        limit: u64,
+    },
+    /// The message or envelope needs an extension the server does not
+    /// offer (SMTPUTF8 for a non-ASCII address, 8BITMIME for 8-bit data).
+    #[error("unsupported by the server: {0}")]
+    Unsupported(String),
+    /// Something the caller passed is not acceptable (a control character
+    /// in an address, a name too long, an empty recipient list...). Nothing
+    /// was sent.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+impl Error {
+    /// The server reply behind this error, when there is one (for
+    /// [`Error::AllRecipientsRejected`], the first recipient's).
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Error::Transient(r) | Error::Permanent(r) => Some(r),
+            Error::UnexpectedReply { reply, .. } => Some(reply),
+            Error::AllRecipientsRejected(list) => list.first().map(|r| &r.reply),
+            _ => None,
+        }
+    }
+
+    /// True for a 4yz reply, and when all recipients were refused and at
+    /// least one refusal was 4yz (trying again later may help).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Transient(_) => true,
+            Error::AllRecipientsRejected(list) => list
+                .iter()
+                .any(|r| r.reply.class() == ReplyClass::TransientNegative),
+            _ => false,
+        }
+    }
+
+    /// True for a 5yz reply, when all recipients were refused with 5yz,
+    /// and for a message over the server's size limit.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::Permanent(_) | Error::MessageTooLarge { .. } => true,
+            Error::AllRecipientsRejected(list) => {
+                !list.is_empty()
+                    && list
+                        .iter()
+                        .all(|r| r.reply.class() == ReplyClass::PermanentNegative)
+            }
+            _ => false,
+        }
+    }
+
+    /// The error for a negative reply: `Transient` for 4yz, `Permanent` for
+    /// 5yz, `UnexpectedReply` for anything else.
+    pub(crate) fn from_reply(reply: Reply, expected: &'static str) -> Error {
+        match reply.class() {
+            ReplyClass::TransientNegative => Error::Transient(reply),
+            ReplyClass::PermanentNegative => Error::Permanent(reply),
+            _ => Error::UnexpectedReply { expected, reply },
+        }
+    }
+
+    /// Passes a reply that matches `expected` (`"2xx"` for any 2yz, or an
+    /// exact code such as `"354"`) and turns any other into an error.
+    pub(crate) fn check(reply: Reply, expected: &'static str) -> Result<Reply, Error> {
+        let ok = match expected.as_bytes() {
+            [class, b'x', b'x'] => reply.code / 100 == u16::from(class - b'0'),
+            _ => expected.parse() == Ok(reply.code),
+        };
+        if ok {
+            Ok(reply)
+        } else {
+            Err(Error::from_reply(reply, expected))
+        }
+    }
+
+    /// Whether the session cannot go on after this error: the byte stream
+    /// is in an unknown state, or the server said it is closing (421).
+    pub(crate) fn ends_session(&self) -> bool {
+        match self {
+            Error::Transient(r) => r.code == 421,
+            Error::MalformedReply { .. }
+            | Error::ConnectionClosed { .. }
+            | Error::Timeout { .. }
+            | Error::Io { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+fn context(reply: &Reply) -> &str {
+    reply.in_reply_to().unwrap_or("reply")
+}
+
+/// Shows a reply as `what it answered: reply`.
+struct WithContext<'a>(&'a Reply);
+
+impl fmt::Display for WithContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", context(self.0), self.0)
+    }
+}
+
+fn list(rejections: &[Rejection]) -> String {
+    let parts: Vec<String> = rejections.iter().map(Rejection::to_string).collect();
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(s: &str, to: &str) -> Reply {
+        let mut r = Reply::parse(s.as_bytes()).unwrap();
+        r.in_reply_to = Some(to.into());
+        r
+    }
+
+    #[test]
+    fn display_names_the_command() {
+        let e = Error::from_reply(reply("550 5.1.1 No such user\r\n", "RCPT TO:<b@x>"), "250");
+        assert_eq!(e.to_string(), "RCPT TO:<b@x>: 550 5.1.1 No such user");
+        assert!(e.is_permanent() && !e.is_transient());
+        assert_eq!(e.reply().unwrap().code, 550);
+    }
+
+    #[test]
+    fn classes() {
+        let t = Error::from_reply(reply("451 later\r\n", "MAIL FROM:<a@x>"), "250");
+        assert!(matches!(t, Error::Transient(_)) && t.is_transient());
+        let u = Error::from_reply(reply("250 ok\r\n", "DATA"), "354");
+        assert_eq!(u.to_string(), "DATA: expected 354, got 250 ok");
+        assert!(!u.is_transient() && !u.is_permanent());
+    }
+
+    #[test]
+    fn all_rejected_classes() {
+        let rej = |code: &str| Rejection {
+            recipient: "b@x".into(),
+            reply: reply(&format!("{code} no\r\n"), "RCPT TO:<b@x>"),
+        };
+        let perm = Error::AllRecipientsRejected(vec![rej("550"), rej("551")]);
+        assert!(perm.is_permanent() && !perm.is_transient());
+        assert_eq!(
+            perm.to_string(),
+            "all recipients were rejected: <b@x>: 550 no; <b@x>: 551 no"
+        );
+        let mixed = Error::AllRecipientsRejected(vec![rej("550"), rej("450")]);
+        assert!(mixed.is_transient() && !mixed.is_permanent());
+    }
+
+    #[test]
+    fn check_expectations() {
+        assert!(Error::check(reply("251 fwd\r\n", "RCPT"), "2xx").is_ok());
+        assert!(Error::check(reply("354 go\r\n", "DATA"), "354").is_ok());
+        let e = Error::check(reply("250 ok\r\n", "DATA"), "354").unwrap_err();
+        assert!(matches!(
+            e,
+            Error::UnexpectedReply {
+                expected: "354",
+                ..
+            }
+        ));
+        let e = Error::check(reply("354 go\r\n", "MAIL"), "2xx").unwrap_err();
+        assert!(matches!(
+            e,
+            Error::UnexpectedReply {
+                expected: "2xx",
+                ..
+            }
+        ));
+        assert!(Error::check(reply("452 full\r\n", "RCPT"), "2xx")
+            .unwrap_err()
+            .is_transient());
+    }
+
+    #[test]
+    fn session_ending_errors() {
+        assert!(Error::Transient(reply("421 bye\r\n", "RSET")).ends_session());
+        assert!(!Error::Transient(reply("450 busy\r\n", "RSET")).ends_session());
+        assert!(Error::Timeout { during: "x".into() }.ends_session());
+        assert!(!Error::InvalidInput("x".into()).ends_session());
+    }
+}

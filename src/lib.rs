@@ -1,0 +1,57 @@
+//! smtpc: a blocking SMTP client with a first-class C interface.
+//!
+//! It speaks the exchange a person would type by hand (greeting, EHLO,
+//! MAIL FROM, RCPT TO, DATA, the message, the lone dot, QUIT) over a plain
+//! `std::net::TcpStream`, with no async runtime. Every reply comes back as
+//! a [`Reply`]; every failure is an [`Error`] that says what was being done.
+//!
+//! ```no_run
+//! use smtpc::{Client, Envelope};
+//!
+//! let mut client = Client::builder("127.0.0.1").port(2525).connect()?;
+//! let envelope = Envelope::new("kjj@solidosystems.com", ["khl@solidosystems.com"])?;
+//! let message = "From: kjj@solidosystems.com\r\nTo: khl@solidosystems.com\r\n\
+//!                Subject: Hand written SMTP\r\n\r\nHello.\r\n";
+//! match client.send(&envelope, message.as_bytes()) {
+//!     Ok(delivery) => println!("accepted: {}", delivery.reply),
+//!     Err(e) if e.is_transient() => eprintln!("try again later: {e}"),
+//!     Err(e) => eprintln!("failed: {e}"),
+//! }
+//! client.quit()?;
+//! # Ok::<(), smtpc::Error>(())
+//! ```
+//!
+//! Modules, from the top down: [`client`](Client) strings together
+//! `session` (greeting, EHLO) and `transaction` (envelope, data, results),
+//! which speak through `stream` (buffers, deadlines, transcript) using
+//! `command` (the bytes of each command line) and `data` (content
+//! encoding), and read [`Reply`]s parsed by `reply`.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+mod command;
+mod data;
+mod envelope;
+mod error;
+mod extensions;
+mod reply;
+mod session;
+mod stream;
+mod transaction;
+
+pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT, DEFAULT_TIMEOUT};
+pub use command::{Body, Notify, Ret};
+pub use data::{has_8bit, DataEncoder};
+pub use envelope::{Envelope, Recipient};
+pub use error::{Error, Rejection};
+pub use extensions::Extensions;
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyError, ReplyParser};
+pub use stream::{Direction, TranscriptHook, Transport};
+pub use transaction::Delivery;
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,395 @@
+//! The connection: a byte stream with a read buffer for replies, a write
+//! buffer that coalesces commands into one write, deadlines, and the
+//! transcript.
+//!
+//! Everything that touches the socket goes through [`Connection`], so the
+//! bounds (line length, reply size, time) are enforced in one place.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::command::Command;
+use crate::data::DataEncoder;
+use crate::error::Error;
+use crate::reply::{Reply, ReplyError, ReplyParser, MAX_LINE_LEN};
+
+/// Size of the blocks read from a message body and of the write buffer:
+/// large enough that a big message costs few system calls.
+pub(crate) const IO_BLOCK: usize = 256 * 1024;
+/// Read buffer for replies; holds at least one maximal line.
+const READ_BUF: usize = 4 * MAX_LINE_LEN;
+
+/// Which way a transcript line went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Direction {
+    /// A line the client sent (secrets redacted).
+    Sent,
+    /// A line the server sent.
+    Received,
+    /// A note from the client, such as a summary of message content.
+    Info,
+}
+
+/// A function that sees every line of the exchange.
+pub type TranscriptHook = Box<dyn FnMut(Direction, &str) + Send>;
+
+/// A stream the caller supplies instead of a TCP connection (for tunnels,
+/// tests and fuzzing). Timeouts are then the stream's own business.
+pub trait Transport: Read + Write + Send {}
+impl<T: Read + Write + Send> Transport for T {}
+
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Custom(Box<dyn Transport>),
+}
+
+impl Stream {
+    fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            // A zero timeout means "none" to the OS; never pass it.
+            Stream::Tcp(s) => s.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))),
+            Stream::Custom(_) => Ok(()),
+        }
+    }
+
+    fn shutdown(&self) {
+        if let Stream::Tcp(s) = self {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Custom(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    // Plain `write`: on Linux std sends with MSG_NOSIGNAL, so a closed peer
+    // gives EPIPE instead of killing a C host with SIGPIPE. (`writev` would
+    // not; never use write_vectored here.)
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Custom(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Custom(s) => s.flush(),
+        }
+    }
+}
+
+/// A connection to the server: buffered, bounded, transcribed.
+pub(crate) struct Connection {
+    stream: Stream,
+    timeout: Duration,
+    rbuf: Box<[u8]>,
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    /// Scratch block for reading message bodies, reused for every message.
+    body_block: Vec<u8>,
+    transcript: Option<TranscriptHook>,
+    /// Set once the byte stream can no longer be trusted or was closed.
+    closed: bool,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("timeout", &self.timeout)
+            .field("buffered_reply_bytes", &(self.rend - self.rstart))
+            .field("pending_write_bytes", &self.wbuf.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a socket error to ours: a timed-out read or write is a timeout.
+fn io_error(e: io::Error, during: &str) -> Error {
+    let during = during.to_owned();
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout { during },
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => Error::ConnectionClosed { during },
+        _ => Error::Io { during, source: e },
+    }
+}
+
+#[allow(dead_code)] // has_buffered_input and queue_content: STARTTLS and the zero-copy path.
+impl Connection {
+    pub fn new(stream: Stream, timeout: Duration, transcript: Option<TranscriptHook>) -> Self {
+        Connection {
+            stream,
+            timeout,
+            rbuf: vec![0; READ_BUF].into_boxed_slice(),
+            rstart: 0,
+            rend: 0,
+            wbuf: Vec::with_capacity(IO_BLOCK + 4096),
+            body_block: Vec::new(),
+            transcript,
+            closed: false,
+        }
+    }
+
+    /// Fails when the connection is closed; otherwise runs `f` and closes
+    /// the connection if what happened leaves the stream in an unknown
+    /// state (I/O error, timeout, malformed reply) or the server is leaving.
+    fn guard<T>(
+        &mut self,
+        during: &str,
+        f: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if self.closed {
+            return Err(Error::ConnectionClosed {
+                during: during.to_owned(),
+            });
+        }
+        let result = f(self);
+        if let Err(e) = &result {
+            if e.ends_session() {
+                self.shutdown();
+            }
+        }
+        result
+    }
+
+    /// True once the connection was closed (by QUIT, the server, or an
+    /// error that left the byte stream in an unknown state).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    pub fn note(&mut self, direction: Direction, line: &str) {
+        if let Some(hook) = self.transcript.as_mut() {
+            hook(direction, line);
+        }
+    }
+
+    /// Queues a command in the write buffer; nothing is sent until
+    /// [`Connection::flush`]. Returns how the transcript shows it.
+    pub fn queue(&mut self, command: &Command<'_>) -> String {
+        command.encode(&mut self.wbuf);
+        let shown = command.describe();
+        self.note(Direction::Sent, &shown);
+        shown
+    }
+
+    /// Writes everything queued, in one write where the OS allows.
+    pub fn flush(&mut self, during: &str) -> Result<(), Error> {
+        self.guard(during, |conn| {
+            if conn.wbuf.is_empty() {
+                return Ok(());
+            }
+            let result = conn.stream.write_all(&conn.wbuf);
+            conn.wbuf.clear();
+            result.map_err(|e| io_error(e, during))
+        })
+    }
+
+    /// Sends one command and reads its reply.
+    pub fn execute(&mut self, command: &Command<'_>) -> Result<Reply, Error> {
+        let shown = self.queue(command);
+        self.flush(&shown)?;
+        self.read_reply(&shown)
+    }
+
+    /// Reads one complete reply, which must arrive within the timeout
+    /// however slowly its bytes come. `during` names what it answers.
+    pub fn read_reply(&mut self, during: &str) -> Result<Reply, Error> {
+        let reply = self.guard(during, |conn| conn.read_reply_inner(during))?;
+        if reply.code == 421 {
+            // The server is closing the channel (RFC 5321 3.8).
+            self.shutdown();
+        }
+        Ok(reply)
+    }
+
+    fn read_reply_inner(&mut self, during: &str) -> Result<Reply, Error> {
+        let deadline = Instant::now() + self.timeout;
+        let mut parser = ReplyParser::new();
+        let malformed = |source: ReplyError| Error::MalformedReply {
+            during: during.to_owned(),
+            source,
+        };
+        loop {
+            let pending = &self.rbuf[self.rstart..self.rend];
+            if let Some(nl) = memchr::memchr(b'\n', pending) {
+                let line = &pending[..=nl];
+                self.rstart += nl + 1;
+                if let Some(hook) = self.transcript.as_mut() {
+                    let text = String::from_utf8_lossy(line);
+                    hook(Direction::Received, text.trim_end_matches(['\r', '\n']));
+                }
+                if let Some(mut reply) = parser.push_line(line).map_err(malformed)? {
+                    reply.in_reply_to = Some(during.into());
+                    return Ok(reply);
+                }
+                continue;
+            }
+            if pending.len() > MAX_LINE_LEN {
+                return Err(malformed(ReplyError::LineTooLong));
+            }
+            self.fill(deadline, during)?;
+        }
+    }
+
+    /// True when bytes beyond the last reply have already arrived.
+    pub fn has_buffered_input(&self) -> bool {
+        self.rend > self.rstart
+    }
+
+    /// Reads more bytes into the reply buffer before `deadline`.
+    fn fill(&mut self, deadline: Instant, during: &str) -> Result<(), Error> {
+        if self.rstart > 0 {
+            self.rbuf.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+        }
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout {
+                    during: during.to_owned(),
+                });
+            }
+            self.stream
+                .set_read_timeout(deadline - now)
+                .map_err(|e| io_error(e, during))?;
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => {
+                    return Err(Error::ConnectionClosed {
+                        during: during.to_owned(),
+                    })
+                }
+                Ok(n) => {
+                    self.rend += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The OS timeout fired: loop to check the deadline.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(io_error(e, during)),
+            }
+        }
+    }
+
+    /// Streams a message body through `encoder`, ending with what
+    /// [`DataEncoder::finish`] adds, and leaves the last piece queued (not
+    /// flushed) so that it can share a write with what follows. Returns the
+    /// number of bytes read from `body`.
+    ///
+    /// A failure to read `body` is reported as I/O on "reading the message";
+    /// the connection is then unusable because the content was cut short.
+    pub fn queue_body(
+        &mut self,
+        body: &mut dyn Read,
+        encoder: &mut DataEncoder,
+        during: &str,
+    ) -> Result<u64, Error> {
+        let mut block = std::mem::take(&mut self.body_block);
+        block.resize(IO_BLOCK, 0);
+        let result = self.guard(during, |conn| {
+            conn.queue_body_with(body, encoder, during, &mut block)
+        });
+        self.body_block = block;
+        result
+    }
+
+    fn queue_body_with(
+        &mut self,
+        body: &mut dyn Read,
+        encoder: &mut DataEncoder,
+        during: &str,
+        block: &mut [u8],
+    ) -> Result<u64, Error> {
+        let mut total = 0u64;
+        loop {
+            let n = match body.read(block) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(Error::Io {
+                        during: format!("{during}: reading the message"),
+                        source,
+                    })
+                }
+            };
+            total += n as u64;
+            self.queue_content_inner(&block[..n], encoder, during)?;
+        }
+        let wbuf = &mut self.wbuf;
+        let _ = encoder.finish(&mut |p: &[u8]| -> Result<(), ()> {
+            wbuf.extend_from_slice(p);
+            Ok(())
+        });
+        self.note(
+            Direction::Info,
+            &format!("({total} bytes of message content)"),
+        );
+        Ok(total)
+    }
+
+    /// Encodes a block of content into the write buffer, writing it out
+    /// whenever it holds a full block. Large unchanged runs of `content` go
+    /// to the socket without being copied.
+    pub fn queue_content(
+        &mut self,
+        content: &[u8],
+        encoder: &mut DataEncoder,
+        during: &str,
+    ) -> Result<(), Error> {
+        self.guard(during, |conn| {
+            conn.queue_content_inner(content, encoder, during)
+        })
+    }
+
+    fn queue_content_inner(
+        &mut self,
+        content: &[u8],
+        encoder: &mut DataEncoder,
+        during: &str,
+    ) -> Result<(), Error> {
+        let Connection { stream, wbuf, .. } = self;
+        encoder
+            .encode(content, &mut |piece: &[u8]| -> io::Result<()> {
+                if wbuf.len() + piece.len() <= IO_BLOCK {
+                    wbuf.extend_from_slice(piece);
+                    return Ok(());
+                }
+                stream.write_all(wbuf)?;
+                wbuf.clear();
+                if piece.len() >= IO_BLOCK / 2 {
+                    stream.write_all(piece)
+                } else {
+                    wbuf.extend_from_slice(piece);
+                    Ok(())
+                }
+            })
+            .map_err(|e| io_error(e, during))
+    }
+
+    /// Closes the socket; any later read or write fails.
+    pub fn shutdown(&mut self) {
+        self.closed = true;
+        self.wbuf.clear();
+        self.stream.shutdown();
+    }
+}

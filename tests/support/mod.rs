@@ -1,0 +1,337 @@
+//! Test support: scripted loopback servers that play a fixed script of
+//! replies and record every byte the client sent, an in-memory transport,
+//! and a real embedded server (mailin-embedded).
+//!
+//! Every server here is bounded: it accepts for at most `LIFETIME`, every
+//! read times out, and its thread ends with the script.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How long a scripted server waits for a connection or a byte.
+pub const LIFETIME: Duration = Duration::from_secs(20);
+
+/// One step of a script.
+#[derive(Debug, Clone)]
+pub enum Act {
+    /// Write these bytes as they are.
+    Send(Vec<u8>),
+    /// Write these bytes one at a time, pausing between them.
+    Dribble(Vec<u8>, Duration),
+    /// Read one line (up to LF).
+    Line,
+    /// Read message content up to and including the line `.` CRLF.
+    Data,
+    /// Read exactly this many bytes (BDAT content).
+    Bytes(usize),
+    /// Read whatever arrives until the client closes (or LIFETIME).
+    Drain,
+    /// Wait.
+    Sleep(Duration),
+    /// Close the connection now.
+    Close,
+}
+
+/// A reply: `text` with CRLF added to each line.
+pub fn send(text: &str) -> Act {
+    let mut bytes = Vec::new();
+    for line in text.split('\n') {
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+    }
+    Act::Send(bytes)
+}
+
+/// Read a command line, answer with `reply`.
+pub fn on_line(reply: &str) -> Vec<Act> {
+    vec![Act::Line, send(reply)]
+}
+
+/// The greeting and a multiline EHLO reply offering `extensions`.
+pub fn greet_ehlo(extensions: &[&str]) -> Vec<Act> {
+    let mut ehlo = String::from("250-test.example Hello");
+    for (i, e) in extensions.iter().enumerate() {
+        let sep = if i + 1 == extensions.len() { ' ' } else { '-' };
+        ehlo.push_str(&format!("\n250{sep}{e}"));
+    }
+    if extensions.is_empty() {
+        ehlo = "250 test.example Hello".into();
+    }
+    vec![send("220 test.example ESMTP ready"), Act::Line, send(&ehlo)]
+}
+
+/// A whole successful transaction for `rcpts` recipients, sequential.
+pub fn transaction(rcpts: usize) -> Vec<Act> {
+    let mut s = on_line("250 2.1.0 Ok");
+    for _ in 0..rcpts {
+        s.extend(on_line("250 2.1.5 Ok"));
+    }
+    s.extend(on_line("354 End data with <CR><LF>.<CR><LF>"));
+    s.push(Act::Data);
+    s.push(send("250 2.0.0 Ok: queued as ABC123"));
+    s
+}
+
+/// Read QUIT, answer 221.
+pub fn quit() -> Vec<Act> {
+    on_line("221 2.0.0 Bye")
+}
+
+/// Joins script pieces.
+pub fn script(parts: impl IntoIterator<Item = Vec<Act>>) -> Vec<Act> {
+    parts.into_iter().flatten().collect()
+}
+
+/// A scripted server on 127.0.0.1 for one connection.
+pub struct Server {
+    pub addr: SocketAddr,
+    handle: JoinHandle<Vec<u8>>,
+}
+
+impl Server {
+    pub fn start(script: Vec<Act>) -> Server {
+        Self::start_on("127.0.0.1:0", script)
+    }
+
+    pub fn start_on(bind: &str, script: Vec<Act>) -> Server {
+        Self::start_for(bind, script, LIFETIME)
+    }
+
+    /// A server that waits at most `wait` for its connection.
+    pub fn start_for(bind: &str, script: Vec<Act>, wait: Duration) -> Server {
+        let listener = TcpListener::bind(bind).expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let handle = thread::spawn(move || match accept(&listener, wait) {
+            Some(stream) => play(stream, script),
+            None => Vec::new(),
+        });
+        Server { addr, handle }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Waits for the script to end; returns every byte the client sent.
+    pub fn received(self) -> Vec<u8> {
+        self.handle.join().expect("server thread panicked")
+    }
+
+    /// What the client sent, as text.
+    pub fn text(self) -> String {
+        String::from_utf8_lossy(&self.received()).into_owned()
+    }
+}
+
+fn accept(listener: &TcpListener, wait: Duration) -> Option<TcpStream> {
+    listener.set_nonblocking(true).ok()?;
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).ok()?;
+                s.set_read_timeout(Some(LIFETIME)).ok()?;
+                s.set_write_timeout(Some(LIFETIME)).ok()?;
+                return Some(s);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(2))
+            }
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+fn play(stream: TcpStream, script: Vec<Act>) -> Vec<u8> {
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    let mut got = Vec::new();
+    for act in script {
+        let ok = match act {
+            Act::Send(bytes) => writer.write_all(&bytes).is_ok(),
+            Act::Dribble(bytes, pause) => bytes.iter().all(|b| {
+                thread::sleep(pause);
+                writer.write_all(&[*b]).is_ok()
+            }),
+            Act::Line => read_line(&mut reader, &mut got),
+            Act::Data => loop {
+                let start = got.len();
+                if !read_line(&mut reader, &mut got) {
+                    break false;
+                }
+                if &got[start..] == b".\r\n" {
+                    break true;
+                }
+            },
+            Act::Bytes(n) => {
+                let mut buf = vec![0; n];
+                let ok = reader.read_exact(&mut buf).is_ok();
+                got.extend_from_slice(&buf);
+                ok
+            }
+            Act::Drain => {
+                let _ = reader.read_to_end(&mut got);
+                true
+            }
+            Act::Sleep(d) => {
+                thread::sleep(d);
+                true
+            }
+            Act::Close => break,
+        };
+        if !ok {
+            break;
+        }
+    }
+    got
+}
+
+fn read_line(reader: &mut impl BufRead, got: &mut Vec<u8>) -> bool {
+    matches!(reader.read_until(b'\n', got), Ok(n) if n > 0)
+}
+
+/// The command lines in what a client sent (content included).
+pub fn lines(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .split_inclusive("\r\n")
+        .map(|l| l.trim_end_matches("\r\n").to_owned())
+        .collect()
+}
+
+/// An in-memory transport: reads come from a list of chunks (EOF after
+/// the last), every write is recorded separately.
+pub struct Memory {
+    pub input: VecDeque<Vec<u8>>,
+    pub writes: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Memory {
+    pub fn new(chunks: &[&str]) -> (Memory, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let m = Memory {
+            input: chunks.iter().map(|c| c.as_bytes().to_vec()).collect(),
+            writes: writes.clone(),
+        };
+        (m, writes)
+    }
+}
+
+impl Read for Memory {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(chunk) = self.input.front_mut() else {
+            return Ok(0);
+        };
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.drain(..n);
+        if chunk.is_empty() {
+            self.input.pop_front();
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Memory {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writes.lock().unwrap().push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A message as the embedded server received it.
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+    pub is8bit: bool,
+}
+
+#[derive(Clone)]
+struct Recorder {
+    current: Received,
+    done: Arc<Mutex<Vec<Received>>>,
+}
+
+impl mailin_embedded::Handler for Recorder {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        from: &str,
+        is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.current = Received {
+            from: from.to_owned(),
+            to: to.to_vec(),
+            data: Vec::new(),
+            is8bit,
+        };
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.current.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.done
+            .lock()
+            .unwrap()
+            .push(std::mem::take(&mut self.current));
+        mailin_embedded::response::OK
+    }
+}
+
+/// Starts mailin-embedded on an ephemeral loopback port. Its thread lives
+/// until the test process ends (the crate has no shutdown).
+pub fn mailin() -> (u16, Arc<Mutex<Vec<Received>>>) {
+    let done = Arc::new(Mutex::new(Vec::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handler = Recorder {
+        current: Received::default(),
+        done: done.clone(),
+    };
+    let mut server = mailin_embedded::Server::new(handler);
+    server
+        .with_name("mailin.test")
+        .with_num_threads(2)
+        .with_tcp_listener(listener);
+    thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (port, done)
+}
+
+/// The input with bare CR and LF made CRLF and a final CRLF added: what a
+/// server should store.
+pub fn normalised(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'\r' if input.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
