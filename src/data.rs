@@ -118,6 +118,65 @@ impl DataEncoder {
     }
 }
 
+/// One piece of encoded output: a run of the input (by offsets), or one
+/// of the encoder's short insertions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece {
+    Run(usize, usize),
+    Insert(&'static [u8]),
+}
+
+impl Piece {
+    /// The bytes of this piece, given the input it was planned over.
+    pub(crate) fn bytes<'a>(&self, input: &'a [u8]) -> &'a [u8] {
+        match *self {
+            Piece::Run(from, to) => &input[from..to],
+            Piece::Insert(bytes) => bytes,
+        }
+    }
+}
+
+impl DataEncoder {
+    /// Encodes `input` into `plan` (cleared first) as pieces that refer to
+    /// the input instead of copying it, and returns the encoded length. With
+    /// `last`, [`DataEncoder::finish`] is planned too. This is how a BDAT
+    /// chunk's size is known before any of it is written, in one pass and
+    /// without a copy: an already-CRLF body is a single run.
+    pub(crate) fn plan(&mut self, input: &[u8], last: bool, plan: &mut Vec<Piece>) -> usize {
+        plan.clear();
+        let base = input.as_ptr() as usize;
+        let mut len = 0;
+        let mut add = |p: &[u8]| -> Result<(), std::convert::Infallible> {
+            if p.is_empty() {
+                return Ok(());
+            }
+            len += p.len();
+            let at = (p.as_ptr() as usize).wrapping_sub(base);
+            // A slice of the input, or one of the encoder's constants.
+            let piece = if at < input.len() {
+                Piece::Run(at, at + p.len())
+            } else if p == b"\r\n" {
+                Piece::Insert(b"\r\n")
+            } else if p == b"." {
+                Piece::Insert(b".")
+            } else {
+                Piece::Insert(END_OF_DATA)
+            };
+            match (plan.last_mut(), piece) {
+                // Adjacent runs (a CRLF the encoder passed through) merge.
+                (Some(Piece::Run(_, to)), Piece::Run(from, end)) if *to == from => *to = end,
+                _ => plan.push(piece),
+            }
+            Ok(())
+        };
+        let _ = self.encode(input, &mut add);
+        if last {
+            let _ = self.finish(&mut add);
+        }
+        len
+    }
+}
+
 /// True if any byte has the high bit set (the body needs 8BITMIME).
 pub fn has_8bit(bytes: &[u8]) -> bool {
     // Word-at-a-time is what the compiler makes of this loop.
@@ -249,8 +308,62 @@ mod tests {
         assert!(has_8bit(&[0x80]));
     }
 
+    /// What a plan stands for, written out.
+    fn replay(input: &[u8], plan: &[Piece]) -> Vec<u8> {
+        plan.iter().flat_map(|p| p.bytes(input).to_vec()).collect()
+    }
+
+    #[test]
+    fn plan_refers_to_the_input() {
+        let mut plan = Vec::new();
+        let input = b"a\r\nb\r\n";
+        let n = DataEncoder::for_bdat().plan(input, true, &mut plan);
+        assert_eq!((n, plan.as_slice()), (6, &[Piece::Run(0, 6)][..]));
+        let n = DataEncoder::for_bdat().plan(b"x\ny", true, &mut plan);
+        assert_eq!(n, 6);
+        assert_eq!(
+            plan,
+            [
+                Piece::Run(0, 1),
+                Piece::Insert(b"\r\n"),
+                Piece::Run(2, 3),
+                Piece::Insert(b"\r\n")
+            ]
+        );
+        let n = DataEncoder::for_data().plan(b".", true, &mut plan);
+        assert_eq!(replay(b".", &plan), b"..\r\n.\r\n");
+        assert_eq!(n, 7);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Planned chunk by chunk, BDAT content is the CRLF-normalised
+        /// input, whatever the chunk boundaries, and each chunk's declared
+        /// length is its real length.
+        #[test]
+        fn bdat_plan_round_trip(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), any::<u8>()], 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.sort_unstable();
+            cuts.push(input.len());
+            let mut enc = DataEncoder::for_bdat();
+            let mut plan = Vec::new();
+            let mut wire = Vec::new();
+            let mut start = 0;
+            for (i, &cut) in cuts.iter().enumerate() {
+                let chunk = &input[start..cut];
+                let n = enc.plan(chunk, i + 1 == cuts.len(), &mut plan);
+                let bytes = replay(chunk, &plan);
+                prop_assert_eq!(n, bytes.len());
+                wire.extend_from_slice(&bytes);
+                start = cut;
+            }
+            prop_assert_eq!(wire, normalised(&input));
+        }
 
         /// For any bytes split anywhere: no bare CR or LF on the wire, one
         /// end-of-data at the very end, and un-stuffing gives back the

@@ -90,6 +90,24 @@ impl Write for Stream {
     }
 }
 
+/// Appends `piece` to the write buffer, or, when the buffer would overflow,
+/// writes the buffer out and then writes a large piece straight from the
+/// caller's memory. Plain `write_all` only (see [`Stream`]'s `write`).
+fn put(stream: &mut Stream, wbuf: &mut Vec<u8>, piece: &[u8]) -> io::Result<()> {
+    if wbuf.len() + piece.len() <= IO_BLOCK {
+        wbuf.extend_from_slice(piece);
+        return Ok(());
+    }
+    stream.write_all(wbuf)?;
+    wbuf.clear();
+    if piece.len() >= IO_BLOCK / 2 {
+        stream.write_all(piece)
+    } else {
+        wbuf.extend_from_slice(piece);
+        Ok(())
+    }
+}
+
 /// A connection to the server: buffered, bounded, transcribed.
 pub(crate) struct Connection {
     stream: Stream,
@@ -128,7 +146,7 @@ fn io_error(e: io::Error, during: &str) -> Error {
     }
 }
 
-#[allow(dead_code)] // has_buffered_input and queue_content: STARTTLS and the zero-copy path.
+#[allow(dead_code)] // has_buffered_input: STARTTLS.
 impl Connection {
     pub fn new(stream: Stream, timeout: Duration, transcript: Option<TranscriptHook>) -> Self {
         Connection {
@@ -369,21 +387,22 @@ impl Connection {
     ) -> Result<(), Error> {
         let Connection { stream, wbuf, .. } = self;
         encoder
-            .encode(content, &mut |piece: &[u8]| -> io::Result<()> {
-                if wbuf.len() + piece.len() <= IO_BLOCK {
-                    wbuf.extend_from_slice(piece);
-                    return Ok(());
-                }
-                stream.write_all(wbuf)?;
-                wbuf.clear();
-                if piece.len() >= IO_BLOCK / 2 {
-                    stream.write_all(piece)
-                } else {
-                    wbuf.extend_from_slice(piece);
-                    Ok(())
-                }
-            })
+            .encode(content, &mut |piece: &[u8]| put(stream, wbuf, piece))
             .map_err(|e| io_error(e, during))
+    }
+
+    /// Queues bytes that are already encoded (a BDAT chunk's pieces), with
+    /// the same rule as [`Connection::queue_content`]: large pieces go to
+    /// the socket without being copied.
+    pub fn queue_raw(&mut self, piece: &[u8], during: &str) -> Result<(), Error> {
+        self.guard(during, |conn| {
+            put(&mut conn.stream, &mut conn.wbuf, piece).map_err(|e| io_error(e, during))
+        })
+    }
+
+    /// How many bytes are queued and not yet written.
+    pub fn queued_len(&self) -> usize {
+        self.wbuf.len()
     }
 
     /// Closes the socket; any later read or write fails.

@@ -1,19 +1,52 @@
 //! One mail transaction: the envelope (MAIL FROM, RCPT TO), the content
-//! (DATA), and the per-recipient results.
+//! (DATA or BDAT), and the per-recipient results; and many of them in a row.
 //!
 //! The rule that matters most: a message is reported as sent only when the
-//! reply to its end of data is 2yz. After any failure that leaves the
-//! connection usable, RSET clears the server's state for the next message.
+//! reply to its end of data (or to `BDAT ... LAST`) is 2yz. After any
+//! failure that leaves the connection usable, RSET clears the server's
+//! state for the next message.
+//!
+//! How the commands are grouped depends on what the server offers:
+//! - without PIPELINING, one command at a time, stopping at the first
+//!   failure;
+//! - with PIPELINING (RFC 2920), MAIL, every RCPT and DATA leave in one
+//!   write and their replies are read in order; the content follows the
+//!   354. In a batch, the end of one message and the envelope of the next
+//!   share a write (RFC 2920 3.1), so a message costs one round trip;
+//! - with CHUNKING (RFC 3030) too, MAIL, the RCPTs, `BDAT n LAST` and the
+//!   content leave together, and a batch packs several small messages into
+//!   one write. A large message goes in chunks whose replies are read while
+//!   later chunks are written, a few chunks behind, so memory stays bounded
+//!   and neither side can block the other.
+//!
+//! Every reply is matched to the command it answers through a queue of
+//! pending replies, so each message, and each recipient, gets its own
+//! exact result however the commands were grouped.
 
-use std::io::Read;
+use std::borrow::Borrow;
+use std::collections::VecDeque;
+use std::io::{self, Read};
 
 use crate::command::{Body, Command, MailParams, RcptParams};
-use crate::data::DataEncoder;
+use crate::data::{has_8bit, DataEncoder, Piece, END_OF_DATA};
 use crate::envelope::Envelope;
 use crate::error::{Error, Rejection};
 use crate::extensions::Extensions;
 use crate::reply::{Reply, ReplyClass};
-use crate::stream::Connection;
+use crate::stream::{Connection, Direction, IO_BLOCK};
+
+/// Most replies outstanding at once. The server writes them while the
+/// client is still writing; keeping them well under a socket buffer's worth
+/// means neither side can end up blocked on the other.
+const MAX_PENDING: usize = 100;
+/// A batch of small messages over CHUNKING is written once this much is
+/// queued (or MAX_PENDING replies are due).
+const FLIGHT_BYTES: usize = IO_BLOCK / 2;
+/// Input bytes per BDAT chunk of a message held in memory. A message up to
+/// this size goes as a single `BDAT n LAST`.
+const BDAT_CHUNK: usize = 1 << 20;
+/// BDAT chunks written ahead of their replies.
+const BDAT_WINDOW: usize = 4;
 
 /// The outcome of a message the server accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +74,15 @@ impl Delivery {
 
 /// The `MAIL FROM` parameters for this envelope on this server. Fails
 /// when the envelope needs something the server does not offer.
+///
+/// `size` is the size of the content when known; `eight_bit` is true when
+/// the content is known to hold 8-bit bytes, which then needs 8BITMIME
+/// (RFC 6152) unless the envelope declares the body type itself.
 pub(crate) fn mail_params<'e>(
     ext: &Extensions,
     envelope: &'e Envelope,
     size: Option<u64>,
+    eight_bit: bool,
 ) -> Result<MailParams<'e>, Error> {
     let smtputf8 = envelope.needs_smtputf8();
     if smtputf8 && !ext.smtp_utf8() {
@@ -71,6 +109,12 @@ pub(crate) fn mail_params<'e>(
             ))
         }
         Some(Body::SevenBit) if !ext.eight_bit_mime() => None,
+        None if eight_bit && ext.eight_bit_mime() => Some(Body::EightBitMime),
+        None if eight_bit => {
+            return Err(Error::Unsupported(
+                "the message has 8-bit bytes and the server does not offer 8BITMIME".into(),
+            ))
+        }
         body => body,
     };
     Ok(MailParams {
@@ -102,52 +146,773 @@ pub(crate) fn reset_after_failure(conn: &mut Connection) {
     }
 }
 
-/// Runs `f`; if it fails, sends RSET before returning the error.
-fn or_reset<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&mut Connection) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let result = f(conn);
-    if result.is_err() {
-        reset_after_failure(conn);
-    }
-    result
+/// Buffers kept from message to message so that sending does not allocate
+/// on the hot path: the read-ahead block of a streamed body and the plan of
+/// a BDAT chunk.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    block: Vec<u8>,
+    plan: Vec<Piece>,
 }
 
-/// The whole transaction, one command at a time.
+/// A message's content.
+enum Source<'r, B> {
+    /// The whole message in memory: its size and 8-bit-ness are known.
+    Bytes(B),
+    /// A stream whose first `head` bytes are already in the scratch block.
+    Stream { head: usize, rest: &'r mut dyn Read },
+}
+
+/// What a pending reply answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Rset,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat { last: bool },
+    EndOfData,
+}
+
+/// A command on the wire whose reply has not been read yet.
+#[derive(Debug)]
+struct Pending {
+    /// The message (its index in the batch) the reply belongs to.
+    message: usize,
+    expect: Expect,
+    /// The command as the transcript shows it; errors name it.
+    during: String,
+}
+
+/// The state of one message's transaction, built from its replies.
+#[derive(Debug)]
+struct Tx<E> {
+    index: usize,
+    envelope: E,
+    accepted: Vec<String>,
+    rejected: Vec<Rejection>,
+    /// RCPT replies read so far.
+    rcpts: usize,
+    /// The first thing that went wrong: the message is not sent.
+    error: Option<Error>,
+    /// Something of it went on the wire (a failure then needs RSET).
+    touched: bool,
+    /// DATA was answered 354: content (or at least the lone dot) is due.
+    go_ahead: bool,
+    /// The 2yz reply to the end of data or to `BDAT ... LAST`.
+    reply: Option<Reply>,
+}
+
+impl<E: Borrow<Envelope>> Tx<E> {
+    fn new(index: usize, envelope: E) -> Self {
+        Tx {
+            index,
+            envelope,
+            accepted: Vec::new(),
+            rejected: Vec::new(),
+            rcpts: 0,
+            error: None,
+            touched: false,
+            go_ahead: false,
+            reply: None,
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    fn fail(&mut self, e: Error) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// Takes in the reply to one of this message's commands. The first
+    /// failure decides the message's result; later replies are still read
+    /// (they are on the wire) but change nothing.
+    fn absorb(&mut self, expect: Expect, reply: Result<Reply, Error>) {
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(e) => return self.fail(e),
+        };
+        match expect {
+            Expect::Rset => {
+                if reply.code == 421 {
+                    self.fail(Error::Transient(reply));
+                }
+            }
+            Expect::Mail => {
+                if let Err(e) = Error::check(reply, "2xx") {
+                    self.fail(e);
+                }
+            }
+            Expect::Rcpt => {
+                let recipients = self.envelope.borrow().recipient_list();
+                let Some(r) = recipients.get(self.rcpts) else {
+                    return self.fail(Error::UnexpectedReply {
+                        expected: "no reply",
+                        reply,
+                    });
+                };
+                self.rcpts += 1;
+                if self.failed() {
+                    // After a refused MAIL, RCPT replies (503) mean nothing.
+                    return;
+                }
+                let sorted =
+                    sort_recipient(r.address(), reply, &mut self.accepted, &mut self.rejected);
+                if let Err(e) = sorted {
+                    self.fail(e);
+                } else if self.rcpts == recipients.len() && self.accepted.is_empty() {
+                    let rejected = std::mem::take(&mut self.rejected);
+                    self.fail(Error::AllRecipientsRejected(rejected));
+                }
+            }
+            Expect::Data => {
+                if reply.code == 354 {
+                    self.go_ahead = true;
+                } else {
+                    self.fail(Error::from_reply(reply, "354"));
+                }
+            }
+            Expect::Bdat { last } => match Error::check(reply, "2xx") {
+                Ok(reply) if last && !self.failed() => self.reply = Some(reply),
+                Ok(_) => {}
+                Err(e) => self.fail(e),
+            },
+            Expect::EndOfData => match Error::check(reply, "2xx") {
+                Ok(reply) if !self.failed() => self.reply = Some(reply),
+                Ok(_) => {}
+                Err(e) => self.fail(e),
+            },
+        }
+    }
+
+    fn into_result(self) -> Result<Delivery, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        match self.reply {
+            Some(reply) => Ok(Delivery {
+                reply,
+                accepted: self.accepted,
+                rejected: self.rejected,
+            }),
+            // Every path reads the final reply or records an error; this
+            // guard only makes sure nothing else is ever reported as sent.
+            None => Err(Error::ConnectionClosed {
+                during: "end of data".into(),
+            }),
+        }
+    }
+}
+
+/// How taking in a message went.
+#[derive(Debug, PartialEq, Eq)]
+enum Start {
+    /// MAIL and every RCPT are queued (or, in lockstep, accepted).
+    Queued,
+    /// It failed on the wire; its replies are read or dead.
+    Failed,
+    /// It failed a local check; nothing was sent.
+    Refused,
+}
+
+/// The connection with its queue of pending replies and the transactions
+/// they belong to, oldest first.
+struct Pipe<'c, E> {
+    conn: &'c mut Connection,
+    ext: &'c Extensions,
+    pending: VecDeque<Pending>,
+    flight: VecDeque<Tx<E>>,
+    /// No PIPELINING: each command alone, its reply read before the next.
+    lockstep: bool,
+}
+
+fn push(
+    conn: &mut Connection,
+    pending: &mut VecDeque<Pending>,
+    message: usize,
+    expect: Expect,
+    command: &Command<'_>,
+) {
+    let during = conn.queue(command);
+    pending.push_back(Pending {
+        message,
+        expect,
+        during,
+    });
+}
+
+impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
+    fn new(conn: &'c mut Connection, ext: &'c Extensions) -> Self {
+        Pipe {
+            conn,
+            ext,
+            pending: VecDeque::new(),
+            flight: VecDeque::new(),
+            lockstep: !ext.pipelining(),
+        }
+    }
+
+    /// The message taken in last.
+    fn current(&mut self) -> &mut Tx<E> {
+        self.flight.back_mut().expect("a message in flight")
+    }
+
+    fn queue(&mut self, message: usize, expect: Expect, command: &Command<'_>) {
+        push(self.conn, &mut self.pending, message, expect, command);
+    }
+
+    /// Writes what is queued. A failure goes to the message whose reply is
+    /// due first; the others then read "connection closed".
+    fn flush(&mut self) {
+        let Some(first) = self.pending.front() else {
+            return;
+        };
+        let message = first.message;
+        if let Err(e) = self.conn.flush(&first.during) {
+            if let Some(tx) = self.flight.iter_mut().find(|t| t.index == message) {
+                tx.fail(e);
+            }
+        }
+    }
+
+    /// Reads the oldest pending reply into its transaction.
+    fn read_one(&mut self) {
+        let Some(p) = self.pending.pop_front() else {
+            return;
+        };
+        let reply = self.conn.read_reply(&p.during);
+        if let Some(tx) = self.flight.iter_mut().find(|t| t.index == p.message) {
+            tx.absorb(p.expect, reply);
+        }
+    }
+
+    /// Writes what is queued and reads every pending reply.
+    fn drain(&mut self) {
+        self.flush();
+        while !self.pending.is_empty() {
+            self.read_one();
+        }
+    }
+
+    /// After queuing a command: in lockstep, sends it and reads its reply.
+    /// Returns true when the current message has failed, so the caller
+    /// stops sending it.
+    fn step(&mut self) -> bool {
+        if self.lockstep {
+            self.drain();
+        }
+        self.current().failed()
+    }
+
+    /// Keeps the replies due under MAX_PENDING.
+    fn make_room(&mut self) {
+        if self.pending.len() >= MAX_PENDING {
+            self.flush();
+            while self.pending.len() > MAX_PENDING / 2 {
+                self.read_one();
+            }
+        }
+    }
+
+    /// Takes in a message: checks its parameters (a local failure touches
+    /// nothing on the wire), then queues RSET when asked (the previous
+    /// transaction may still be open), MAIL and every RCPT.
+    fn start(
+        &mut self,
+        index: usize,
+        envelope: E,
+        size: Option<u64>,
+        eight_bit: bool,
+        rset: bool,
+    ) -> Start {
+        self.flight.push_back(Tx::new(index, envelope));
+        let refused = {
+            let Pipe {
+                conn,
+                ext,
+                pending,
+                flight,
+                ..
+            } = &mut *self;
+            let env: &Envelope = flight.back().expect("just pushed").envelope.borrow();
+            match mail_params(ext, env, size, eight_bit) {
+                Err(e) => Some(e),
+                Ok(_) if conn.is_closed() => Some(Error::ConnectionClosed {
+                    during: format!("MAIL FROM:<{}>", env.sender()),
+                }),
+                Ok(params) => {
+                    if rset {
+                        push(conn, pending, index, Expect::Rset, &Command::Rset);
+                    }
+                    let from = env.sender();
+                    push(
+                        conn,
+                        pending,
+                        index,
+                        Expect::Mail,
+                        &Command::Mail { from, params },
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(e) = refused {
+            self.current().fail(e);
+            return Start::Refused;
+        }
+        self.current().touched = true;
+        if self.step() {
+            return Start::Failed;
+        }
+        let count = self.current().envelope.borrow().recipient_list().len();
+        for i in 0..count {
+            self.make_room();
+            {
+                let Pipe {
+                    conn,
+                    ext,
+                    pending,
+                    flight,
+                    ..
+                } = &mut *self;
+                let env: &Envelope = flight.back().expect("in flight").envelope.borrow();
+                let r = &env.recipient_list()[i];
+                let rcpt = Command::Rcpt {
+                    to: r.address(),
+                    params: rcpt_params(ext, r),
+                };
+                push(conn, pending, index, Expect::Rcpt, &rcpt);
+            }
+            if self.step() {
+                return Start::Failed;
+            }
+        }
+        Start::Queued
+    }
+
+    /// Drops a message refused by a local check (nothing of it is pending).
+    fn refuse(&mut self, results: &mut [Option<Result<Delivery, Error>>]) {
+        if let Some(tx) = self.flight.pop_back() {
+            let index = tx.index;
+            results[index] = Some(tx.into_result());
+        }
+    }
+
+    /// Writes what is queued, reads every reply and hands out the results
+    /// of every message in flight. Returns whether the last of them failed
+    /// after touching the wire (its transaction may still be open).
+    fn settle(&mut self, results: &mut [Option<Result<Delivery, Error>>]) -> Option<bool> {
+        self.drain();
+        let mut last = None;
+        while let Some(tx) = self.flight.pop_front() {
+            last = Some(tx.failed() && tx.touched);
+            let index = tx.index;
+            results[index] = Some(tx.into_result());
+        }
+        last
+    }
+
+    /// Queues one BDAT chunk (the command, then the planned pieces of
+    /// `input`) and keeps at most BDAT_WINDOW chunks ahead of their replies.
+    /// Returns false once the message has failed: no more chunks then.
+    fn chunk(
+        &mut self,
+        index: usize,
+        plan: &[Piece],
+        input: &[u8],
+        size: usize,
+        last: bool,
+    ) -> bool {
+        if self.current().failed() {
+            return false;
+        }
+        let during = self.conn.queue(&Command::Bdat {
+            size: size as u64,
+            last,
+        });
+        for piece in plan {
+            if let Err(e) = self.conn.queue_raw(piece.bytes(input), &during) {
+                self.current().fail(e);
+                break;
+            }
+        }
+        self.pending.push_back(Pending {
+            message: index,
+            expect: Expect::Bdat { last },
+            during,
+        });
+        if self.lockstep {
+            self.drain();
+        } else {
+            let chunks = |p: &VecDeque<Pending>| {
+                p.iter()
+                    .filter(|p| matches!(p.expect, Expect::Bdat { .. }))
+                    .count()
+            };
+            while chunks(&self.pending) >= BDAT_WINDOW {
+                self.flush();
+                self.read_one();
+            }
+        }
+        !self.current().failed()
+    }
+}
+
+/// Reads from `body` until `buf` is full or the body ends. Returns the
+/// number of bytes read and whether the body ended.
+fn fill(body: &mut dyn Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut n = 0;
+    while n < buf.len() {
+        match body.read(&mut buf[n..]) {
+            Ok(0) => return Ok((n, true)),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((n, false))
+}
+
+fn reading_error(source: io::Error) -> Error {
+    Error::Io {
+        during: "reading the message".into(),
+        source,
+    }
+}
+
+/// The size (when known) and whether the content is known to be 8-bit.
+fn describe<B: AsRef<[u8]>>(source: &Source<'_, B>, block: &[u8]) -> (Option<u64>, bool) {
+    match source {
+        Source::Bytes(b) => (Some(b.as_ref().len() as u64), has_8bit(b.as_ref())),
+        // Only the head was seen: 8-bit bytes there are certain, their
+        // absence says nothing about the rest.
+        Source::Stream { head, .. } => (None, has_8bit(&block[..*head])),
+    }
+}
+
+/// Sends one message read from `body`. The first block is read before
+/// anything is written: a message that fits in it is sent like one in
+/// memory (its size and 8-bit-ness known), and a body that cannot be read
+/// fails before the transaction starts.
 pub(crate) fn send(
     conn: &mut Connection,
     ext: &Extensions,
+    scratch: &mut Scratch,
     envelope: &Envelope,
     body: &mut dyn Read,
 ) -> Result<Delivery, Error> {
-    let params = mail_params(ext, envelope, None)?;
-    or_reset(conn, |conn| {
-        let mail = Command::Mail {
-            from: envelope.sender(),
-            params,
-        };
-        Error::check(conn.execute(&mail)?, "2xx")?;
-        let mut accepted = Vec::new();
-        let mut rejected = Vec::new();
-        for r in envelope.recipient_list() {
-            let rcpt = Command::Rcpt {
-                to: r.address(),
-                params: rcpt_params(ext, r),
-            };
-            let reply = conn.execute(&rcpt)?;
-            sort_recipient(r.address(), reply, &mut accepted, &mut rejected)?;
+    let mut block = std::mem::take(&mut scratch.block);
+    block.resize(IO_BLOCK, 0);
+    let result = match fill(body, &mut block) {
+        Err(e) => Err(reading_error(e)),
+        Ok((n, true)) => {
+            let message = std::iter::once((envelope, Source::Bytes(&block[..n])));
+            first(run(conn, ext, &mut scratch.plan, &mut [], message))
         }
-        if accepted.is_empty() {
-            return Err(Error::AllRecipientsRejected(rejected));
+        Ok((head, false)) => {
+            let source: Source<'_, &[u8]> = Source::Stream { head, rest: body };
+            let message = std::iter::once((envelope, source));
+            first(run(conn, ext, &mut scratch.plan, &mut block, message))
         }
-        let reply = data(conn, body)?;
-        Ok(Delivery {
-            reply,
-            accepted,
-            rejected,
+    };
+    scratch.block = block;
+    result
+}
+
+fn first(results: Vec<Result<Delivery, Error>>) -> Result<Delivery, Error> {
+    results.into_iter().next().unwrap_or_else(|| {
+        Err(Error::ConnectionClosed {
+            during: "sending the message".into(),
         })
     })
+}
+
+/// Sends one message held in memory.
+pub(crate) fn send_bytes(
+    conn: &mut Connection,
+    ext: &Extensions,
+    scratch: &mut Scratch,
+    envelope: &Envelope,
+    body: &[u8],
+) -> Result<Delivery, Error> {
+    let message = std::iter::once((envelope, Source::Bytes(body)));
+    first(run(conn, ext, &mut scratch.plan, &mut [], message))
+}
+
+/// Sends every message, in order, each with its own result.
+pub(crate) fn send_batch<E, B>(
+    conn: &mut Connection,
+    ext: &Extensions,
+    scratch: &mut Scratch,
+    messages: impl IntoIterator<Item = (E, B)>,
+) -> Vec<Result<Delivery, Error>>
+where
+    E: Borrow<Envelope>,
+    B: AsRef<[u8]>,
+{
+    let messages = messages.into_iter().map(|(e, b)| (e, Source::Bytes(b)));
+    run(conn, ext, &mut scratch.plan, &mut [], messages)
+}
+
+/// The engine: sends every message and returns their results in order.
+/// `block` is the scratch block that holds a stream's head.
+fn run<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
+    conn: &mut Connection,
+    ext: &Extensions,
+    plan: &mut Vec<Piece>,
+    block: &mut [u8],
+    messages: impl Iterator<Item = (E, Source<'r, B>)>,
+) -> Vec<Result<Delivery, Error>> {
+    let mut results = Vec::new();
+    let mut pipe = Pipe::new(conn, ext);
+    if ext.chunking() {
+        run_bdat(&mut pipe, plan, block, messages, &mut results);
+    } else {
+        run_data(&mut pipe, block, messages, &mut results);
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(Error::ConnectionClosed {
+                    during: "sending the message".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// Messages with DATA. With PIPELINING, a message's envelope and DATA
+/// leave in one write; after the 354, its content, its end of data and the
+/// next message's envelope and DATA leave in the next (RFC 2920 3.1: the
+/// content may open a group).
+fn run_data<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
+    pipe: &mut Pipe<'_, E>,
+    block: &mut [u8],
+    messages: impl Iterator<Item = (E, Source<'r, B>)>,
+    results: &mut Vec<Option<Result<Delivery, Error>>>,
+) {
+    let mut messages = messages.enumerate();
+    let mut next = start_data(pipe, block, &mut messages, results);
+    let mut last_failed = false;
+    while let Some((index, source)) = next.take() {
+        pipe.drain();
+        // The replies read include the previous message's end of data.
+        while pipe.flight.front().is_some_and(|t| t.index != index) {
+            let tx = pipe.flight.pop_front().expect("checked");
+            let index = tx.index;
+            results[index] = Some(tx.into_result());
+        }
+        if pipe.current().failed() {
+            abandon(pipe, results);
+            last_failed = false;
+            next = start_data(pipe, block, &mut messages, results);
+            continue;
+        }
+        if let Err(e) = queue_data_content(pipe.conn, source, block) {
+            pipe.current().fail(e);
+            pipe.settle(results);
+            next = start_data(pipe, block, &mut messages, results);
+            continue;
+        }
+        pipe.pending.push_back(Pending {
+            message: index,
+            expect: Expect::EndOfData,
+            during: "end of data".into(),
+        });
+        if pipe.lockstep {
+            if pipe.settle(results) == Some(true) {
+                reset_after_failure(pipe.conn);
+            }
+        }
+        next = start_data(pipe, block, &mut messages, results);
+        if next.is_none() {
+            last_failed = pipe.settle(results) == Some(true);
+        }
+    }
+    if last_failed {
+        reset_after_failure(pipe.conn);
+    }
+}
+
+/// Takes messages until one has its envelope and DATA queued (with
+/// PIPELINING; in lockstep, answered 354). A message that fails before
+/// that gets its result here.
+fn start_data<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
+    pipe: &mut Pipe<'_, E>,
+    block: &[u8],
+    messages: &mut impl Iterator<Item = (usize, (E, Source<'r, B>))>,
+    results: &mut Vec<Option<Result<Delivery, Error>>>,
+) -> Option<(usize, Source<'r, B>)> {
+    for (index, (envelope, source)) in messages {
+        results.push(None);
+        let (size, eight_bit) = describe(&source, block);
+        match pipe.start(index, envelope, size, eight_bit, false) {
+            Start::Refused => {
+                pipe.refuse(results);
+                continue;
+            }
+            Start::Queued => {
+                pipe.queue(index, Expect::Data, &Command::Data);
+                if !pipe.step() {
+                    pipe.flush();
+                    return Some((index, source));
+                }
+            }
+            Start::Failed => {}
+        }
+        abandon(pipe, results);
+    }
+    None
+}
+
+/// Ends a message that failed on the wire: reads every reply due, sends
+/// the lone dot if DATA was answered 354 anyway (RFC 2920 3.1: the content
+/// is then empty, never the body), RSET, and hands out the results.
+fn abandon<E: Borrow<Envelope>>(
+    pipe: &mut Pipe<'_, E>,
+    results: &mut [Option<Result<Delivery, Error>>],
+) {
+    pipe.drain();
+    if pipe.current().go_ahead {
+        let index = pipe.current().index;
+        let end = pipe.conn.queue_raw(END_OF_DATA, "end of data");
+        pipe.conn.note(Direction::Sent, ".");
+        if end.is_ok() {
+            pipe.pending.push_back(Pending {
+                message: index,
+                expect: Expect::EndOfData,
+                during: "end of data".into(),
+            });
+        }
+        pipe.drain();
+    }
+    reset_after_failure(pipe.conn);
+    pipe.settle(results);
+}
+
+/// Queues the content for DATA, dot-stuffed, and the end of data.
+fn queue_data_content<B: AsRef<[u8]>>(
+    conn: &mut Connection,
+    source: Source<'_, B>,
+    block: &[u8],
+) -> Result<(), Error> {
+    let mut encoder = DataEncoder::for_data();
+    match source {
+        Source::Bytes(body) => {
+            let body = body.as_ref();
+            conn.queue_content(body, &mut encoder, "DATA")?;
+            // At most CRLF and the end-of-data mark.
+            let mut end = [0u8; 8];
+            let mut n = 0;
+            let _ = encoder.finish(&mut |p: &[u8]| -> Result<(), ()> {
+                end[n..n + p.len()].copy_from_slice(p);
+                n += p.len();
+                Ok(())
+            });
+            conn.queue_raw(&end[..n], "end of data")?;
+            conn.note(
+                Direction::Info,
+                &format!("({} bytes of message content)", body.len()),
+            );
+        }
+        Source::Stream { head, rest } => {
+            let mut body = (&block[..head]).chain(rest);
+            conn.queue_body(&mut body, &mut encoder, "DATA")?;
+        }
+    }
+    conn.note(Direction::Sent, ".");
+    Ok(())
+}
+
+/// Messages with BDAT. With PIPELINING, a small message's MAIL, RCPTs,
+/// `BDAT n LAST` and content leave together, and several small messages
+/// share a write (each after the first opened by RSET, in case the one
+/// before failed and left its transaction open). A large message goes
+/// alone, in chunks.
+fn run_bdat<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
+    pipe: &mut Pipe<'_, E>,
+    plan: &mut Vec<Piece>,
+    block: &mut [u8],
+    messages: impl Iterator<Item = (E, Source<'r, B>)>,
+    results: &mut Vec<Option<Result<Delivery, Error>>>,
+) {
+    let mut need_rset = false;
+    for (index, (envelope, source)) in messages.enumerate() {
+        results.push(None);
+        let small = matches!(&source, Source::Bytes(b) if b.as_ref().len() <= BDAT_CHUNK);
+        let rcpts = envelope.borrow().recipient_list().len();
+        let full = pipe.pending.len() + rcpts + 3 > MAX_PENDING;
+        if !pipe.flight.is_empty() && (!small || pipe.lockstep || full) {
+            need_rset = pipe.settle(results).unwrap_or(need_rset);
+        }
+        let rset = need_rset || !pipe.flight.is_empty();
+        let (size, eight_bit) = describe(&source, block);
+        match pipe.start(index, envelope, size, eight_bit, rset) {
+            Start::Refused => {
+                pipe.refuse(results);
+                continue;
+            }
+            Start::Failed => {
+                need_rset = pipe.settle(results).unwrap_or(true);
+                continue;
+            }
+            Start::Queued => need_rset = false,
+        }
+        let mut encoder = DataEncoder::for_bdat();
+        match source {
+            Source::Bytes(body) if small => {
+                let body = body.as_ref();
+                let size = encoder.plan(body, true, plan);
+                pipe.chunk(index, plan, body, size, true);
+                if pipe.conn.queued_len() >= FLIGHT_BYTES || pipe.lockstep {
+                    need_rset = pipe.settle(results).unwrap_or(need_rset);
+                }
+            }
+            Source::Bytes(body) => {
+                let body = body.as_ref();
+                let mut from = 0;
+                loop {
+                    let to = (from + BDAT_CHUNK).min(body.len());
+                    let last = to == body.len();
+                    let size = encoder.plan(&body[from..to], last, plan);
+                    if !pipe.chunk(index, plan, &body[from..to], size, last) || last {
+                        break;
+                    }
+                    from = to;
+                }
+                need_rset = pipe.settle(results).unwrap_or(need_rset);
+            }
+            Source::Stream { head, rest } => {
+                // The head filled the block, so it is not known to be last;
+                // a stream that ends on a block boundary ends with a short
+                // (often empty) `BDAT n LAST`.
+                let (mut filled, mut ended) = (head, false);
+                loop {
+                    let size = encoder.plan(&block[..filled], ended, plan);
+                    if !pipe.chunk(index, plan, &block[..filled], size, ended) || ended {
+                        break;
+                    }
+                    match fill(rest, block) {
+                        Ok((n, eof)) => (filled, ended) = (n, eof),
+                        Err(e) => {
+                            // No LAST was sent: RSET abandons the chunks.
+                            pipe.current().fail(reading_error(e));
+                            break;
+                        }
+                    }
+                }
+                need_rset = pipe.settle(results).unwrap_or(need_rset);
+            }
+        }
+    }
+    if pipe.settle(results).unwrap_or(need_rset) {
+        reset_after_failure(pipe.conn);
+    }
 }
 
 /// Files a RCPT reply under accepted or rejected. A reply that is neither

@@ -643,7 +643,8 @@ fn unreadable_body_aborts_without_end_of_data() {
     ]));
     let mut c = connect(&server).unwrap();
     let env = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
-    let err = c.send(&env, Failing(3)).unwrap_err();
+    // More than the first block (read before MAIL), so it fails mid-content.
+    let err = c.send(&env, Failing(50_000)).unwrap_err();
     assert!(
         err.to_string()
             .contains("reading the message: disk on fire"),
@@ -655,4 +656,27 @@ fn unreadable_body_aborts_without_end_of_data() {
         !wire.contains("\r\n.\r\n"),
         "a cut message must not be ended: {wire:?}"
     );
+}
+
+#[test]
+fn body_failing_before_anything_is_sent_leaves_the_connection_usable() {
+    struct Failing;
+    impl std::io::Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk on fire"))
+        }
+    }
+    let server = Server::start(script([
+        greet_ehlo(&["PIPELINING"]),
+        on_line("250 ok"),
+        quit(),
+    ]));
+    let mut c = connect(&server).unwrap();
+    let env = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
+    let err = c.send(&env, Failing).unwrap_err();
+    assert_eq!(err.to_string(), "reading the message: disk on fire");
+    assert!(!c.is_closed());
+    c.noop().unwrap();
+    c.quit().unwrap();
+    assert_eq!(server.text(), "EHLO client.test\r\nNOOP\r\nQUIT\r\n");
 }
