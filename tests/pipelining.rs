@@ -602,7 +602,7 @@ fn bdat_content(mut wire: &[u8]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// Through the whole client: BDAT content is the CRLF-normalised input,
     /// never dot-stuffed, and the declared size is the real size.
