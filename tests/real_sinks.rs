@@ -1,0 +1,340 @@
+//! Against real servers started on ephemeral loopback ports: Postfix's
+//! smtp-sink (PIPELINING, no CHUNKING) and the benchmark's fastsink
+//! (PIPELINING and CHUNKING). What they stored or counted must match what
+//! was sent. A missing program skips the test locally and fails it when
+//! CI=true.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use smtpc::{Client, Envelope, Error};
+
+mod support;
+use support::normalised;
+
+const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
+const FASTSINK: &str = "/tmp/smtp-bench/build/fastsink/release/fastsink";
+
+/// Says a program is missing: a failure under CI, a skip elsewhere.
+fn missing(what: &str) -> Option<Server> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is missing, and CI=true: install it (see .ci/run)");
+    }
+    eprintln!("{what} is missing: test skipped");
+    None
+}
+
+/// A server process; stopped (with SIGTERM, which `timeout` passes on) when
+/// dropped. Each also stops by itself after its time limit.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("smtpc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // smtp-sink drops privileges to nobody before it writes there.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// smtp-sink on a free loopback port, dumping every message into a file
+/// of its own; `extra` adds failure options (`-f RCPT`...).
+fn smtp_sink(name: &str, extra: &[&str]) -> Option<Server> {
+    if !Path::new(SMTP_SINK).exists() {
+        return missing(SMTP_SINK);
+    }
+    let dir = scratch_dir(name);
+    // smtp-sink cannot report an ephemeral port: take a free one.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--kill-after=5", "120", SMTP_SINK]);
+    if is_root() {
+        cmd.args(["-u", "nobody"]);
+    }
+    cmd.args(extra)
+        .arg("-d")
+        .arg(dir.join("m."))
+        .args(["-h", "sink.test", "-t", "30"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("64")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let child = cmd.spawn().expect("start smtp-sink");
+    let server = Server { child, port, dir };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "smtp-sink did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // That probe was a session of its own; it does not store anything.
+    Some(server)
+}
+
+/// fastsink on an ephemeral loopback port, counting into a stats file.
+fn fastsink() -> Option<Server> {
+    let bin = std::env::var("SMTPC_FASTSINK").unwrap_or_else(|_| FASTSINK.into());
+    if !Path::new(&bin).exists() {
+        return missing(&format!(
+            "{bin} (build ../shared/bench/fastsink with CARGO_TARGET_DIR=/tmp/smtp-bench/build/fastsink)"
+        ));
+    }
+    let dir = scratch_dir("fastsink");
+    let mut child = Command::new(&bin)
+        .args([
+            "--port",
+            "0",
+            "--max-seconds",
+            "120",
+            "--check-crlf",
+            "--stats",
+        ])
+        .arg(dir.join("stats"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fastsink");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "fastsink listening on 127.0.0.1:PORT pid N (max 120 s)"
+    let port = line
+        .split_whitespace()
+        .nth(3)
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("fastsink said {line:?}"));
+    Some(Server { child, port, dir })
+}
+
+fn connect(port: u16) -> Client {
+    Client::builder("127.0.0.1")
+        .port(port)
+        .helo_name("client.test")
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .unwrap()
+}
+
+/// The messages smtp-sink dumped: (MAIL args, RCPT args, content with LF
+/// line endings as it writes them).
+fn dumps(dir: &Path) -> Vec<(String, Vec<String>, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let mut mail = String::new();
+        let mut rcpts = Vec::new();
+        let mut rest = &bytes[..];
+        // X-... lines, then its own 3-line Received header, then the message.
+        let mut received = 0;
+        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+            let line = String::from_utf8_lossy(&rest[..nl]).into_owned();
+            rest = &rest[nl + 1..];
+            if let Some(m) = line.strip_prefix("X-Mail-Args: ") {
+                mail = m.to_owned();
+            } else if let Some(r) = line.strip_prefix("X-Rcpt-Args: ") {
+                rcpts.push(r.to_owned());
+            } else if line.starts_with("Received: ") || received > 0 {
+                received += 1;
+                if received == 3 {
+                    break;
+                }
+            }
+        }
+        out.push((mail, rcpts, rest.to_vec()));
+    }
+    out
+}
+
+fn lf(crlf: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(crlf)
+        .replace("\r\n", "\n")
+        .into_bytes()
+}
+
+fn body(i: usize) -> Vec<u8> {
+    match i % 3 {
+        0 => format!("Subject: m{i}\r\n\r\n.leading dot\r\nplain {i}\r\n").into_bytes(),
+        1 => format!("Subject: m{i}\n\nbare LF {i}\n.\nend").into_bytes(),
+        _ => format!("Subject: m{i}\r\n\r\ncaf\u{e9} {i}\r\n").into_bytes(),
+    }
+}
+
+#[test]
+fn smtp_sink_stores_a_pipelined_batch_exactly() {
+    let Some(sink) = smtp_sink("batch", &[]) else {
+        return;
+    };
+    let mut c = connect(sink.port);
+    assert!(c.extensions().pipelining() && !c.extensions().chunking());
+    let envelope = Envelope::new("a@x.test", ["b@y.test", "c@y.test"]).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..30).map(body).collect();
+    let results = c.send_batch(bodies.iter().map(|b| (&envelope, b)));
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // A single send, from memory and streamed (larger than one block).
+    let one = body(100);
+    c.send_bytes(&envelope, &one).unwrap();
+    let big: Vec<u8> = b"Subject: m101\n\n"
+        .iter()
+        .chain(b"stream line\n".repeat(40_000).iter())
+        .copied()
+        .collect();
+    c.send(&envelope, &big[..]).unwrap();
+    c.quit().unwrap();
+
+    let got = dumps(&sink.dir);
+    assert_eq!(got.len(), 32);
+    let all: Vec<&Vec<u8>> = bodies.iter().chain([&one, &big]).collect();
+    for (mail, rcpts, content) in &got {
+        assert_eq!(rcpts, &["<b@y.test>", "<c@y.test>"]);
+        let subject =
+            String::from_utf8_lossy(&content[..content.iter().position(|&b| b == b'\n').unwrap()])
+                .into_owned();
+        let i: usize = subject.trim_start_matches("Subject: m").parse().unwrap();
+        let sent = all[if i >= 100 { 30 + i - 100 } else { i }];
+        // smtp-sink writes LF line endings and adds an empty last line.
+        let mut want = lf(&normalised(sent));
+        want.push(b'\n');
+        assert_eq!(content, &want, "message {i}");
+        // 8BITMIME is declared exactly for the 8-bit bodies; SIZE is not
+        // offered by smtp-sink, so not declared.
+        assert_eq!(
+            mail.contains("BODY=8BITMIME"),
+            smtpc::has_8bit(sent),
+            "{i}: {mail}"
+        );
+        assert!(!mail.contains("SIZE="));
+    }
+}
+
+#[test]
+fn smtp_sink_refusing_every_recipient_stores_nothing() {
+    let Some(sink) = smtp_sink("refuse", &["-f", "RCPT"]) else {
+        return;
+    };
+    let mut c = connect(sink.port);
+    let envelope = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
+    let results = c.send_batch([(&envelope, "one\r\n"), (&envelope, "two\r\n")]);
+    for r in &results {
+        let Err(Error::AllRecipientsRejected(list)) = r else {
+            panic!("{r:?}")
+        };
+        assert!(list[0].reply.code >= 500, "{}", list[0]);
+    }
+    // The session is still in step.
+    assert_eq!(c.noop().unwrap().code, 250);
+    c.quit().unwrap();
+    assert!(dumps(&sink.dir).is_empty());
+}
+
+#[test]
+fn smtp_sink_closing_mid_batch() {
+    let Some(sink) = smtp_sink("close", &["-Q", "DATA"]) else {
+        return;
+    };
+    let mut c = connect(sink.port);
+    let envelope = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
+    let results = c.send_batch([(&envelope, "one\r\n"), (&envelope, "two\r\n")]);
+    assert!(
+        matches!(&results[0], Err(Error::Transient(r)) if r.code == 421),
+        "{:?}",
+        results[0]
+    );
+    assert!(
+        matches!(&results[1], Err(Error::ConnectionClosed { .. })),
+        "{:?}",
+        results[1]
+    );
+    assert!(c.is_closed());
+}
+
+/// `msgs=N bytes=B ...` from fastsink's stats file, as pairs.
+fn stats(dir: &Path) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(dir.join("stats")).unwrap();
+    text.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.parse().unwrap_or(0)))
+        .collect()
+}
+
+fn stat(s: &[(String, u64)], key: &str) -> u64 {
+    s.iter().find(|(k, _)| k == key).map(|(_, v)| *v).unwrap()
+}
+
+#[test]
+fn fastsink_takes_batches_large_and_streamed_messages_over_bdat() {
+    let Some(sink) = fastsink() else {
+        return;
+    };
+    let mut c = connect(sink.port);
+    assert!(c.extensions().pipelining() && c.extensions().chunking());
+    let envelope = Envelope::new("a@x.test", ["b@y.test", "c@y.test"]).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..300).map(body).collect();
+    let results = c.send_batch(bodies.iter().map(|b| (&envelope, b)));
+    assert!(
+        results.iter().all(Result::is_ok),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    // 3 MiB from memory: three BDAT chunks, bare LFs among them.
+    let large: Vec<u8> = b"0123456789 large line\n.dot\r\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(3 << 20)
+        .collect();
+    c.send_bytes(&envelope, &large).unwrap();
+    // 700 KiB streamed with LF endings.
+    let streamed: Vec<u8> = b"streamed line\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(700 << 10)
+        .collect();
+    c.send(&envelope, &streamed[..]).unwrap();
+    c.quit().unwrap();
+
+    let s = stats(&sink.dir);
+    assert_eq!(stat(&s, "msgs"), 302);
+    assert_eq!(stat(&s, "bdat_msgs"), 302);
+    assert_eq!(stat(&s, "rejected"), 0);
+    assert_eq!((stat(&s, "bare_lf"), stat(&s, "bare_cr")), (0, 0));
+    let want: usize = bodies
+        .iter()
+        .chain([&large, &streamed])
+        .map(|b| normalised(b).len())
+        .sum();
+    assert_eq!(stat(&s, "bytes"), want as u64);
+    // 300 small messages, 3 chunks of 1 MiB, and 256 KiB blocks of the stream.
+    let stream_chunks = normalised(&streamed).len().div_ceil(256 << 10) as u64;
+    assert!(stat(&s, "bdat_chunks") >= 300 + 3 + stream_chunks - 1);
+}
