@@ -7,7 +7,7 @@
 //! blocks of any size and keeps its state between them, so a message of any
 //! length is encoded in constant memory.
 
-use memchr::memchr2;
+use memchr::memchr2_iter;
 
 /// Streaming encoder for message content.
 ///
@@ -63,7 +63,7 @@ impl DataEncoder {
     ) -> Result<(), E> {
         let len = input.len();
         let mut from = 0; // first byte not yet handed out
-        let mut pos = 0; // where scanning resumes
+        let mut pos = 0; // first byte not yet looked at
         if self.after_cr && len > 0 {
             self.after_cr = false;
             if input[0] == b'\n' {
@@ -71,30 +71,39 @@ impl DataEncoder {
                 pos = 1;
             }
         }
-        while pos < len {
-            if self.at_line_start {
-                self.at_line_start = false;
-                if self.stuff_dots && input[pos] == b'.' {
-                    put(&input[from..pos])?;
-                    put(b".")?;
-                    from = pos; // the original dot goes out with the next run
-                }
+        if pos < len && self.at_line_start {
+            self.at_line_start = false;
+            if self.stuff_dots && input[pos] == b'.' {
+                put(&input[from..pos])?;
+                put(b".")?;
+                from = pos; // the original dot goes out with the next run
             }
-            let Some(found) = memchr2(b'\r', b'\n', &input[pos..]) else {
-                break;
-            };
-            let at = pos + found;
-            self.at_line_start = true;
-            if input[at] == b'\r' && input.get(at + 1) == Some(&b'\n') {
-                pos = at + 2; // a proper CRLF: nothing to change
+        }
+        // One SIMD iterator over the block finds every CR and LF; the LF of
+        // a proper CRLF is passed over.
+        let start = pos;
+        for found in memchr2_iter(b'\r', b'\n', &input[start..]) {
+            let at = start + found;
+            if at < pos {
                 continue;
             }
-            // A bare LF, a bare CR, or a CR that ends this block.
-            put(&input[from..at])?;
-            put(b"\r\n")?;
-            self.after_cr = input[at] == b'\r' && at + 1 == len;
-            from = at + 1;
-            pos = at + 1;
+            if input[at] == b'\r' && input.get(at + 1) == Some(&b'\n') {
+                pos = at + 2; // a proper CRLF: nothing to change
+            } else {
+                // A bare LF, a bare CR, or a CR that ends this block.
+                put(&input[from..at])?;
+                put(b"\r\n")?;
+                self.after_cr = input[at] == b'\r' && at + 1 == len;
+                from = at + 1;
+                pos = at + 1;
+            }
+            if pos == len {
+                self.at_line_start = true;
+            } else if self.stuff_dots && input[pos] == b'.' {
+                put(&input[from..pos])?;
+                put(b".")?;
+                from = pos;
+            }
         }
         if from < len {
             put(&input[from..])?;
