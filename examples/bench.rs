@@ -7,7 +7,7 @@
 //! Over one connection (or one connection per message) without TLS,
 //! through the fastest path the library offers: `send_batch` from memory
 //! (the end of one message and the next envelope in one write; with
-//! CHUNKING several messages per write). A file over 64 MiB is streamed
+//! CHUNKING several messages per write). A file over 16 MiB is streamed
 //! from disk for each message instead, in constant memory. Every reply is
 //! checked: any failure prints it and exits with status 1. MB are 10^6
 //! bytes of the file, per second of wall time from connect to QUIT.
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use smtpc::{Client, Envelope, Error};
 
 /// Larger messages are streamed from the file rather than held in memory.
-const IN_MEMORY_LIMIT: u64 = 64 << 20;
+const IN_MEMORY_LIMIT: u64 = 16 << 20;
 
 struct Args {
     host: String,

@@ -548,9 +548,11 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         if self.lockstep {
             self.drain();
         } else {
+            // Only a large message's non-last chunks wait: the small
+            // messages of a batch each end with their only (LAST) chunk.
             let chunks = |p: &VecDeque<Pending>| {
                 p.iter()
-                    .filter(|p| matches!(p.expect, Expect::Bdat { .. }))
+                    .filter(|p| p.expect == Expect::Bdat { last: false })
                     .count()
             };
             while chunks(&self.pending) >= BDAT_WINDOW {
