@@ -50,7 +50,10 @@ pub use data::{has_8bit, DataEncoder};
 pub use envelope::{Envelope, Recipient};
 pub use error::{Error, Rejection};
 pub use extensions::Extensions;
-pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyError, ReplyParser};
+pub use reply::{
+    EnhancedCode, Reply, ReplyClass, ReplyError, ReplyParser, MAX_LINES, MAX_LINE_LEN,
+    MAX_REPLY_LEN,
+};
 pub use stream::{Direction, TranscriptHook, Transport};
 pub use tls::{Tls, TlsVersion};
 pub use transaction::Delivery;
