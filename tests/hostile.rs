@@ -176,11 +176,8 @@ fn three_digit_garbage_and_mixed_codes() {
 
 #[test]
 fn reply_421_at_every_step_closes_the_session() {
-    let steps: Vec<(
-        &str,
-        Vec<Act>,
-        fn(&mut Client) -> Result<smtpc::Reply, Error>,
-    )> = vec![
+    type Step = fn(&mut Client) -> Result<smtpc::Reply, Error>;
+    let steps: Vec<(&str, Vec<Act>, Step)> = vec![
         ("RSET", greet_ehlo(&[]), |c| c.rset()),
         ("NOOP", greet_ehlo(&[]), |c| c.noop()),
         ("VRFY", greet_ehlo(&[]), |c| c.vrfy("postmaster")),
