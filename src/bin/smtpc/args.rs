@@ -19,9 +19,10 @@ Exit status (sysexits.h):
   65  invalid input refused before anything was sent (CR/LF in an address or
       the HELO name, a CA file that holds no certificate)
   66  the message, password or CA file cannot be read
-  69  permanent failure (5xx), also when some recipients were refused with
-      5xx while the others got the message
-  75  temporary failure (4xx; connection refused, reset or closed; timeout)
+  69  permanent failure (5xx; a message over the server's size limit), also
+      when some recipients were refused with 5xx and the others got it
+  75  temporary failure (4xx, 454 to AUTH included; connection refused,
+      reset or closed; timeout)
   76  protocol failure (malformed or unexpected reply; STARTTLS unavailable
       or failed; TLS handshake or certificate failure; response injection)
   77  authentication failed or refused (535; credentials that would have
