@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use smtpc::{Client, Direction, Envelope};
+use smtpc::{Client, Direction, Envelope, Tls};
 
 const MESSAGE: &str = "From: kjj@solidosystems.com\r\n\
 To: khl@solidosystems.com\r\n\
@@ -87,6 +87,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("--- the exchange (C: client, S: server) ---");
 
     let mut client = Client::builder("127.0.0.1")
+        .tls(Tls::None)
         .port(port)
         .helo_name("client.solidosystems.com")
         .timeout(Duration::from_secs(10))

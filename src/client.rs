@@ -10,6 +10,9 @@ use std::io::Read;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use std::path::PathBuf;
+
+use crate::auth::{AuthConfig, Credentials, Mechanism};
 use crate::command::{check_domain, check_path, check_text, Command, MailParams};
 use crate::envelope::Envelope;
 use crate::error::Error;
@@ -17,6 +20,7 @@ use crate::extensions::Extensions;
 use crate::reply::Reply;
 use crate::session::{self, SessionConfig, SessionInfo};
 use crate::stream::{Connection, Direction, Stream, TranscriptHook, Transport};
+use crate::tls::{self, CertSource, IdentitySource, Tls, TlsOptions, TlsVersion};
 use crate::transaction::{self, Delivery, Scratch};
 
 /// How long to wait for each reply unless told otherwise. RFC 5321
@@ -24,15 +28,18 @@ use crate::transaction::{self, Delivery, Scratch};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long to wait for the TCP connection unless told otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The SMTP port used when none is given.
-pub const DEFAULT_PORT: u16 = 25;
-
 /// Options for a connection, set before [`ClientBuilder::connect`].
+///
+/// By default the client requires STARTTLS on port 587, verifies the
+/// server's certificate and host name against the system's roots, and
+/// sends no credentials.
 ///
 /// ```no_run
 /// use std::time::Duration;
+/// use smtpc::Tls;
 /// let client = smtpc::Client::builder("mail.example.org")
-///     .port(2525)
+///     .tls(Tls::StartTls)
+///     .credentials("me@example.org", "app-password")
 ///     .helo_name("client.example.org")
 ///     .timeout(Duration::from_secs(30))
 ///     .transcript(|dir, line| eprintln!("{dir:?} {line}"))
@@ -46,6 +53,11 @@ pub struct ClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     transcript: Option<TranscriptHook>,
+    tls: Tls,
+    tls_options: TlsOptions,
+    credentials: Option<Credentials>,
+    mechanisms: Vec<Mechanism>,
+    allow_insecure_auth: bool,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -57,6 +69,11 @@ impl std::fmt::Debug for ClientBuilder {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("transcript", &self.transcript.is_some())
+            .field("tls", &self.tls)
+            .field("tls_options", &self.tls_options)
+            .field("credentials", &self.credentials)
+            .field("mechanisms", &self.mechanisms)
+            .field("allow_insecure_auth", &self.allow_insecure_auth)
             .finish()
     }
 }
@@ -70,10 +87,16 @@ impl ClientBuilder {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             transcript: None,
+            tls: Tls::default(),
+            tls_options: TlsOptions::default(),
+            credentials: None,
+            mechanisms: Mechanism::PASSWORD_DEFAULT.to_vec(),
+            allow_insecure_auth: false,
         }
     }
 
-    /// The server's port (default 25).
+    /// The server's port. By default it follows the TLS mode: 587 for
+    /// STARTTLS, 465 for implicit TLS, 25 without TLS.
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
         self
@@ -109,17 +132,112 @@ impl ClientBuilder {
         self
     }
 
+    /// How the connection is protected (default [`Tls::StartTls`], required).
+    pub fn tls(mut self, mode: Tls) -> Self {
+        self.tls = mode;
+        self
+    }
+
+    /// Trusts the root certificate(s) in `pem_or_der` (one or more PEM
+    /// certificates, or one DER certificate) besides the system's.
+    pub fn add_root_certificate(mut self, pem_or_der: &[u8]) -> Self {
+        self.tls_options
+            .roots
+            .push(CertSource::Bytes(pem_or_der.to_vec()));
+        self
+    }
+
+    /// Trusts the root certificate(s) in a PEM or DER file (read at connect).
+    pub fn add_root_certificate_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_options.roots.push(CertSource::File(path.into()));
+        self
+    }
+
+    /// Trusts only the roots added with `add_root_certificate*`, not the
+    /// system's.
+    pub fn disable_system_roots(mut self) -> Self {
+        self.tls_options.disable_system_roots = true;
+        self
+    }
+
+    /// Presents a client certificate from a PKCS#12 archive (DER bytes).
+    pub fn identity_pkcs12(mut self, der: &[u8], password: &str) -> Self {
+        self.tls_options.identity = Some(IdentitySource::Pkcs12 {
+            der: der.to_vec(),
+            password: password.to_owned(),
+        });
+        self
+    }
+
+    /// Presents a client certificate: a PEM certificate chain and its PEM
+    /// PKCS#8 private key.
+    pub fn identity_pem(mut self, chain: &[u8], key: &[u8]) -> Self {
+        self.tls_options.identity = Some(IdentitySource::Pem {
+            chain: chain.to_vec(),
+            key: key.to_vec(),
+        });
+        self
+    }
+
+    /// The lowest TLS version accepted (default TLS 1.2).
+    pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
+        self.tls_options.min_version = Some(version);
+        self
+    }
+
+    /// The name the server's certificate must carry, and the SNI sent, when
+    /// it differs from the host connected to (connecting by IP address).
+    pub fn tls_server_name(mut self, name: &str) -> Self {
+        self.tls_options.server_name = Some(name.to_owned());
+        self
+    }
+
+    /// DANGER: accepts any certificate, even expired or self-signed, so
+    /// anyone on the path can read and change the session. For tests only.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.tls_options.accept_invalid_certs = accept;
+        self
+    }
+
+    /// DANGER: accepts a valid certificate issued for another host name.
+    pub fn danger_accept_invalid_hostnames(mut self, accept: bool) -> Self {
+        self.tls_options.accept_invalid_hostnames = accept;
+        self
+    }
+
+    /// Authenticates with AUTH (RFC 4954) after TLS. With a password the
+    /// strongest mechanism both sides offer is used (CRAM-MD5, PLAIN,
+    /// LOGIN); for OAuth tokens name the mechanism with
+    /// [`auth_mechanisms`](Self::auth_mechanisms).
+    pub fn credentials(mut self, user: &str, secret: &str) -> Self {
+        self.credentials = Some(Credentials {
+            user: user.to_owned(),
+            secret: secret.to_owned(),
+        });
+        self
+    }
+
+    /// The mechanisms allowed, in order of preference (overrides the
+    /// default CRAM-MD5, PLAIN, LOGIN).
+    pub fn auth_mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
+        self.mechanisms = mechanisms.to_vec();
+        self
+    }
+
+    /// Allows credentials over a connection without TLS. Off by default,
+    /// with no exception for localhost: anyone who can see the traffic
+    /// can read the password.
+    pub fn allow_insecure_auth(mut self, allow: bool) -> Self {
+        self.allow_insecure_auth = allow;
+        self
+    }
+
     /// Connects, reads the greeting and says EHLO (HELO if the server does
-    /// not know EHLO).
+    /// not know EHLO), then STARTTLS and AUTH as configured.
     pub fn connect(mut self) -> Result<Client, Error> {
-        let port = self.port.unwrap_or(DEFAULT_PORT);
-        if let Some(name) = &self.helo_name {
-            check_domain("HELO name", name)?;
-        }
+        let port = self.port.unwrap_or(self.tls.default_port());
+        let config = self.session_config()?;
         let tcp = self.open_tcp(port)?;
-        if self.helo_name.is_none() {
-            self.helo_name = tcp.local_addr().ok().map(|a| address_literal(a.ip()));
-        }
         let during = format!("connecting to {}:{port}", self.host);
         let setup = |e| Error::Io {
             during: during.clone(),
@@ -133,7 +251,14 @@ impl ClientBuilder {
         if let Some(hook) = transcript.as_mut() {
             hook(Direction::Info, &format!("connected to {peer}"));
         }
-        self.start(Stream::Tcp(tcp), transcript)
+        let mut config = config;
+        if self.helo_name.is_none() {
+            config.helo_name = tcp
+                .local_addr()
+                .map(|a| address_literal(a.ip()))
+                .unwrap_or(config.helo_name);
+        }
+        self.start(Stream::Tcp(tcp), transcript, config)
     }
 
     /// Runs the session over a stream the caller opened (a tunnel, a Unix
@@ -141,17 +266,49 @@ impl ClientBuilder {
     /// the total time of each reply as far as the stream returns control;
     /// the stream's own reads must not block forever.
     pub fn connect_stream(mut self, stream: impl Transport + 'static) -> Result<Client, Error> {
+        let config = self.session_config()?;
+        let transcript = self.transcript.take();
+        self.start(Stream::Custom(Box::new(stream)), transcript, config)
+    }
+
+    /// Checks the options and builds what the session needs, before any
+    /// connection is made.
+    fn session_config(&self) -> Result<SessionConfig, Error> {
         if let Some(name) = &self.helo_name {
             check_domain("HELO name", name)?;
         }
-        let transcript = self.transcript.take();
-        self.start(Stream::Custom(Box::new(stream)), transcript)
+        let connector = match self.tls {
+            Tls::None => None,
+            _ => Some(self.tls_options.connector()?),
+        };
+        let auth = self.credentials.as_ref().map(|credentials| AuthConfig {
+            credentials: credentials.clone(),
+            mechanisms: self.mechanisms.clone(),
+            allow_insecure: self.allow_insecure_auth,
+        });
+        if auth.as_ref().is_some_and(|a| a.mechanisms.is_empty()) {
+            return Err(Error::InvalidInput(
+                "the list of AUTH mechanisms is empty".into(),
+            ));
+        }
+        Ok(SessionConfig {
+            helo_name: self
+                .helo_name
+                .clone()
+                .unwrap_or_else(|| "[127.0.0.1]".to_owned()),
+            tls: self.tls,
+            connector,
+            tls_name: tls::server_name(&self.tls_options, &self.host).to_owned(),
+            auth,
+        })
     }
 
-    fn start(self, stream: Stream, transcript: Option<TranscriptHook>) -> Result<Client, Error> {
-        let config = SessionConfig {
-            helo_name: self.helo_name.unwrap_or_else(|| "[127.0.0.1]".to_owned()),
-        };
+    fn start(
+        self,
+        stream: Stream,
+        transcript: Option<TranscriptHook>,
+        config: SessionConfig,
+    ) -> Result<Client, Error> {
         let mut conn = Connection::new(stream, self.timeout, transcript);
         let info = session::open(&mut conn, &config)?;
         Ok(Client {
@@ -244,6 +401,17 @@ impl Client {
     /// The server's greeting.
     pub fn greeting(&self) -> &Reply {
         &self.info.greeting
+    }
+
+    /// True when TLS protects the session.
+    pub fn is_encrypted(&self) -> bool {
+        self.conn.is_encrypted()
+    }
+
+    /// The server's reply that accepted our credentials, when the session
+    /// authenticated.
+    pub fn auth_reply(&self) -> Option<&Reply> {
+        self.info.auth.as_ref()
     }
 
     /// True once the session is over: after QUIT, after the server closed

@@ -282,16 +282,21 @@ pub fn check_domain(what: &str, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks free text that goes on a command line (the VRFY argument).
+/// Checks free text that goes on a command line (the VRFY argument, DSN
+/// values): no control characters, and no white space but the plain space
+/// (U+2028 and kin are line breaks to some readers).
 pub fn check_text(what: &str, text: &str, max: usize) -> Result<(), Error> {
     if text.is_empty() || text.len() > max {
         return Err(invalid(what, text, &format!("must be 1 to {max} octets")));
     }
-    if text.chars().any(char::is_control) {
+    if text
+        .chars()
+        .any(|c| c.is_control() || (c.is_whitespace() && c != ' '))
+    {
         return Err(invalid(
             what,
             text,
-            "contains a control character (CR, LF, NUL...)",
+            "contains a control character or line break (CR, LF, NUL...)",
         ));
     }
     Ok(())
@@ -436,6 +441,8 @@ mod tests {
     fn text_checks() {
         assert!(check_text("VRFY argument", "Smith", 100).is_ok());
         assert!(check_text("VRFY argument", "a\rb", 100).is_err());
+        assert!(check_text("VRFY argument", "a\u{2028}b", 100).is_err());
+        assert!(check_text("VRFY argument", "John Smith", 100).is_ok());
         assert!(check_text("VRFY argument", "", 100).is_err());
     }
 }

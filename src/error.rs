@@ -90,6 +90,47 @@ pub enum Error {
     /// offer (SMTPUTF8 for a non-ASCII address, 8BITMIME for 8-bit data).
     #[error("unsupported by the server: {0}")]
     Unsupported(String),
+    /// The TLS handshake failed (certificate not trusted, wrong host name,
+    /// no common protocol, not a TLS server...) or TLS could not be set up.
+    #[error("{during}: TLS: {source}")]
+    Tls {
+        /// What was being done.
+        during: String,
+        /// What TLS said.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// TLS is required but the server does not offer STARTTLS (`reply` is
+    /// `None`) or refused it (`reply` is its answer).
+    #[error("{}", match reply {
+        Some(r) => format!("STARTTLS required but refused: {r}"),
+        None => "STARTTLS required but not offered by the server".to_owned(),
+    })]
+    TlsUnavailable {
+        /// The server's refusal of STARTTLS, when it refused.
+        reply: Option<Reply>,
+    },
+    /// Bytes arrived after the server's 220 to STARTTLS and before the TLS
+    /// handshake: someone on the path injected plaintext replies meant to
+    /// be read as if they came over TLS (CVE-2011-0411 and kin). The
+    /// connection was closed without using them.
+    #[error("STARTTLS: {bytes} bytes of plaintext arrived after the 220 reply (response injection); connection closed")]
+    StartTlsInjection {
+        /// How many bytes were waiting.
+        bytes: usize,
+    },
+    /// Authentication failed or was not attempted: the server refused the
+    /// credentials (`reply` holds its answer, e.g. 535), offers no usable
+    /// mechanism, or the credentials would have gone over plaintext.
+    #[error("{}", match reply {
+        Some(r) => format!("{reason}: {r}"),
+        None => format!("AUTH: {reason}"),
+    })]
+    Auth {
+        /// What went wrong.
+        reason: String,
+        /// The server's reply, when it sent one.
+        reply: Option<Reply>,
+    },
     /// Something the caller passed is not acceptable (a control character
     /// in an address, a name too long, an empty recipient list...). Nothing
     /// was sent.
@@ -105,34 +146,38 @@ impl Error {
             Error::Transient(r) | Error::Permanent(r) => Some(r),
             Error::UnexpectedReply { reply, .. } => Some(reply),
             Error::AllRecipientsRejected(list) => list.first().map(|r| &r.reply),
+            Error::TlsUnavailable { reply } | Error::Auth { reply, .. } => reply.as_ref(),
             _ => None,
         }
     }
 
-    /// True for a 4yz reply, and when all recipients were refused and at
-    /// least one refusal was 4yz (trying again later may help).
+    /// True when the server answered 4yz (trying again later may help),
+    /// and when all recipients were refused and at least one refusal was 4yz.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Transient(_) => true,
             Error::AllRecipientsRejected(list) => list
                 .iter()
                 .any(|r| r.reply.class() == ReplyClass::TransientNegative),
-            _ => false,
+            _ => self
+                .reply()
+                .is_some_and(|r| r.class() == ReplyClass::TransientNegative),
         }
     }
 
-    /// True for a 5yz reply, when all recipients were refused with 5yz,
-    /// and for a message over the server's size limit.
+    /// True when the server answered 5yz, when all recipients were refused
+    /// with 5yz, and for a message over the server's size limit.
     pub fn is_permanent(&self) -> bool {
         match self {
-            Error::Permanent(_) | Error::MessageTooLarge { .. } => true,
+            Error::MessageTooLarge { .. } => true,
             Error::AllRecipientsRejected(list) => {
                 !list.is_empty()
                     && list
                         .iter()
                         .all(|r| r.reply.class() == ReplyClass::PermanentNegative)
             }
-            _ => false,
+            _ => self
+                .reply()
+                .is_some_and(|r| r.class() == ReplyClass::PermanentNegative),
         }
     }
 
@@ -168,7 +213,9 @@ impl Error {
             Error::MalformedReply { .. }
             | Error::ConnectionClosed { .. }
             | Error::Timeout { .. }
-            | Error::Io { .. } => true,
+            | Error::Io { .. }
+            | Error::Tls { .. }
+            | Error::StartTlsInjection { .. } => true,
             _ => false,
         }
     }

@@ -30,6 +30,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod auth;
 mod client;
 mod command;
 mod data;
@@ -39,16 +40,22 @@ mod extensions;
 mod reply;
 mod session;
 mod stream;
+mod tls;
 mod transaction;
 
-pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT, DEFAULT_TIMEOUT};
+pub use auth::Mechanism;
+pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use command::{Body, Notify, Ret};
 pub use data::{has_8bit, DataEncoder};
 pub use envelope::{Envelope, Recipient};
 pub use error::{Error, Rejection};
 pub use extensions::Extensions;
-pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyError, ReplyParser};
+pub use reply::{
+    EnhancedCode, Reply, ReplyClass, ReplyError, ReplyParser, MAX_LINES, MAX_LINE_LEN,
+    MAX_REPLY_LEN,
+};
 pub use stream::{Direction, TranscriptHook, Transport};
+pub use tls::{Tls, TlsVersion};
 pub use transaction::Delivery;
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -1,16 +1,27 @@
-//! Setting up a session: the greeting, then EHLO (or HELO when the server
-//! does not know EHLO). What the server offers comes out as [`Extensions`].
+//! Setting up a session: the greeting, EHLO (or HELO when the server does
+//! not know EHLO), STARTTLS, and AUTH. What the server offers comes out as
+//! [`Extensions`].
 
+use native_tls::TlsConnector;
+
+use crate::auth::{self, AuthConfig};
 use crate::command::Command;
 use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::reply::Reply;
-use crate::stream::Connection;
+use crate::stream::{Connection, Direction};
+use crate::tls::Tls;
 
-/// What the session was set up with.
+/// What the session is set up with.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionConfig {
     pub helo_name: String,
+    pub tls: Tls,
+    /// Built when `tls` is not `Tls::None`.
+    pub connector: Option<TlsConnector>,
+    /// The name the server's certificate must carry (and the SNI).
+    pub tls_name: String,
+    pub auth: Option<AuthConfig>,
 }
 
 /// The state of a set-up session.
@@ -19,28 +30,77 @@ pub(crate) struct SessionInfo {
     pub greeting: Reply,
     pub hello: Reply,
     pub extensions: Extensions,
+    /// The reply that accepted our credentials, when we authenticated.
+    pub auth: Option<Reply>,
 }
 
-/// Reads the greeting and says hello. A server that refuses the session
-/// (554) is sent QUIT, as RFC 5321 3.1 asks.
+/// Sets up the session: TLS from the first byte when implicit, greeting,
+/// hello, STARTTLS as the mode asks, AUTH when credentials are set. On
+/// failure the server is told QUIT (RFC 5321 3.1, RFC 3207 4.1) unless the
+/// connection is already closed.
 pub(crate) fn open(conn: &mut Connection, config: &SessionConfig) -> Result<SessionInfo, Error> {
-    let greeting = conn.read_reply("greeting")?;
-    let greeting = match Error::check(greeting, "220") {
-        Ok(g) => g,
-        Err(e) => {
-            if e.reply().is_some_and(|r| r.code == 554) {
-                let _ = conn.execute(&Command::Quit);
-            }
-            conn.shutdown();
-            return Err(e);
+    let result = setup(conn, config);
+    if result.is_err() && !conn.is_closed() {
+        conn.queue(&Command::Quit);
+        let _ = conn.flush("QUIT");
+        conn.shutdown();
+    }
+    result
+}
+
+fn setup(conn: &mut Connection, config: &SessionConfig) -> Result<SessionInfo, Error> {
+    if config.tls == Tls::Implicit {
+        conn.start_tls(connector(config)?, &config.tls_name)?;
+    }
+    let greeting = Error::check(conn.read_reply("greeting")?, "220")?;
+    let (mut hello, mut extensions) = hello(conn, &config.helo_name)?;
+    if matches!(config.tls, Tls::StartTls | Tls::Opportunistic) {
+        if extensions.starttls() {
+            starttls(conn, config)?;
+            // RFC 3207 4.2: forget everything learned before TLS.
+            (hello, extensions) = ehlo(conn, &config.helo_name)?;
+        } else if config.tls == Tls::StartTls {
+            return Err(Error::TlsUnavailable { reply: None });
+        } else {
+            conn.note(
+                Direction::Info,
+                "STARTTLS not offered: continuing without TLS",
+            );
         }
+    }
+    let auth = match &config.auth {
+        Some(auth) => Some(auth::authenticate(conn, &extensions, auth)?),
+        None => None,
     };
-    let (hello, extensions) = hello(conn, &config.helo_name)?;
     Ok(SessionInfo {
         greeting,
         hello,
         extensions,
+        auth,
     })
+}
+
+fn connector(config: &SessionConfig) -> Result<&TlsConnector, Error> {
+    config
+        .connector
+        .as_ref()
+        .ok_or_else(|| Error::InvalidInput("TLS requested but not configured".into()))
+}
+
+/// STARTTLS and the handshake. Any byte that arrived after the 220 was
+/// sent before TLS by someone who wants it read as if it came over TLS:
+/// the connection is dropped, those bytes unread.
+fn starttls(conn: &mut Connection, config: &SessionConfig) -> Result<(), Error> {
+    let reply = conn.execute(&Command::StartTls)?;
+    if reply.code != 220 {
+        return Err(Error::TlsUnavailable { reply: Some(reply) });
+    }
+    let extra = conn.buffered_input();
+    if extra > 0 {
+        conn.shutdown();
+        return Err(Error::StartTlsInjection { bytes: extra });
+    }
+    conn.start_tls(connector(config)?, &config.tls_name)
 }
 
 /// EHLO, falling back to HELO only when EHLO is answered 500 or 502 (the

@@ -10,6 +10,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
+use native_tls::{HandshakeError, TlsConnector, TlsStream};
+
 use crate::command::Command;
 use crate::data::DataEncoder;
 use crate::error::Error;
@@ -44,6 +46,14 @@ impl<T: Read + Write + Send> Transport for T {}
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Custom(Box<dyn Transport>),
+    /// TLS over either of the above.
+    Tls(Box<TlsStream<Stream>>),
+    /// Nothing: the stream was closed or is being upgraded.
+    Gone,
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection closed")
 }
 
 impl Stream {
@@ -51,13 +61,18 @@ impl Stream {
         match self {
             // A zero timeout means "none" to the OS; never pass it.
             Stream::Tcp(s) => s.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))),
-            Stream::Custom(_) => Ok(()),
+            Stream::Tls(s) => s.get_ref().set_read_timeout(timeout),
+            Stream::Custom(_) | Stream::Gone => Ok(()),
         }
     }
 
     fn shutdown(&self) {
-        if let Stream::Tcp(s) = self {
-            let _ = s.shutdown(Shutdown::Both);
+        match self {
+            Stream::Tcp(s) => {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            Stream::Tls(s) => s.get_ref().shutdown(),
+            Stream::Custom(_) | Stream::Gone => {}
         }
     }
 }
@@ -67,6 +82,8 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Custom(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+            Stream::Gone => Err(gone()),
         }
     }
 }
@@ -79,6 +96,8 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Custom(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+            Stream::Gone => Err(gone()),
         }
     }
 
@@ -86,6 +105,8 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.flush(),
             Stream::Custom(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Gone => Err(gone()),
         }
     }
 }
@@ -134,7 +155,9 @@ impl fmt::Debug for Connection {
 }
 
 /// Maps a socket error to ours: a timed-out read or write is a timeout.
-fn io_error(e: io::Error, during: &str) -> Error {
+/// On a TLS stream, an error that is not the socket's own is TLS talking
+/// (an alert such as "certificate required", a bad record).
+fn io_error(e: io::Error, during: &str, tls: bool) -> Error {
     let during = during.to_owned();
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout { during },
@@ -142,11 +165,14 @@ fn io_error(e: io::Error, during: &str) -> Error {
         | io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe => Error::ConnectionClosed { during },
+        io::ErrorKind::Other if tls => Error::Tls {
+            during,
+            source: Box::new(e),
+        },
         _ => Error::Io { during, source: e },
     }
 }
 
-#[allow(dead_code)] // has_buffered_input: STARTTLS.
 impl Connection {
     pub fn new(stream: Stream, timeout: Duration, transcript: Option<TranscriptHook>) -> Self {
         Connection {
@@ -213,7 +239,7 @@ impl Connection {
             }
             let result = conn.stream.write_all(&conn.wbuf);
             conn.wbuf.clear();
-            result.map_err(|e| io_error(e, during))
+            result.map_err(|e| io_error(e, during, conn.is_encrypted()))
         })
     }
 
@@ -264,9 +290,60 @@ impl Connection {
         }
     }
 
-    /// True when bytes beyond the last reply have already arrived.
-    pub fn has_buffered_input(&self) -> bool {
-        self.rend > self.rstart
+    /// How many bytes beyond the last reply have already arrived.
+    pub fn buffered_input(&self) -> usize {
+        self.rend - self.rstart
+    }
+
+    /// True once TLS protects the connection.
+    pub fn is_encrypted(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Runs the TLS handshake over the current stream, bounded by the
+    /// timeout however the server stalls. The caller has checked that no
+    /// plaintext is left unread.
+    pub fn start_tls(&mut self, connector: &TlsConnector, name: &str) -> Result<(), Error> {
+        let during = format!("TLS handshake with {name}");
+        self.guard(&during, |conn| {
+            conn.rstart = 0;
+            conn.rend = 0;
+            let deadline = Instant::now() + conn.timeout;
+            let plain = std::mem::replace(&mut conn.stream, Stream::Gone);
+            let timed_out = || Error::Timeout {
+                during: during.clone(),
+            };
+            let remaining = || deadline.saturating_duration_since(Instant::now());
+            plain
+                .set_read_timeout(remaining())
+                .map_err(|e| io_error(e, &during, false))?;
+            let mut attempt = connector.connect(name, plain);
+            loop {
+                match attempt {
+                    Ok(tls) => {
+                        conn.stream = Stream::Tls(Box::new(tls));
+                        conn.note(Direction::Info, &format!("TLS established with {name}"));
+                        return Ok(());
+                    }
+                    Err(HandshakeError::Failure(e)) => {
+                        return Err(Error::Tls {
+                            during: during.clone(),
+                            source: Box::new(e),
+                        })
+                    }
+                    // A socket timeout mid-handshake surfaces as WouldBlock.
+                    Err(HandshakeError::WouldBlock(mid)) => {
+                        if remaining().is_zero() {
+                            return Err(timed_out());
+                        }
+                        mid.get_ref()
+                            .set_read_timeout(remaining())
+                            .map_err(|e| io_error(e, &during, false))?;
+                        attempt = mid.handshake();
+                    }
+                }
+            }
+        })
     }
 
     /// Reads more bytes into the reply buffer before `deadline`.
@@ -283,9 +360,10 @@ impl Connection {
                     during: during.to_owned(),
                 });
             }
+            let tls = self.is_encrypted();
             self.stream
                 .set_read_timeout(deadline - now)
-                .map_err(|e| io_error(e, during))?;
+                .map_err(|e| io_error(e, during, tls))?;
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => {
                     return Err(Error::ConnectionClosed {
@@ -303,7 +381,7 @@ impl Connection {
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) => {}
-                Err(e) => return Err(io_error(e, during)),
+                Err(e) => return Err(io_error(e, during, tls)),
             }
         }
     }
@@ -385,10 +463,11 @@ impl Connection {
         encoder: &mut DataEncoder,
         during: &str,
     ) -> Result<(), Error> {
+        let tls = self.is_encrypted();
         let Connection { stream, wbuf, .. } = self;
         encoder
             .encode(content, &mut |piece: &[u8]| put(stream, wbuf, piece))
-            .map_err(|e| io_error(e, during))
+            .map_err(|e| io_error(e, during, tls))
     }
 
     /// Queues bytes that are already encoded (a BDAT chunk's pieces), with
@@ -396,7 +475,8 @@ impl Connection {
     /// the socket without being copied.
     pub fn queue_raw(&mut self, piece: &[u8], during: &str) -> Result<(), Error> {
         self.guard(during, |conn| {
-            put(&mut conn.stream, &mut conn.wbuf, piece).map_err(|e| io_error(e, during))
+            let tls = conn.is_encrypted();
+            put(&mut conn.stream, &mut conn.wbuf, piece).map_err(|e| io_error(e, during, tls))
         })
     }
 

@@ -726,10 +726,10 @@ fn run_data<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
             expect: Expect::EndOfData,
             during: "end of data".into(),
         });
-        if pipe.lockstep {
-            if pipe.settle(results) == Some(true) {
-                reset_after_failure(pipe.conn);
-            }
+        // Without PIPELINING the end of data is answered before anything
+        // else is sent.
+        if pipe.lockstep && pipe.settle(results) == Some(true) {
+            reset_after_failure(pipe.conn);
         }
         next = start_data(pipe, block, &mut messages, results);
         if next.is_none() {

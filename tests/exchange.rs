@@ -6,11 +6,12 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use smtpc::{Client, Direction, Envelope, Error};
+use smtpc::{Client, Direction, Envelope, Error, Tls};
 use support::*;
 
 fn connect(server: &Server) -> Result<Client, Error> {
     Client::builder("127.0.0.1")
+        .tls(Tls::None)
         .port(server.port())
         .helo_name("client.test")
         .timeout(Duration::from_secs(5))
@@ -390,6 +391,7 @@ fn silence_after_connect_times_out() {
     let server = Server::start(vec![Act::Sleep(Duration::from_millis(1500))]);
     let start = Instant::now();
     let err = Client::builder("127.0.0.1")
+        .tls(Tls::None)
         .port(server.port())
         .timeout(Duration::from_millis(500))
         .connect()
@@ -408,6 +410,7 @@ fn dribbled_reply_is_bounded_by_the_timeout() {
     let server = Server::start(vec![Act::Dribble(slow, Duration::from_millis(20))]);
     let start = Instant::now();
     let err = Client::builder("127.0.0.1")
+        .tls(Tls::None)
         .port(server.port())
         .timeout(Duration::from_millis(600))
         .connect()
@@ -484,6 +487,7 @@ fn invalid_input_sends_nothing() {
         Duration::from_millis(300),
     );
     let err = Client::builder("127.0.0.1")
+        .tls(Tls::None)
         .port(server.port())
         .helo_name("evil\r\nMAIL FROM:<x>")
         .connect()
@@ -521,6 +525,7 @@ fn transcript_shows_the_exchange_without_the_body() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     let mut c = Client::builder("127.0.0.1")
+        .tls(Tls::None)
         .port(server.port())
         .helo_name("client.test")
         .transcript(move |dir, line| sink.lock().unwrap().push(format!("{dir:?} {line}")))
@@ -571,6 +576,7 @@ fn each_command_and_the_final_dot_leave_in_one_write() {
         "221 bye\r\n",
     ]);
     let mut c = Client::builder("mem")
+        .tls(Tls::None)
         .helo_name("c.test")
         .connect_stream(mem)
         .unwrap();
@@ -605,6 +611,7 @@ fn ipv6_loopback() {
     drop(listener);
     let server = Server::start_on("[::1]:0", script([greet_ehlo(&[]), quit()]));
     let mut c = Client::builder("[::1]")
+        .tls(Tls::None)
         .port(server.port())
         .timeout(Duration::from_secs(5))
         .connect()

@@ -265,8 +265,8 @@ fn chunking_without_pipelining_waits_for_each_reply() {
     assert_eq!(
         wire(&writes),
         [
-            format!("MAIL FROM:<a@x.test>\r\n"),
-            format!("RCPT TO:<b@y.test>\r\n"),
+            "MAIL FROM:<a@x.test>\r\n".to_string(),
+            "RCPT TO:<b@y.test>\r\n".to_string(),
             format!("BDAT {} LAST\r\n{MSG}", MSG.len()),
         ]
     );

@@ -5,11 +5,12 @@ mod support;
 
 use std::time::Duration;
 
-use smtpc::{Client, Envelope};
+use smtpc::{Client, Envelope, Tls};
 use support::{mailin, normalised};
 
 fn client(port: u16) -> Client {
     Client::builder("127.0.0.1")
+        .tls(Tls::None)
         .port(port)
         .helo_name("client.test")
         .timeout(Duration::from_secs(10))

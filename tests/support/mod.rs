@@ -6,8 +6,11 @@
 //! read times out, and its thread ends with the script.
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod real;
+
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -35,6 +38,10 @@ pub enum Act {
     Sleep(Duration),
     /// Close the connection now.
     Close,
+    /// Run the server side of a TLS handshake (after a 220 to STARTTLS,
+    /// or first thing for implicit TLS); the script goes on over TLS. A
+    /// failed handshake ends the script.
+    Tls(Arc<rustls::ServerConfig>),
 }
 
 /// A reply: `text` with CRLF added to each line.
@@ -148,35 +155,135 @@ fn accept(listener: &TcpListener, wait: Duration) -> Option<TcpStream> {
     None
 }
 
+/// The server's end of a connection: plaintext or TLS, with a read
+/// buffer of its own so that nothing is lost when TLS starts.
+enum Wire {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+    Gone,
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.read(buf),
+            Wire::Tls(s) => s.read(buf),
+            Wire::Gone => Ok(0),
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.write(buf),
+            Wire::Tls(s) => s.write(buf),
+            Wire::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Wire::Plain(s) => s.flush(),
+            Wire::Tls(s) => s.flush(),
+            Wire::Gone => Ok(()),
+        }
+    }
+}
+
+struct Peer {
+    wire: Wire,
+    buf: Vec<u8>,
+}
+
+impl Peer {
+    /// Moves the next line (up to LF) into `got`.
+    fn read_line(&mut self, got: &mut Vec<u8>) -> bool {
+        loop {
+            if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
+                got.extend(self.buf.drain(..=nl));
+                return true;
+            }
+            if !self.fill() {
+                got.append(&mut self.buf);
+                return false;
+            }
+        }
+    }
+
+    fn read_exact(&mut self, n: usize, got: &mut Vec<u8>) -> bool {
+        while self.buf.len() < n {
+            if !self.fill() {
+                got.append(&mut self.buf);
+                return false;
+            }
+        }
+        got.extend(self.buf.drain(..n));
+        true
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 16384];
+        match self.wire.read(&mut chunk) {
+            Ok(n) if n > 0 => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> bool {
+        let Wire::Plain(tcp) = std::mem::replace(&mut self.wire, Wire::Gone) else {
+            return false;
+        };
+        let Ok(conn) = rustls::ServerConnection::new(config) else {
+            return false;
+        };
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            if tls.conn.complete_io(&mut tls.sock).is_err() {
+                return false;
+            }
+        }
+        self.wire = Wire::Tls(Box::new(tls));
+        true
+    }
+}
+
 fn play(stream: TcpStream, script: Vec<Act>) -> Vec<u8> {
-    let mut writer = stream.try_clone().expect("clone stream");
-    let mut reader = BufReader::new(stream);
+    let mut peer = Peer {
+        wire: Wire::Plain(stream),
+        buf: Vec::new(),
+    };
     let mut got = Vec::new();
     for act in script {
         let ok = match act {
-            Act::Send(bytes) => writer.write_all(&bytes).is_ok(),
+            Act::Send(bytes) => peer
+                .wire
+                .write_all(&bytes)
+                .and_then(|_| peer.wire.flush())
+                .is_ok(),
             Act::Dribble(bytes, pause) => bytes.iter().all(|b| {
                 thread::sleep(pause);
-                writer.write_all(&[*b]).is_ok()
+                peer.wire
+                    .write_all(&[*b])
+                    .and_then(|_| peer.wire.flush())
+                    .is_ok()
             }),
-            Act::Line => read_line(&mut reader, &mut got),
+            Act::Line => peer.read_line(&mut got),
             Act::Data => loop {
                 let start = got.len();
-                if !read_line(&mut reader, &mut got) {
+                if !peer.read_line(&mut got) {
                     break false;
                 }
                 if &got[start..] == b".\r\n" {
                     break true;
                 }
             },
-            Act::Bytes(n) => {
-                let mut buf = vec![0; n];
-                let ok = reader.read_exact(&mut buf).is_ok();
-                got.extend_from_slice(&buf);
-                ok
-            }
+            Act::Bytes(n) => peer.read_exact(n, &mut got),
             Act::Drain => {
-                let _ = reader.read_to_end(&mut got);
+                got.append(&mut peer.buf);
+                let _ = peer.wire.read_to_end(&mut got);
                 true
             }
             Act::Sleep(d) => {
@@ -184,16 +291,13 @@ fn play(stream: TcpStream, script: Vec<Act>) -> Vec<u8> {
                 true
             }
             Act::Close => break,
+            Act::Tls(config) => peer.start_tls(config),
         };
         if !ok {
             break;
         }
     }
     got
-}
-
-fn read_line(reader: &mut impl BufRead, got: &mut Vec<u8>) -> bool {
-    matches!(reader.read_until(b'\n', got), Ok(n) if n > 0)
 }
 
 /// The command lines in what a client sent (content included).
@@ -262,6 +366,10 @@ struct Recorder {
     done: Arc<Mutex<Vec<Received>>>,
 }
 
+/// The user and password mailin-embedded accepts when AUTH is on.
+pub const MAILIN_USER: &str = "bob";
+pub const MAILIN_PASSWORD: &str = "hunter2";
+
 impl mailin_embedded::Handler for Recorder {
     fn data_start(
         &mut self,
@@ -291,11 +399,38 @@ impl mailin_embedded::Handler for Recorder {
             .push(std::mem::take(&mut self.current));
         mailin_embedded::response::OK
     }
+
+    fn auth_plain(
+        &mut self,
+        _authz: &str,
+        user: &str,
+        password: &str,
+    ) -> mailin_embedded::Response {
+        check_login(user, password)
+    }
+
+    fn auth_login(&mut self, user: &str, password: &str) -> mailin_embedded::Response {
+        check_login(user, password)
+    }
+}
+
+fn check_login(user: &str, password: &str) -> mailin_embedded::Response {
+    if user == MAILIN_USER && password == MAILIN_PASSWORD {
+        mailin_embedded::response::AUTH_OK
+    } else {
+        mailin_embedded::response::INVALID_CREDENTIALS
+    }
 }
 
 /// Starts mailin-embedded on an ephemeral loopback port. Its thread lives
 /// until the test process ends (the crate has no shutdown).
 pub fn mailin() -> (u16, Arc<Mutex<Vec<Received>>>) {
+    mailin_with(false)
+}
+
+/// mailin-embedded with STARTTLS (the test PKI's localhost certificate)
+/// and AUTH PLAIN/LOGIN after TLS when `tls` is set.
+pub fn mailin_with(tls: bool) -> (u16, Arc<Mutex<Vec<Received>>>) {
     let done = Arc::new(Mutex::new(Vec::new()));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -308,6 +443,17 @@ pub fn mailin() -> (u16, Arc<Mutex<Vec<Received>>>) {
         .with_name("mailin.test")
         .with_num_threads(2)
         .with_tcp_listener(listener);
+    if tls {
+        let p = certs::pki();
+        server
+            .with_ssl(mailin_embedded::SslConfig::SelfSigned {
+                cert_path: p.server_cert_file.to_string_lossy().into_owned(),
+                key_path: p.server_key_file.to_string_lossy().into_owned(),
+            })
+            .expect("mailin TLS config")
+            .with_auth(mailin_embedded::AuthMechanism::Plain)
+            .with_auth(mailin_embedded::AuthMechanism::Login);
+    }
     thread::spawn(move || {
         let _ = server.serve();
     });

@@ -1,0 +1,76 @@
+//! The whole client driven by arbitrary server bytes through an in-memory
+//! stream: set-up, a message, step commands, QUIT. Never a panic, never a
+//! hang (the stream ends), and a message is never reported as sent unless
+//! the server's last word on it was 2yz.
+#![no_main]
+
+use std::io::{self, Read, Write};
+
+use libfuzzer_sys::fuzz_target;
+use smtpc::{Client, Envelope, Tls};
+
+/// Hands the fuzz input out in chunks whose sizes come from the input.
+struct Script {
+    data: Vec<u8>,
+    pos: usize,
+    sizes: Vec<u8>,
+    turn: usize,
+}
+
+impl Read for Script {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.data.len() - self.pos;
+        if left == 0 {
+            return Ok(0);
+        }
+        let size = match self.sizes.len() {
+            0 => 255,
+            n => self.sizes[self.turn % n],
+        };
+        self.turn += 1;
+        let n = (size as usize + 1).min(buf.len()).min(left);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for Script {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (sizes, data) = data.split_at(data.len().min(3));
+    let stream = Script {
+        data: data.to_vec(),
+        pos: 0,
+        sizes: sizes.to_vec(),
+        turn: 0,
+    };
+    let Ok(mut client) = Client::builder("fuzz.test")
+        .tls(Tls::None)
+        .helo_name("client.test")
+        .connect_stream(stream)
+    else {
+        return;
+    };
+    let env = Envelope::new("a@x.test", ["b@y.test", "c@y.test"]).unwrap();
+    match client.send(&env, &b"Subject: x\r\n\r\nbody\n.\n"[..]) {
+        Ok(d) => {
+            assert!(d.reply.is_positive(), "reported sent after {}", d.reply);
+            assert_eq!(d.accepted.len() + d.rejected.len(), 2);
+            assert!(!d.accepted.is_empty());
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+    let _ = client.noop();
+    let _ = client.rset();
+    let _ = client.quit();
+});

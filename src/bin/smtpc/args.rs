@@ -1,0 +1,314 @@
+//! The command line: what `smtpc --help` shows, and the checks on each
+//! option that need no network (a bad option is exit 64, before anything
+//! else happens).
+
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use smtpc::{Mechanism, Tls};
+
+const AFTER_HELP: &str = "\
+The password for --user comes from the environment variable SMTPC_PASSWORD or
+from the first line of --password-file, never from the command line.
+
+Exit status (sysexits.h):
+  0   the message was accepted for every recipient
+  64  usage error
+  65  invalid input refused before anything was sent (CR/LF in an address or
+      the HELO name, a CA file that holds no certificate)
+  66  the message, password or CA file cannot be read
+  69  permanent failure (5xx; a message over the server's size limit), also
+      when some recipients were refused with 5xx and the others got it
+  75  temporary failure (4xx, 454 to AUTH included; connection refused,
+      reset or closed; timeout)
+  76  protocol failure (malformed or unexpected reply; STARTTLS unavailable
+      or failed; TLS handshake or certificate failure; response injection)
+  77  authentication failed or refused (535; credentials that would have
+      gone over a connection without TLS)
+
+Example:
+  SMTPC_PASSWORD=... smtpc --server mail.example.org --user me@example.org \\
+      --from me@example.org --to you@example.org --trace message.eml";
+
+/// Send one message to an SMTP server and say what the server answered.
+///
+/// The message (headers and body) is read from FILE, or standard input, and
+/// streamed to the server: line endings become CRLF, lines that start with a
+/// dot are dot-stuffed. On success the server's final reply, which names the
+/// queue id, is printed on standard output.
+#[derive(Parser, Debug)]
+#[command(
+    name = "smtpc",
+    version,
+    verbatim_doc_comment,
+    args_override_self = true,
+    after_help = AFTER_HELP
+)]
+pub struct Args {
+    /// Envelope sender (MAIL FROM); "<>" is the null sender
+    #[arg(long, value_name = "ADDR")]
+    pub from: String,
+
+    /// Envelope recipient (RCPT TO); repeat for more
+    #[arg(long, value_name = "ADDR", required = true)]
+    pub to: Vec<String>,
+
+    /// The message; standard input when absent or "-"
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// The server and port; IPv6 in brackets: [::1]:2525
+    /// The port defaults to 587, 465 with --tls implicit, 25 with --tls none
+    #[arg(
+        long,
+        verbatim_doc_comment,
+        value_name = "HOST[:PORT]",
+        default_value = "localhost",
+        value_parser = parse_server,
+        help_heading = "Connection"
+    )]
+    pub server: Server,
+
+    /// How the connection is protected
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value_t = TlsMode::Starttls,
+        help_heading = "Connection"
+    )]
+    pub tls: TlsMode,
+
+    /// Trust the CA certificates in this file, not the system's
+    #[arg(long, value_name = "PEM", help_heading = "Connection")]
+    pub ca_file: Option<PathBuf>,
+
+    /// This host's name for EHLO [default: its address, as [192.0.2.1]]
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub helo: Option<String>,
+
+    /// Most seconds to wait for the connection and for each whole reply
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "300",
+        value_parser = parse_timeout,
+        help_heading = "Connection"
+    )]
+    pub timeout: Duration,
+
+    /// Log in as USER; the password comes from SMTPC_PASSWORD
+    #[arg(long, value_name = "USER", help_heading = "Authentication")]
+    pub user: Option<String>,
+
+    /// Read the password from the first line of FILE instead
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "user",
+        help_heading = "Authentication"
+    )]
+    pub password_file: Option<PathBuf>,
+
+    /// The SASL mechanism [default: the best of CRAM-MD5, PLAIN, LOGIN]
+    /// One of PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER (token as password)
+    #[arg(
+        long,
+        verbatim_doc_comment,
+        value_name = "MECH",
+        requires = "user",
+        value_parser = parse_mechanism,
+        help_heading = "Authentication"
+    )]
+    pub auth: Option<Mechanism>,
+
+    /// Send the password even without TLS, readable to all on the path
+    #[arg(long, help_heading = "Authentication")]
+    pub allow_insecure_auth: bool,
+
+    /// Show the exchange on standard error ("C: " sent, "S: " received)
+    /// Secrets are shown as <redacted>, the message content as its size
+    #[arg(long, verbatim_doc_comment, help_heading = "Output")]
+    pub trace: bool,
+
+    /// Print nothing on success; errors still go to standard error
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
+
+    /// Not accepted: a password on the command line is visible to every
+    /// user of the machine. Caught to say so instead of "unknown option".
+    #[arg(long, hide = true, num_args = 0..=1, value_name = "PASSWORD")]
+    pub password: Option<Option<String>>,
+}
+
+/// `--tls` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// Plaintext (port 25)
+    None,
+    /// STARTTLS, required: fail if the server does not offer it (port 587)
+    Starttls,
+    /// STARTTLS when offered, plaintext otherwise (port 587)
+    Opportunistic,
+    /// TLS from the first byte (port 465)
+    Implicit,
+}
+
+impl From<TlsMode> for Tls {
+    fn from(mode: TlsMode) -> Tls {
+        match mode {
+            TlsMode::None => Tls::None,
+            TlsMode::Starttls => Tls::StartTls,
+            TlsMode::Opportunistic => Tls::Opportunistic,
+            TlsMode::Implicit => Tls::Implicit,
+        }
+    }
+}
+
+/// `--server`: a host and maybe a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// A name, an IPv4 address, or an IPv6 address in brackets.
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+/// `HOST`, `HOST:PORT`, `[IPv6]`, `[IPv6]:PORT`. An IPv6 address needs
+/// its brackets even without a port: `::1:25` could be either.
+pub fn parse_server(text: &str) -> Result<Server, String> {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (addr, after) = rest
+            .split_once(']')
+            .ok_or("an IPv6 address in brackets lacks its ']'")?;
+        addr.parse::<Ipv6Addr>()
+            .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
+        let port = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or("expected ':PORT' after ']'")?,
+            ),
+        };
+        (format!("[{addr}]"), port)
+    } else {
+        if text.matches(':').count() > 1 {
+            return Err("write an IPv6 address in brackets: [::1]:2525".into());
+        }
+        match text.split_once(':') {
+            Some((host, port)) => (host.to_owned(), Some(port)),
+            None => (text.to_owned(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the host contains white space or a control character".into());
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(format!("{p:?} is not a port number (1 to 65535)")),
+        },
+    };
+    Ok(Server { host, port })
+}
+
+/// Seconds, fractions allowed, more than zero.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("the timeout must be more than 0 seconds".into());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} seconds is too long"))
+}
+
+fn parse_mechanism(text: &str) -> Result<Mechanism, String> {
+    Mechanism::from_name(text).ok_or_else(|| {
+        format!("unknown mechanism {text:?} (known: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER)")
+    })
+}
+
+/// The first line of a password file, without its line ending.
+pub fn first_line(text: &str) -> &str {
+    let line = text.split('\n').next().unwrap_or("");
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(host: &str, port: Option<u16>) -> Result<Server, String> {
+        Ok(Server {
+            host: host.into(),
+            port,
+        })
+    }
+
+    #[test]
+    fn servers() {
+        assert_eq!(
+            parse_server("mail.example.org"),
+            server("mail.example.org", None)
+        );
+        assert_eq!(
+            parse_server("127.0.0.1:2525"),
+            server("127.0.0.1", Some(2525))
+        );
+        assert_eq!(parse_server("[::1]:2525"), server("[::1]", Some(2525)));
+        assert_eq!(parse_server("[::1]"), server("[::1]", None));
+        assert_eq!(
+            parse_server("[2001:db8::1]:25"),
+            server("[2001:db8::1]", Some(25))
+        );
+        for bad in [
+            "",
+            ":25",
+            "host:",
+            "host:0",
+            "host:65536",
+            "host:x",
+            "[::1",
+            "[::1]2525",
+            "[nope]:25",
+            "::1:2525x",
+            "a:b:c",
+            "::1",
+            "::1:25",
+            "bad host",
+            "host\r\n:25",
+        ] {
+            assert!(parse_server(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("0.25"), Ok(Duration::from_millis(250)));
+        for bad in ["0", "-1", "NaN", "inf", "x", "1e30"] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn password_file_lines() {
+        assert_eq!(first_line("hunter2\n"), "hunter2");
+        assert_eq!(first_line("hunter2\r\nrest"), "hunter2");
+        assert_eq!(first_line("hunter2"), "hunter2");
+        assert_eq!(first_line(""), "");
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,249 @@
+//! `smtpc`: sends one message to an SMTP server from the command line and
+//! says what the server answered, with the exit status a script needs
+//! (sysexits.h). A thin layer over the library's public API: the protocol
+//! lives in the library, this file only strings options together.
+//!
+//! ```text
+//! smtpc [OPTIONS] --from ADDR --to ADDR [--to ADDR ...] [FILE]
+//! ```
+
+mod args;
+mod exit;
+mod trace;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+use smtpc::{Client, Delivery, Envelope, Error};
+
+use args::Args;
+use exit::{Context, Exit};
+use trace::{out, say};
+
+/// Where the password for `--user` comes from when no file is named.
+const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
+
+fn main() -> ExitCode {
+    match Args::try_parse() {
+        Ok(args) => run(&args).into(),
+        Err(e) => {
+            let _ = e.print();
+            match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => Exit::Usage.into(),
+            }
+        }
+    }
+}
+
+/// Checks and reads everything local first (so that a bad address or an
+/// unreadable file fails before any connection), then connects and sends.
+fn run(args: &Args) -> Exit {
+    if args.password.is_some() {
+        say(format!(
+            "a password is not taken on the command line, where every user of the machine \
+             can see it: set {PASSWORD_VAR} or use --password-file"
+        ));
+        return Exit::Usage;
+    }
+    let password = match &args.user {
+        Some(_) => match password(args) {
+            Ok(p) => Some(p),
+            Err(exit) => return exit,
+        },
+        None => None,
+    };
+    let ca = match &args.ca_file {
+        Some(path) => match std::fs::read(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                say(format!("cannot read the CA file {}: {e}", path.display()));
+                return Exit::NoInput;
+            }
+        },
+        None => None,
+    };
+    let mut envelope = match Envelope::new(args.from.as_str(), args.to.iter().map(String::as_str)) {
+        Ok(envelope) => envelope,
+        Err(e) => return failed(&e, Context::default()),
+    };
+    let (mut input, size) = match open_message(args.file.as_deref()) {
+        Ok(opened) => opened,
+        Err(message) => {
+            say(message);
+            return Exit::NoInput;
+        }
+    };
+    if let Some(size) = size {
+        // An estimate is what RFC 1870 asks for: a server can refuse a
+        // message that is too large before it is sent.
+        envelope = envelope.size(size);
+    }
+
+    let connected = Arc::new(AtomicBool::new(false));
+    let mut builder = Client::builder(args.server.host.as_str())
+        .tls(args.tls.into())
+        .timeout(args.timeout)
+        .connect_timeout(args.timeout)
+        .transcript(trace::hook(args.trace, connected.clone()));
+    if let Some(port) = args.server.port {
+        builder = builder.port(port);
+    }
+    if let Some(name) = &args.helo {
+        builder = builder.helo_name(name);
+    }
+    if let Some(pem) = &ca {
+        builder = builder.add_root_certificate(pem).disable_system_roots();
+    }
+    if let (Some(user), Some(password)) = (&args.user, &password) {
+        builder = builder
+            .credentials(user, password)
+            .allow_insecure_auth(args.allow_insecure_auth);
+    }
+    if let Some(mechanism) = args.auth {
+        builder = builder.auth_mechanisms(&[mechanism]);
+    }
+
+    let mut client = match builder.connect() {
+        Ok(client) => client,
+        Err(e) => {
+            let cx = Context {
+                connected: connected.load(Ordering::Relaxed),
+                input_failed: false,
+            };
+            return failed(&e, cx);
+        }
+    };
+    let result = client.send(&envelope, &mut input);
+    if !client.is_closed() {
+        // The outcome is known; a lost 221 changes nothing. QUIT comes
+        // first so that the verdict is the last thing printed.
+        let _ = client.quit();
+    }
+    match result {
+        Ok(delivery) => delivered(&delivery, args.quiet),
+        Err(e) => {
+            let cx = Context {
+                connected: true,
+                input_failed: input.failed,
+            };
+            failed(&e, cx)
+        }
+    }
+}
+
+/// The password for `--user`: the first line of `--password-file`, else
+/// the environment.
+fn password(args: &Args) -> Result<String, Exit> {
+    if let Some(path) = &args.password_file {
+        return match std::fs::read_to_string(path) {
+            Ok(text) => Ok(args::first_line(&text).to_owned()),
+            Err(e) => {
+                say(format!(
+                    "cannot read the password file {}: {e}",
+                    path.display()
+                ));
+                Err(Exit::NoInput)
+            }
+        };
+    }
+    match std::env::var(PASSWORD_VAR) {
+        Ok(password) => Ok(password),
+        Err(std::env::VarError::NotPresent) => {
+            say(format!(
+                "--user needs a password: set {PASSWORD_VAR} or use --password-file"
+            ));
+            Err(Exit::Usage)
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            say(format!("{PASSWORD_VAR} is not valid UTF-8"));
+            Err(Exit::Usage)
+        }
+    }
+}
+
+/// The message source, streamed: it is never read whole into memory.
+/// Remembers whether a read failed, so that the error is blamed on the
+/// input rather than the connection.
+struct Input {
+    reader: Box<dyn Read>,
+    failed: bool,
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = self.reader.read(buf);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() != io::ErrorKind::Interrupted)
+        {
+            self.failed = true;
+        }
+        result
+    }
+}
+
+/// Opens FILE (standard input when absent or `-`), with its size when it
+/// is a regular file.
+fn open_message(file: Option<&Path>) -> Result<(Input, Option<u64>), String> {
+    let input = |reader: Box<dyn Read>| Input {
+        reader,
+        failed: false,
+    };
+    let path = match file {
+        None => return Ok((input(Box::new(io::stdin().lock())), None)),
+        Some(path) if path == Path::new("-") => {
+            return Ok((input(Box::new(io::stdin().lock())), None))
+        }
+        Some(path) => path,
+    };
+    let cannot =
+        |why: &dyn std::fmt::Display| format!("cannot read the message {}: {why}", path.display());
+    let file = File::open(path).map_err(|e| cannot(&e))?;
+    let meta = file.metadata().map_err(|e| cannot(&e))?;
+    if meta.is_dir() {
+        return Err(cannot(&"it is a directory"));
+    }
+    let size = meta.is_file().then_some(meta.len());
+    Ok((input(Box::new(file)), size))
+}
+
+/// The message was accepted for at least one recipient: the final reply on
+/// standard output, each refused recipient on standard error.
+fn delivered(delivery: &Delivery, quiet: bool) -> Exit {
+    if !quiet {
+        out(&delivery.reply);
+    }
+    for refusal in &delivery.rejected {
+        say(format!("recipient refused: {refusal}"));
+    }
+    if !delivery.rejected.is_empty() {
+        say(format!(
+            "the message went to {} of {} recipients",
+            delivery.accepted.len(),
+            delivery.accepted.len() + delivery.rejected.len()
+        ));
+    }
+    exit::for_refusals(&delivery.rejected)
+}
+
+/// One line per error on standard error (one per recipient when all were
+/// refused), and the exit status.
+fn failed(error: &Error, cx: Context) -> Exit {
+    match error {
+        Error::AllRecipientsRejected(list) => {
+            for refusal in list {
+                say(format!("recipient refused: {refusal}"));
+            }
+            say("all recipients were refused; the message was not sent");
+        }
+        e => say(e),
+    }
+    exit::for_error(error, cx)
+}

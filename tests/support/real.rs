@@ -1,0 +1,261 @@
+//! Real SMTP servers started by the tests on ephemeral loopback ports:
+//! aiosmtpd (Python) and a private Postfix instance. Each stops when its
+//! guard is dropped, and by itself after a time limit in any case.
+//!
+//! A missing program skips the test with a message locally, and fails it
+//! under CI (`CI=true`), so CI can never pass by skipping.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::certs::pki;
+
+pub fn in_ci() -> bool {
+    matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1"))
+}
+
+/// Whether `path` exists; if not, a skip locally and a failure under CI.
+pub fn available(what: &str, path: &str) -> bool {
+    if Path::new(path).exists() {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "{what} ({path}) is missing: .ci/run must install it"
+    );
+    eprintln!("SKIPPED: {what} ({path}) is not installed here");
+    false
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn wait_for_port(port: u16, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A fresh, empty directory under the system's temp dir.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "smtpc-{name}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn server_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/servers")
+        .join(name)
+}
+
+/// Files in `dir` with the given extension, sorted, once at least `n` are
+/// there (or after 10 s).
+pub fn wait_for_files(dir: &Path, ext: &str, n: usize) -> Vec<PathBuf> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| {
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            !hidden && (ext.is_empty() || p.extension().is_some_and(|e| e == ext))
+        });
+        files.sort();
+        if files.len() >= n || Instant::now() >= deadline {
+            return files;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// aiosmtpd with STARTTLS (the test PKI's localhost certificate) and AUTH
+/// PLAIN/LOGIN for bob/hunter2, saving each message.
+pub struct Aiosmtpd {
+    child: Child,
+    pub port: u16,
+    pub save_dir: PathBuf,
+}
+
+pub const PYTHON: &str = "/usr/bin/python3";
+
+impl Aiosmtpd {
+    pub fn start() -> Option<Aiosmtpd> {
+        if !available("python3 for aiosmtpd", PYTHON) {
+            return None;
+        }
+        let has_module = Command::new(PYTHON)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_module {
+            assert!(
+                !in_ci(),
+                "aiosmtpd is missing: .ci/run must install python3-aiosmtpd"
+            );
+            eprintln!("SKIPPED: the Python module aiosmtpd is not installed here");
+            return None;
+        }
+        let p = pki();
+        let port = free_port();
+        let save_dir = scratch_dir("aiosmtpd");
+        let child = Command::new(PYTHON)
+            .arg(server_script("aiosmtpd_server.py"))
+            .args(["--port", &port.to_string(), "--max-seconds", "120"])
+            .arg("--cert")
+            .arg(&p.server_cert_file)
+            .arg("--key")
+            .arg(&p.server_key_file)
+            .arg("--save-dir")
+            .arg(&save_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let server = Aiosmtpd {
+            child,
+            port,
+            save_dir,
+        };
+        assert!(
+            wait_for_port(port, Duration::from_secs(15)),
+            "aiosmtpd did not start"
+        );
+        Some(server)
+    }
+
+    /// The saved messages: (metadata lines, content).
+    pub fn messages(&self, n: usize) -> Vec<(String, Vec<u8>)> {
+        wait_for_files(&self.save_dir, "meta", n)
+            .into_iter()
+            .map(|meta| {
+                let eml = meta.with_extension("eml");
+                (
+                    std::fs::read_to_string(&meta).unwrap(),
+                    std::fs::read(eml).unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Aiosmtpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.save_dir);
+    }
+}
+
+/// A private Postfix instance (tests/servers/postfix.sh): STARTTLS, AUTH
+/// PLAIN/LOGIN/CRAM-MD5 for bob@pfx.test/hunter2 after TLS, and every
+/// message delivered into `save_dir` under its queue id.
+pub struct Postfix {
+    pub port: u16,
+    pub save_dir: PathBuf,
+    dir: PathBuf,
+}
+
+pub const POSTFIX_USER: &str = "bob@pfx.test";
+
+impl Postfix {
+    pub fn start() -> Option<Postfix> {
+        if !available("Postfix", "/usr/lib/postfix/sbin/master")
+            || !available("saslpasswd2", "/usr/sbin/saslpasswd2")
+        {
+            return None;
+        }
+        if !is_root() {
+            assert!(!in_ci(), "the Postfix tests need root");
+            eprintln!("SKIPPED: the Postfix instance needs root");
+            return None;
+        }
+        let p = pki();
+        let port = free_port();
+        let dir = scratch_dir("postfix");
+        let save_dir = dir.join("delivered");
+        let out = Command::new("bash")
+            .arg(server_script("postfix.sh"))
+            .arg("start")
+            .arg(dir.join("pfx"))
+            .arg(port.to_string())
+            .arg(&p.server_cert_file)
+            .arg(&p.server_key_file)
+            .arg(&save_dir)
+            .args(["bob", "hunter2", "300"])
+            .output()
+            .expect("run postfix.sh");
+        let server = Postfix {
+            port,
+            save_dir,
+            dir,
+        };
+        assert!(
+            out.status.success(),
+            "postfix.sh start failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            wait_for_port(port, Duration::from_secs(15)),
+            "Postfix did not start"
+        );
+        Some(server)
+    }
+
+    /// The delivered messages (as pipe(8) writes them: LF line endings,
+    /// Postfix's Received header on top).
+    pub fn messages(&self, n: usize) -> Vec<Vec<u8>> {
+        wait_for_files(&self.save_dir, "", n)
+            .into_iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect()
+    }
+
+    /// The instance's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pfx/maillog")).unwrap_or_default()
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(server_script("postfix.sh"))
+            .arg("stop")
+            .arg(self.dir.join("pfx"))
+            .output();
+        // master exits within a few seconds of `stop`; then clean up.
+        thread::sleep(Duration::from_millis(300));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
