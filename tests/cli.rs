@@ -283,10 +283,10 @@ fn trace_shows_the_exchange_as_typed_by_hand() {
          S: 250-PIPELINING\n\
          S: 250 8BITMIME\n\
          C: MAIL FROM:<a@x.test>\n\
-         S: 250 2.1.0 Ok\n\
          C: RCPT TO:<b@y.test>\n\
-         S: 250 2.1.5 Ok\n\
          C: DATA\n\
+         S: 250 2.1.0 Ok\n\
+         S: 250 2.1.5 Ok\n\
          S: 354 End data with <CR><LF>.<CR><LF>\n   \
          ({len} bytes of message content)\n\
          C: .\n\
@@ -922,25 +922,21 @@ fn unreadable_input_exits_66_without_connecting() {
 
 #[test]
 fn a_read_error_in_the_middle_of_the_message_exits_66_and_ends_no_data() {
-    // Standard input is a directory: opening works, every read fails.
-    let server = Server::start(script([
-        greet_ehlo(&[]),
-        on_line("250 2.1.0 Ok"),
-        on_line("250 2.1.5 Ok"),
-        on_line("354 go ahead"),
-        vec![Act::Drain],
-    ]));
+    // Standard input is a directory: opening works, every read fails. The
+    // library reads the first block before MAIL, so nothing of the
+    // transaction goes out.
+    let server = Server::start(script([greet_ehlo(&[]), vec![Act::Drain]]));
     let dir = std::fs::File::open(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let run = Smtpc::plain(server.port()).stdin_from(dir).run();
     run.assert_code(66);
     assert_eq!(run.errors().len(), 1);
     assert!(
-        run.errors()[0].starts_with("DATA: reading the message: "),
+        run.errors()[0].starts_with("reading the message: "),
         "{}",
         run.err
     );
-    // The content was cut short: no end of data went out.
-    assert!(server.text().ends_with("DATA\r\n"));
+    let wire = server.text();
+    assert!(!wire.contains("MAIL") && !wire.contains("DATA"), "{wire}");
 }
 
 #[test]
