@@ -16,7 +16,7 @@ use std::fs::File;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use smtpc::{Client, Envelope, Error};
+use smtpc::{Client, Envelope, Error, Tls};
 
 /// Larger messages are streamed from the file rather than held in memory.
 const IN_MEMORY_LIMIT: u64 = 16 << 20;
@@ -68,6 +68,7 @@ fn connect(a: &Args) -> Result<Client, Error> {
     Client::builder(a.host.as_str())
         .port(a.port)
         .helo_name("bench.client.test")
+        .tls(Tls::None)
         .timeout(Duration::from_secs(120))
         .connect()
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use smtpc::{Client, Envelope, Error, Notify, Recipient, Ret};
+use smtpc::{Client, Envelope, Error, Notify, Recipient, Ret, Tls};
 use support::*;
 
 type Writes = Arc<Mutex<Vec<Vec<u8>>>>;
@@ -29,6 +29,7 @@ fn client(extensions: &[&str], replies: &[&str]) -> (Client, Writes) {
     let (mem, writes) = Memory::new(&chunks);
     let c = Client::builder("mem.test")
         .helo_name("c.test")
+        .tls(Tls::None)
         .connect_stream(mem)
         .unwrap();
     (c, writes)
@@ -514,6 +515,7 @@ fn large_message_goes_in_chunks() {
     let mut c = Client::builder("127.0.0.1")
         .port(server.port())
         .helo_name("client.test")
+        .tls(Tls::None)
         .timeout(Duration::from_secs(10))
         .connect()
         .unwrap();
@@ -566,6 +568,7 @@ fn streamed_message_goes_in_chunks() {
     let mut c = Client::builder("127.0.0.1")
         .port(server.port())
         .helo_name("client.test")
+        .tls(Tls::None)
         .timeout(Duration::from_secs(10))
         .connect()
         .unwrap();

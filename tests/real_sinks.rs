@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use smtpc::{Client, Envelope, Error};
+use smtpc::{Client, Envelope, Error, Tls};
 
 mod support;
 use support::normalised;
@@ -140,6 +140,7 @@ fn connect(port: u16) -> Client {
     Client::builder("127.0.0.1")
         .port(port)
         .helo_name("client.test")
+        .tls(Tls::None)
         .timeout(Duration::from_secs(10))
         .connect()
         .unwrap()

@@ -53,8 +53,9 @@ fn starttls_required_and_offered() {
     assert_eq!(
         server.text(),
         format!(
-            "EHLO client.test\r\nSTARTTLS\r\nEHLO client.test\r\nMAIL FROM:<a@x.test>\r\n\
-             RCPT TO:<b@y.test>\r\nDATA\r\n{MSG}.\r\nQUIT\r\n"
+            "EHLO client.test\r\nSTARTTLS\r\nEHLO client.test\r\nMAIL FROM:<a@x.test> SIZE={}\r\n\
+             RCPT TO:<b@y.test>\r\nDATA\r\n{MSG}.\r\nQUIT\r\n",
+            MSG.len()
         )
     );
 }
