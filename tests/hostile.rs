@@ -268,11 +268,23 @@ fn intermediate_where_completion_is_due_and_the_reverse() {
         ),
     ];
     for (steps, message) in cases {
-        let server = Server::start(script([greet_ehlo(&[]), steps, vec![Act::Drain]]));
+        let server = Server::start(script([
+            greet_ehlo(&[]),
+            steps,
+            on_line("250 reset"),
+            vec![Act::Drain],
+        ]));
         let mut c = connect(&server);
-        let err = c.send(&envelope(), &b"x"[..]).unwrap_err();
+        let err = within(Duration::from_secs(2), || {
+            c.send(&envelope(), &b"x"[..]).unwrap_err()
+        });
         assert_eq!(err.to_string(), message);
         assert!(matches!(err, Error::UnexpectedReply { .. }));
+        drop(c);
+        assert!(
+            server.text().ends_with("RSET\r\nQUIT\r\n"),
+            "RSET after the failure"
+        );
     }
 }
 
