@@ -1,140 +1,18 @@
-//! Against real servers started on ephemeral loopback ports: Postfix's
-//! smtp-sink (PIPELINING, no CHUNKING) and the benchmark's fastsink
-//! (PIPELINING and CHUNKING). What they stored or counted must match what
-//! was sent. A missing program skips the test locally and fails it when
+//! Pipelining and chunking against real servers started on ephemeral
+//! loopback ports: Postfix's smtp-sink (PIPELINING, no CHUNKING), a private
+//! Postfix smtpd (PIPELINING and CHUNKING) and, when built, the benchmark's
+//! fastsink. What they stored or counted must match what was sent. A
+//! missing smtp-sink or Postfix skips the test locally and fails it when
 //! CI=true.
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use smtpc::{Client, Envelope, Error, Tls};
 
 mod support;
 use support::normalised;
-
-const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
-const FASTSINK: &str = "/tmp/smtp-bench/build/fastsink/release/fastsink";
-
-/// Says a program is missing: a failure under CI, a skip elsewhere.
-fn missing(what: &str) -> Option<Server> {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{what} is missing, and CI=true: install it (see .ci/run)");
-    }
-    eprintln!("{what} is missing: test skipped");
-    None
-}
-
-/// A server process; stopped (with SIGTERM, which `timeout` passes on) when
-/// dropped. Each also stops by itself after its time limit.
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("smtpc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    // smtp-sink drops privileges to nobody before it writes there.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    dir
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
-/// smtp-sink on a free loopback port, dumping every message into a file
-/// of its own; `extra` adds failure options (`-f RCPT`...).
-fn smtp_sink(name: &str, extra: &[&str]) -> Option<Server> {
-    if !Path::new(SMTP_SINK).exists() {
-        return missing(SMTP_SINK);
-    }
-    let dir = scratch_dir(name);
-    // smtp-sink cannot report an ephemeral port: take a free one.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new("timeout");
-    cmd.args(["--kill-after=5", "120", SMTP_SINK]);
-    if is_root() {
-        cmd.args(["-u", "nobody"]);
-    }
-    cmd.args(extra)
-        .arg("-d")
-        .arg(dir.join("m."))
-        .args(["-h", "sink.test", "-t", "30"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("64")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let child = cmd.spawn().expect("start smtp-sink");
-    let server = Server { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "smtp-sink did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // That probe was a session of its own; it does not store anything.
-    Some(server)
-}
-
-/// fastsink on an ephemeral loopback port, counting into a stats file.
-fn fastsink() -> Option<Server> {
-    let bin = std::env::var("SMTPC_FASTSINK").unwrap_or_else(|_| FASTSINK.into());
-    if !Path::new(&bin).exists() {
-        return missing(&format!(
-            "{bin} (build ../shared/bench/fastsink with CARGO_TARGET_DIR=/tmp/smtp-bench/build/fastsink)"
-        ));
-    }
-    let dir = scratch_dir("fastsink");
-    let mut child = Command::new(&bin)
-        .args([
-            "--port",
-            "0",
-            "--max-seconds",
-            "120",
-            "--check-crlf",
-            "--stats",
-        ])
-        .arg(dir.join("stats"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start fastsink");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // "fastsink listening on 127.0.0.1:PORT pid N (max 120 s)"
-    let port = line
-        .split_whitespace()
-        .nth(3)
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("fastsink said {line:?}"));
-    Some(Server { child, port, dir })
-}
+use support::real::{fastsink, smtp_sink, Postfix};
 
 fn connect(port: u16) -> Client {
     Client::builder("127.0.0.1")
@@ -338,4 +216,74 @@ fn fastsink_takes_batches_large_and_streamed_messages_over_bdat() {
     // 300 small messages, 3 chunks of 1 MiB, and 256 KiB blocks of the stream.
     let stream_chunks = normalised(&streamed).len().div_ceil(256 << 10) as u64;
     assert!(stat(&s, "bdat_chunks") >= 300 + 3 + stream_chunks - 1);
+}
+
+/// The part of a message after its header block, with LF line endings.
+fn body_part(message: &[u8]) -> Vec<u8> {
+    let text = lf(message);
+    let start = text
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(0, |p| p + 2);
+    text[start..].to_vec()
+}
+
+#[test]
+fn postfix_takes_bdat_batches_and_large_messages() {
+    let Some(server) = Postfix::start() else {
+        return;
+    };
+    let mut c = connect(server.port);
+    let ext = c.extensions();
+    assert!(ext.pipelining() && ext.chunking() && ext.supports_size());
+    let envelope = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..40).map(body).collect();
+    let results = c.send_batch(bodies.iter().map(|b| (&envelope, b)));
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // 3 MiB from memory (three BDAT chunks) and 700 KiB streamed.
+    let large: Vec<u8> = b"Subject: m200\n\n"
+        .iter()
+        .chain(b"0123456789 large line\n.dot\r\n".repeat(100_000).iter())
+        .copied()
+        .collect();
+    c.send_bytes(&envelope, &large).unwrap();
+    let streamed: Vec<u8> = b"Subject: m201\n\n"
+        .iter()
+        .chain(b"streamed line\n".repeat(50_000).iter())
+        .copied()
+        .collect();
+    c.send(&envelope, &streamed[..]).unwrap();
+    // Over the server's SIZE limit (10 MiB): refused before the body.
+    let huge = vec![b'x'; 11 << 20];
+    let err = c.send_bytes(&envelope, &huge).unwrap_err();
+    assert!(matches!(err, Error::MessageTooLarge { .. }), "{err}");
+    c.quit().unwrap();
+
+    let got = server.messages(42);
+    assert_eq!(got.len(), 42, "{}", server.log());
+    let mut seen = Vec::new();
+    for m in &got {
+        let text = String::from_utf8_lossy(m);
+        assert!(text.contains("with ESMTP id"), "{text}");
+        let subject = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: m"))
+            .expect("subject");
+        let i: usize = subject.parse().unwrap();
+        let sent = match i {
+            200 => &large,
+            201 => &streamed,
+            _ => &bodies[i],
+        };
+        assert_eq!(body_part(m), body_part(&normalised(sent)), "message {i}");
+        seen.push(i);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen.len(), 42);
+    // smtpd logs its command counts at disconnect: ... bdat=N ...
+    assert!(
+        server.log().contains(" bdat="),
+        "BDAT was used:\n{}",
+        server.log()
+    );
 }

@@ -57,8 +57,10 @@ fn wait_for_port(port: u16, limit: Duration) -> bool {
     false
 }
 
-/// A fresh, empty directory under the system's temp dir.
+/// A fresh, empty directory under the system's temp dir, writable by all
+/// (smtp-sink writes there as `nobody`).
 pub fn scratch_dir(name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!(
         "smtpc-{name}-{}-{}",
         std::process::id(),
@@ -66,6 +68,7 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     dir
 }
 
@@ -258,4 +261,99 @@ impl Drop for Postfix {
         thread::sleep(Duration::from_millis(300));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A server process that is killed when dropped (and stops by itself
+/// after its time limit anyway), with its scratch directory.
+pub struct Process {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
+
+/// Postfix's smtp-sink on a free loopback port, dumping every message into
+/// a file of its own in `dir`; `extra` adds failure options (`-f RCPT`...).
+pub fn smtp_sink(name: &str, extra: &[&str]) -> Option<Process> {
+    if !available("Postfix's smtp-sink", SMTP_SINK) {
+        return None;
+    }
+    let dir = scratch_dir(name);
+    // smtp-sink cannot report an ephemeral port: take a free one.
+    let port = free_port();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--kill-after=5", "120", SMTP_SINK]);
+    if is_root() {
+        cmd.args(["-u", "nobody"]);
+    }
+    let child = cmd
+        .args(extra)
+        .arg("-d")
+        .arg(dir.join("m."))
+        .args(["-h", "sink.test", "-t", "30"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("64")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start smtp-sink");
+    let server = Process { child, port, dir };
+    // The probe is a session of its own; it stores nothing.
+    assert!(
+        wait_for_port(port, Duration::from_secs(5)),
+        "smtp-sink did not listen"
+    );
+    Some(server)
+}
+
+/// Where the benchmark harness (../shared/bench) builds fastsink.
+pub const FASTSINK: &str = "/tmp/smtp-bench/build/fastsink/release/fastsink";
+
+/// The benchmark's fastsink (PIPELINING, CHUNKING, counters), when it has
+/// been built (`SMTPC_FASTSINK` or the harness's path). It is a benchmark
+/// tool outside this repository, so it is optional even under CI; the
+/// Postfix tests cover BDAT in CI.
+pub fn fastsink() -> Option<Process> {
+    let bin = std::env::var("SMTPC_FASTSINK").unwrap_or_else(|_| FASTSINK.into());
+    if !Path::new(&bin).exists() {
+        eprintln!("SKIPPED: fastsink is not built at {bin} (see ../shared/bench/README.md)");
+        return None;
+    }
+    let dir = scratch_dir("fastsink");
+    let mut child = Command::new(&bin)
+        .args([
+            "--port",
+            "0",
+            "--max-seconds",
+            "120",
+            "--check-crlf",
+            "--stats",
+        ])
+        .arg(dir.join("stats"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fastsink");
+    let mut line = String::new();
+    use std::io::BufRead as _;
+    std::io::BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("fastsink banner");
+    // "fastsink listening on 127.0.0.1:PORT pid N (max 120 s)"
+    let port = line
+        .split_whitespace()
+        .nth(3)
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("fastsink said {line:?}"));
+    Some(Process { child, port, dir })
 }
