@@ -37,6 +37,7 @@ mod data;
 mod envelope;
 mod error;
 mod extensions;
+mod ffi;
 mod reply;
 mod session;
 mod stream;

@@ -1,0 +1,286 @@
+//! The calls that talk to the server: connect, the steps of a mail
+//! transaction, whole messages, and the questions about the session.
+//! Each only translates its arguments and calls the Rust API.
+
+use std::ffi::{c_char, c_void};
+
+use super::args;
+use super::callbacks::{smtpc_read_fn, Reader};
+use super::handle::{act, borrow, smtpc_client};
+use super::outcome::{Done, Fail};
+use super::result::smtpc_result;
+use crate::envelope::Envelope;
+
+/// Connects to the server set with `smtpc_set_server`, reads the greeting
+/// and says EHLO (HELO if the server does not know EHLO). After a session
+/// ended (`smtpc_quit`, or the server closed it), connects anew; while a
+/// session is open, `SMTPC_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_connect(c: *mut smtpc_client) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        unsafe {
+            act(c, |h| {
+                if h.session.as_ref().is_some_and(|s| !s.is_closed()) {
+                    return Err(Fail::invalid("already connected: call smtpc_quit first"));
+                }
+                h.session = None;
+                let client = h.builder()?.connect()?;
+                let greeting = client.greeting().clone();
+                h.session = Some(client);
+                Ok(Done::Reply(greeting))
+            })
+        }
+    }
+}
+
+/// `MAIL FROM:<from>`: starts a message. An empty `from` is the null
+/// reverse-path (for bounces).
+///
+/// # Safety
+/// `c` is NULL or a live handle; `from` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_mail(c: *mut smtpc_client, from: *const c_char) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, passed on.
+        unsafe {
+            act(c, |h| {
+                let from = args::text(from, "from")?;
+                Ok(Done::Reply(h.session()?.mail(from)?))
+            })
+        }
+    }
+}
+
+/// `RCPT TO:<to>`: adds a recipient to the message started with
+/// `smtpc_mail`.
+///
+/// # Safety
+/// `c` is NULL or a live handle; `to` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_rcpt(c: *mut smtpc_client, to: *const c_char) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, passed on.
+        unsafe {
+            act(c, |h| {
+                let to = args::text(to, "to")?;
+                Ok(Done::Reply(h.session()?.rcpt(to)?))
+            })
+        }
+    }
+}
+
+/// `DATA`, then the `len` bytes at `message`, then the end of data. Line
+/// endings are made CRLF and lines starting with "." are dot-stuffed. The
+/// message was accepted only when this returns `SMTPC_OK`.
+///
+/// # Safety
+/// `c` is NULL or a live handle; `message` is NULL or points to `len`
+/// readable bytes (NULL is allowed when `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_data(
+    c: *mut smtpc_client,
+    message: *const c_void,
+    len: usize,
+) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, passed on.
+        unsafe {
+            act(c, |h| {
+                let message = args::bytes(message.cast(), len, "message")?;
+                Ok(Done::Reply(h.session()?.data(message)?))
+            })
+        }
+    }
+}
+
+fn reader(read: smtpc_read_fn, user_data: *mut c_void) -> Result<Reader, Fail> {
+    let callback = read.ok_or_else(|| Fail::invalid("the read callback is NULL"))?;
+    Ok(Reader {
+        callback,
+        user_data,
+    })
+}
+
+/// Like `smtpc_data`, with the message supplied piece by piece by `read`
+/// (see `smtpc_read_fn`), for messages that do not fit in memory.
+///
+/// # Safety
+/// `c` is NULL or a live handle; `read` is NULL or a function of the
+/// declared type.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_data_stream(
+    c: *mut smtpc_client,
+    read: smtpc_read_fn,
+    user_data: *mut c_void,
+) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        unsafe {
+            act(c, |h| {
+                let body = reader(read, user_data)?;
+                Ok(Done::Reply(h.session()?.data(body)?))
+            })
+        }
+    }
+}
+
+/// The envelope of a whole message.
+///
+/// # Safety
+/// As for `smtpc_send`.
+unsafe fn envelope(
+    from: *const c_char,
+    to: *const *const c_char,
+    to_count: usize,
+) -> Result<Envelope, Fail> {
+    // SAFETY: the caller's promises, passed on.
+    let (from, to) = unsafe {
+        (
+            args::text(from, "from")?,
+            args::text_array(to, to_count, "to")?,
+        )
+    };
+    Ok(Envelope::new(from, to)?)
+}
+
+/// Sends one message: MAIL FROM, RCPT TO for each of the `to_count`
+/// addresses in `to`, DATA and the `len` bytes at `message`.
+///
+/// Returns `SMTPC_OK` when every recipient was accepted and the server
+/// took the message; `SMTPC_PARTIAL` when it went to some recipients and
+/// others were refused (see `smtpc_rejected_count`); when all were
+/// refused, `SMTPC_TRANSIENT` or `SMTPC_PERMANENT` and nothing was sent.
+/// After a failed transaction RSET is sent, so the session can carry the
+/// next message.
+///
+/// # Safety
+/// `c` is NULL or a live handle; `from` is NULL or a NUL-terminated
+/// string; `to` is NULL or points to `to_count` pointers, each NULL or a
+/// NUL-terminated string; `message` is NULL or points to `len` readable
+/// bytes.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_send(
+    c: *mut smtpc_client,
+    from: *const c_char,
+    to: *const *const c_char,
+    to_count: usize,
+    message: *const c_void,
+    len: usize,
+) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, passed on.
+        unsafe {
+            act(c, |h| {
+                let envelope = envelope(from, to, to_count)?;
+                let message = args::bytes(message.cast(), len, "message")?;
+                Ok(Done::Delivery(h.session()?.send(&envelope, message)?))
+            })
+        }
+    }
+}
+
+/// Like `smtpc_send`, with the message supplied by `read` (see
+/// `smtpc_read_fn`).
+///
+/// # Safety
+/// As for `smtpc_send`, with `read` NULL or a function of the declared
+/// type instead of `message`.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_send_stream(
+    c: *mut smtpc_client,
+    from: *const c_char,
+    to: *const *const c_char,
+    to_count: usize,
+    read: smtpc_read_fn,
+    user_data: *mut c_void,
+) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, passed on.
+        unsafe {
+            act(c, |h| {
+                let envelope = envelope(from, to, to_count)?;
+                let body = reader(read, user_data)?;
+                Ok(Done::Delivery(h.session()?.send(&envelope, body)?))
+            })
+        }
+    }
+}
+
+/// `RSET`: abandons the message in progress.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_rset(c: *mut smtpc_client) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { act(c, |h| Ok(Done::Reply(h.session()?.rset()?))) }
+    }
+}
+
+/// `NOOP`: checks that the server is still there.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_noop(c: *mut smtpc_client) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { act(c, |h| Ok(Done::Reply(h.session()?.noop()?))) }
+    }
+}
+
+/// `QUIT`, then closes the connection whatever the reply. Later calls
+/// other than `smtpc_connect` and `smtpc_client_free` return
+/// `SMTPC_CLOSED`.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_quit(c: *mut smtpc_client) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { act(c, |h| Ok(Done::Reply(h.session()?.quit()?))) }
+    }
+}
+
+/// True while a session is open: after a successful `smtpc_connect` and
+/// until `smtpc_quit`, or until the server closed the connection or an
+/// error left it unusable. False for NULL.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_is_connected(c: *const smtpc_client) -> bool {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        let handle = unsafe { borrow(c) };
+        handle.and_then(|h| h.session.as_ref()).is_some_and(|s| !s.is_closed())
+    }
+}
+
+/// True when the server offered the extension `keyword` (e.g.
+/// "PIPELINING", "SIZE", case-insensitive) in its last EHLO reply. False
+/// when there is no session or an argument is NULL or not UTF-8.
+///
+/// # Safety
+/// `c` is NULL or a live handle; `keyword` is NULL or a NUL-terminated
+/// string.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_has_extension(
+    c: *const smtpc_client,
+    keyword: *const c_char,
+) -> bool {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, passed on.
+        let (handle, keyword) = unsafe { (borrow(c), args::text(keyword, "keyword")) };
+        match (handle.and_then(|h| h.session.as_ref()), keyword) {
+            (Some(session), Ok(keyword)) => session.extensions().has(keyword),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The C interface called from Rust: NULLs, bad strings, calls out of
+//! order, panics, and how outcomes are recorded. The network side is
+//! tested from C in tests/c_api.rs.
+
+use std::ffi::{c_char, CStr};
+use std::ptr::{null, null_mut};
+
+use super::actions::*;
+use super::handle::*;
+use super::outcome::*;
+use super::result::smtpc_result::{self, *};
+use super::smtpc_version;
+use crate::error::{Error, Rejection};
+use crate::reply::Reply;
+use crate::transaction::Delivery;
+
+/// The string at `p`, or None for NULL.
+fn s(p: *const c_char) -> Option<String> {
+    // SAFETY: every pointer tested here is NULL or a NUL-terminated string
+    // owned by a live handle or static.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned())
+}
+
+/// A fresh handle, freed when dropped.
+struct Handle(*mut smtpc_client);
+
+impl Handle {
+    fn new() -> Handle {
+        let c = smtpc_client_new();
+        assert!(!c.is_null());
+        Handle(c)
+    }
+    fn error(&self) -> String {
+        // SAFETY: a live handle.
+        s(unsafe { smtpc_error_message(self.0) }).unwrap()
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from smtpc_client_new and is freed once.
+        unsafe { smtpc_client_free(self.0) }
+    }
+}
+
+fn reply(text: &str) -> Reply {
+    Reply::parse(text.as_bytes()).unwrap()
+}
+
+#[test]
+fn null_handles_are_invalid_arguments_never_crashes() {
+    let c = null_mut();
+    // SAFETY: NULL is allowed for every pointer argument.
+    unsafe {
+        smtpc_client_free(c);
+        assert_eq!(
+            smtpc_set_server(c, c"h".as_ptr(), 25),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            smtpc_set_helo_name(c, c"h".as_ptr()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(smtpc_set_timeout_ms(c, 1), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_set_connect_timeout_ms(c, 1), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(
+            smtpc_set_transcript(c, None, null_mut()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(smtpc_connect(c), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_mail(c, c"a@x".as_ptr()), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_rcpt(c, c"a@x".as_ptr()), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_data(c, null(), 0), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(
+            smtpc_data_stream(c, None, null_mut()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        let to = [c"b@y".as_ptr()];
+        assert_eq!(
+            smtpc_send(c, c"a@x".as_ptr(), to.as_ptr(), 1, null(), 0),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            smtpc_send_stream(c, c"a@x".as_ptr(), to.as_ptr(), 1, None, null_mut()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(smtpc_rset(c), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_noop(c), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_quit(c), SMTPC_INVALID_ARGUMENT);
+        assert!(!smtpc_is_connected(c));
+        assert!(!smtpc_has_extension(c, c"SIZE".as_ptr()));
+        assert_eq!(smtpc_reply_code(c), 0);
+        assert_eq!(s(smtpc_reply_enhanced(c)), None);
+        assert_eq!(s(smtpc_reply_text(c)).unwrap(), "");
+        assert!(s(smtpc_error_message(c)).unwrap().contains("NULL"));
+        assert_eq!(smtpc_rejected_count(c), 0);
+    }
+}
+
+#[test]
+fn bad_arguments_on_a_live_handle_say_what_was_wrong() {
+    let h = Handle::new();
+    // SAFETY: a live handle, NULLs and static strings.
+    unsafe {
+        assert_eq!(smtpc_set_server(h.0, null(), 25), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(h.error(), "host is NULL");
+        assert_eq!(
+            smtpc_set_server(h.0, c"".as_ptr(), 25),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            smtpc_set_server(h.0, c"h\xc3".as_ptr(), 25),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(h.error(), "host is not valid UTF-8");
+        assert_eq!(smtpc_set_timeout_ms(h.0, 0), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_set_server(h.0, c"127.0.0.1".as_ptr(), 0), SMTPC_OK);
+        assert_eq!(h.error(), "", "a success clears the last error");
+        assert_eq!(smtpc_data(h.0, null(), 5), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(h.error(), "message is NULL");
+        assert_eq!(
+            smtpc_data_stream(h.0, None, null_mut()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(h.error(), "the read callback is NULL");
+        let to = [c"b@y".as_ptr(), null()];
+        let r = smtpc_send(h.0, c"a@x".as_ptr(), to.as_ptr(), 2, null(), 0);
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT);
+        assert_eq!(h.error(), "to[1] is NULL");
+        let r = smtpc_send(h.0, c"a@x".as_ptr(), to.as_ptr(), 0, null(), 0);
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT, "no recipients");
+        let evil = [c"b@y>\r\nRCPT TO:<evil@x".as_ptr()];
+        let r = smtpc_send(h.0, c"a@x".as_ptr(), evil.as_ptr(), 1, null(), 0);
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT, "{}", h.error());
+    }
+}
+
+#[test]
+fn calls_before_connect_report_no_session() {
+    let h = Handle::new();
+    // SAFETY: a live handle and static strings.
+    unsafe {
+        assert_eq!(smtpc_connect(h.0), SMTPC_INVALID_ARGUMENT);
+        assert!(h.error().contains("smtpc_set_server"), "{}", h.error());
+        assert_eq!(smtpc_mail(h.0, c"a@x".as_ptr()), SMTPC_CLOSED);
+        assert!(h.error().contains("not connected"));
+        assert_eq!(smtpc_noop(h.0), SMTPC_CLOSED);
+        assert_eq!(smtpc_quit(h.0), SMTPC_CLOSED);
+        assert!(!smtpc_is_connected(h.0));
+        assert!(!smtpc_has_extension(h.0, c"SIZE".as_ptr()));
+    }
+}
+
+#[test]
+fn a_panic_becomes_a_result_and_the_handle_lives_on() {
+    assert_eq!(
+        super::boundary::run(|| -> smtpc_result { panic!("test panic") }),
+        SMTPC_PANIC
+    );
+    assert!(super::boundary::run(|| -> *const u8 { panic!("test panic") }).is_null());
+    assert_eq!(
+        super::boundary::run(|| -> usize { panic!("test panic") }),
+        0
+    );
+    let h = Handle::new();
+    // SAFETY: a live handle.
+    unsafe {
+        let r = act(h.0, |_| -> Result<Done, Fail> { panic!("test panic") });
+        assert_eq!(r, SMTPC_PANIC);
+        assert!(h.error().contains("panicked"));
+        assert_eq!(smtpc_set_server(h.0, c"localhost".as_ptr(), 25), SMTPC_OK);
+    }
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    assert_eq!(s(smtpc_version()).unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn partial_delivery_lists_the_refused() {
+    let mut o = Outcome::default();
+    let refused = Rejection {
+        recipient: "c@y".into(),
+        reply: reply("550 5.1.1 No such user\r\n"),
+    };
+    let delivery = Delivery {
+        reply: reply("250 2.0.0 Ok: queued as Q1\r\n"),
+        accepted: vec!["b@y".into()],
+        rejected: vec![refused],
+    };
+    assert_eq!(o.record(Ok(Done::Delivery(delivery))), SMTPC_PARTIAL);
+    let v = o.view();
+    assert_eq!(v.code, 250);
+    assert_eq!(v.queue_id.as_deref(), Some("Q1"));
+    assert_eq!(
+        v.error,
+        "1 of 2 recipients were rejected: <c@y>: 550 5.1.1 No such user"
+    );
+    assert_eq!(
+        v.rejected,
+        [(
+            "c@y".to_owned(),
+            550,
+            Some("5.1.1".to_owned()),
+            "No such user".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn failures_keep_the_reply_and_the_refused() {
+    let mut o = Outcome::default();
+    let rej = |to: &str, r: &str| Rejection {
+        recipient: to.into(),
+        reply: reply(r),
+    };
+    let all = Error::AllRecipientsRejected(vec![
+        rej("b@y", "550 5.1.1 unknown\r\n"),
+        rej("c@y", "450 4.2.0 busy\r\n"),
+    ]);
+    assert_eq!(o.record(Err(all.into())), SMTPC_TRANSIENT);
+    let v = o.view();
+    assert_eq!((v.code, v.rejected.len()), (550, 2));
+    assert_eq!(v.rejected[1].1, 450);
+
+    let big = Error::MessageTooLarge { size: 10, limit: 5 };
+    assert_eq!(o.record(Err(big.into())), SMTPC_PERMANENT);
+    let v = o.view();
+    assert_eq!((v.code, v.rejected.len(), v.enhanced), (0, 0, None));
+    assert!(v.error.contains("limit of 5 bytes"));
+
+    let hostile = reply("554 5.7.1 bad\0user\r\n");
+    assert_eq!(
+        o.record(Err(Error::Permanent(hostile).into())),
+        SMTPC_PERMANENT
+    );
+    let v = o.view();
+    assert_eq!(
+        v.text, "bad\u{FFFD}user",
+        "a NUL must not cut the text short"
+    );
+    assert_eq!(v.enhanced.as_deref(), Some("5.7.1"));
+
+    assert_eq!(o.record(Ok(Done::Reply(reply("250 ok\r\n")))), SMTPC_OK);
+    let v = o.view();
+    assert_eq!((v.code, v.text.as_str(), v.error.as_str()), (250, "ok", ""));
+    assert_eq!(v.enhanced, None);
+}
