@@ -265,7 +265,7 @@ pub unsafe extern "C" fn smtpc_is_connected(c: *const smtpc_client) -> bool {
 
 /// True when the server offered the extension `keyword` (e.g.
 /// "PIPELINING", "SIZE", case-insensitive) in its last EHLO reply. False
-/// when there is no session or an argument is NULL or not UTF-8.
+/// when no session is open or an argument is NULL or not UTF-8.
 ///
 /// # Safety
 /// `c` is NULL or a live handle; `keyword` is NULL or a NUL-terminated
@@ -278,7 +278,8 @@ pub unsafe extern "C" fn smtpc_has_extension(
     ffi_boundary! {
         // SAFETY: the caller's promises, passed on.
         let (handle, keyword) = unsafe { (borrow(c), args::text(keyword, "keyword")) };
-        match (handle.and_then(|h| h.session.as_ref()), keyword) {
+        let session = handle.and_then(|h| h.session.as_ref()).filter(|s| !s.is_closed());
+        match (session, keyword) {
             (Some(session), Ok(keyword)) => session.extensions().has(keyword),
             _ => false,
         }

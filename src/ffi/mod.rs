@@ -18,14 +18,20 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types)]
 
+// The header declares items in this order, hence the groups.
 #[macro_use]
 mod boundary;
-mod actions;
 mod args;
-mod callbacks;
-mod handle;
-mod outcome;
+
 mod result;
+
+mod callbacks;
+
+mod handle;
+
+mod actions;
+
+mod outcome;
 
 use std::ffi::c_char;
 

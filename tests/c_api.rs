@@ -1,0 +1,470 @@
+//! The C interface from C: examples/c/send.c and tests/c/misuse.c are
+//! compiled with the system C compiler against include/smtpc.h and the
+//! library cargo built for this test run, then run against loopback
+//! servers (and under valgrind). examples/python/send.py runs through
+//! ctypes.
+//!
+//! `cargo test` builds the library's cdylib and staticlib into the same
+//! `deps/` folder as this test's executable, so no separate build step is
+//! needed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use support::{greet_ehlo, lines, mailin, normalised, on_line, quit, script, send, Act, Server};
+
+/// How long a C program may run (valgrind makes them slow).
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>/deps, where cargo put libsmtpc.so and libsmtpc.a.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().expect("deps folder").to_path_buf();
+    let so = dir.join(format!("libsmtpc{}", std::env::consts::DLL_SUFFIX));
+    assert!(
+        so.exists(),
+        "{} is missing: cargo did not build the cdylib",
+        so.display()
+    );
+    dir
+}
+
+fn out_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn cc() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".into())
+}
+
+const CFLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"];
+
+/// What the Rust standard library needs from the system when the static
+/// library is linked (`--print native-static-libs`, see README).
+const NATIVE_STATIC_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+enum Link {
+    Dynamic,
+    Static,
+}
+
+/// Compiles `source` into an executable named `name`.
+fn compile(name: &str, source: &Path, link: Link) -> PathBuf {
+    let exe = out_dir().join(name);
+    let lib = lib_dir();
+    let mut cmd = Command::new(cc());
+    cmd.args(CFLAGS)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(source);
+    match link {
+        // By path: the library has no soname, so the executable records
+        // this path and loads exactly this file, whatever LD_LIBRARY_PATH
+        // says (cargo's points at target/debug too, where `cargo build`
+        // may have left an older copy).
+        Link::Dynamic => {
+            cmd.arg(lib.join(format!("libsmtpc{}", std::env::consts::DLL_SUFFIX)));
+        }
+        Link::Static => {
+            cmd.arg(lib.join("libsmtpc.a")).args(NATIVE_STATIC_LIBS);
+        }
+    }
+    let out = cmd.output().expect("run the C compiler (cc)");
+    assert!(
+        out.status.success(),
+        "compiling {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+fn send_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| compile("send", &root().join("examples/c/send.c"), Link::Dynamic))
+}
+
+fn misuse_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| compile("misuse", &root().join("tests/c/misuse.c"), Link::Dynamic))
+}
+
+/// Runs `cmd` to its end, killing it after RUN_LIMIT.
+fn run(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
+    let deadline = Instant::now() + RUN_LIMIT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether `tool` can be run. Without it a test is skipped with a
+/// message, except in CI, where it must be installed (.ci/run does).
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
+        eprintln!("skipped: {tool} is not installed");
+    }
+    ok
+}
+
+/// The command that runs `exe`, under valgrind when asked.
+fn command(exe: &Path, valgrind: bool) -> Command {
+    if !valgrind {
+        return Command::new(exe);
+    }
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite,possible",
+        "--quiet",
+    ])
+    .arg(exe);
+    cmd
+}
+
+/// A message with bare LF line endings, a leading dot and a missing final
+/// newline, written to a file.
+fn message_file(name: &str) -> (PathBuf, Vec<u8>) {
+    let message = b"From: kjj@solidosystems.com\nTo: khl@solidosystems.com\n\
+                    Subject: from C\n\nHello from C.\n.leading dot\n..two\nlast line"
+        .to_vec();
+    let path = out_dir().join(name);
+    std::fs::write(&path, &message).unwrap();
+    (path, message)
+}
+
+/// Runs send.c against mailin-embedded; checks what the server stored.
+fn send_to_mailin(exe: &Path, valgrind: bool) {
+    let (port, store) = mailin();
+    let (file, message) = message_file(&format!("message-{port}.txt"));
+    let mut cmd = command(exe, valgrind);
+    cmd.args(["127.0.0.1", &port.to_string(), "kjj@solidosystems.com"])
+        .arg("khl@solidosystems.com,other@solidosystems.com")
+        .arg(&file)
+        .env("SMTPC_VERBOSE", "1");
+    let out = run(cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.starts_with("sent: 250"), "{stdout}");
+    // The transcript callback saw both sides.
+    assert!(
+        stderr.contains("C: MAIL FROM:<kjj@solidosystems.com>"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("S: 250"), "{stderr}");
+    assert!(stderr.contains("C: QUIT"), "{stderr}");
+    let got = store.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].from, "kjj@solidosystems.com");
+    assert_eq!(
+        got[0].to,
+        ["khl@solidosystems.com", "other@solidosystems.com"]
+    );
+    assert_eq!(text(&got[0].data), text(&normalised(&message)));
+}
+
+#[test]
+fn c_send_delivers_a_file() {
+    send_to_mailin(send_exe(), false);
+}
+
+#[test]
+fn c_send_lists_refused_recipients() {
+    let server = Server::start(script([
+        greet_ehlo(&["8BITMIME"]),
+        on_line("250 2.1.0 Ok"),
+        on_line("250 2.1.5 Ok"),
+        on_line("550 5.1.1 No such user"),
+        on_line("354 End data with <CR><LF>.<CR><LF>"),
+        vec![Act::Data, send("250 2.0.0 Ok: queued as ABC123")],
+        quit(),
+    ]));
+    let (file, _) = message_file("refused.txt");
+    let mut cmd = Command::new(send_exe());
+    cmd.args([
+        "127.0.0.1",
+        &server.port().to_string(),
+        "a@x.test",
+        "b@y.test,c@y.test",
+    ])
+    .arg(&file);
+    let out = run(cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("queue id ABC123"), "{stdout}");
+    assert!(
+        stderr.contains("refused: c@y.test: 550 5.1.1 No such user"),
+        "{stderr}"
+    );
+    let sent = lines(&server.received());
+    assert!(sent.contains(&"RCPT TO:<c@y.test>".to_owned()));
+    assert!(sent.contains(&"Hello from C.".to_owned()), "{sent:?}");
+    assert_eq!(sent.last().unwrap(), "QUIT");
+}
+
+#[test]
+fn c_send_reports_failures() {
+    let server = Server::start(script([
+        greet_ehlo(&[]),
+        on_line("554 5.7.1 Relay access denied"),
+        on_line("250 2.0.0 Reset"),
+        quit(),
+    ]));
+    let (file, _) = message_file("refused-sender.txt");
+    let mut cmd = Command::new(send_exe());
+    cmd.args([
+        "127.0.0.1",
+        &server.port().to_string(),
+        "a@x.test",
+        "b@y.test",
+    ])
+    .arg(&file);
+    let out = run(cmd);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "permanent failure: MAIL FROM:<a@x.test>: 554 5.7.1 Relay access denied (reply 554)"
+        ),
+        "{stderr}"
+    );
+    let sent = lines(&server.received());
+    assert_eq!(
+        sent,
+        ["EHLO [127.0.0.1]", "MAIL FROM:<a@x.test>", "RSET", "QUIT"]
+    );
+
+    // Bad arguments: exit 2 before any connection.
+    for args in [
+        vec!["127.0.0.1", "0", "a@x", "b@y", "/nonexistent"],
+        vec!["127.0.0.1", "25x", "a@x", "b@y", "/nonexistent"],
+        vec!["127.0.0.1", "25", "a@x", "b@y", "/nonexistent/message"],
+        vec!["too", "few"],
+    ] {
+        let mut cmd = Command::new(send_exe());
+        cmd.args(&args);
+        assert_eq!(run(cmd).status.code(), Some(2), "{args:?}");
+    }
+}
+
+/// Servers for misuse.c: one whole session, two that see a message
+/// abandoned by its read callback.
+fn misuse_servers() -> (Server, Server, Server) {
+    let session = Server::start(script([
+        greet_ehlo(&["SIZE 100000", "8BITMIME"]),
+        on_line("250 2.1.0 Ok"),
+        on_line("250 2.1.5 Ok"),
+        on_line("550 5.1.1 No such user"),
+        on_line("354 End data with <CR><LF>.<CR><LF>"),
+        vec![Act::Data, send("250 2.0.0 Ok: queued as Q1")],
+        on_line("250 2.0.0 Ok"),
+        quit(),
+    ]));
+    let abandoned = || {
+        Server::start(script([
+            greet_ehlo(&[]),
+            on_line("250 2.1.0 Ok"),
+            on_line("250 2.1.5 Ok"),
+            on_line("354 End data with <CR><LF>.<CR><LF>"),
+            vec![Act::Drain],
+        ]))
+    };
+    (session, abandoned(), abandoned())
+}
+
+fn run_misuse(valgrind: bool) {
+    let (session, cut1, cut2) = misuse_servers();
+    let mut cmd = command(misuse_exe(), valgrind);
+    for s in [&session, &cut1, &cut2] {
+        cmd.arg(s.port().to_string());
+    }
+    let out = run(cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+
+    // Nothing after a NUL, nothing refused, went on the wire.
+    let sent = lines(&session.received());
+    let expected = [
+        "EHLO client.test",
+        "MAIL FROM:<a@x>",
+        "RCPT TO:<b@y>",
+        "RCPT TO:<c@y>",
+        "DATA",
+        "Subject: misuse",
+        "",
+        "nul:\0:end",
+        "..dot",
+        ".",
+        "NOOP",
+        "QUIT",
+    ];
+    assert_eq!(sent, expected);
+    // An abandoned message never gets its end of data.
+    for server in [cut1, cut2] {
+        let sent = text(&server.received());
+        assert!(sent.contains("DATA\r\n"), "{sent:?}");
+        assert!(!sent.contains("\r\n.\r\n"), "{sent:?}");
+    }
+}
+
+#[test]
+fn c_misuse_gives_errors_never_crashes() {
+    run_misuse(false);
+}
+
+#[test]
+fn c_programs_are_clean_under_valgrind() {
+    if !have("valgrind") {
+        return;
+    }
+    run_misuse(true);
+    send_to_mailin(send_exe(), true);
+}
+
+#[test]
+fn c_send_links_statically() {
+    let exe = compile(
+        "send-static",
+        &root().join("examples/c/send.c"),
+        Link::Static,
+    );
+    let out = Command::new("ldd").arg(&exe).output();
+    if let Ok(out) = out {
+        assert!(
+            !text(&out.stdout).contains("libsmtpc"),
+            "linked dynamically"
+        );
+    }
+    send_to_mailin(&exe, false);
+}
+
+#[test]
+fn header_compiles_as_c_and_cpp() {
+    let header = root().join("include/smtpc.h");
+    for (compiler, flags) in [
+        (cc(), vec!["-x", "c", "-std=c99"]),
+        (cc(), vec!["-x", "c", "-std=c11"]),
+        ("c++".to_owned(), vec!["-x", "c++", "-std=c++11"]),
+    ] {
+        let out = Command::new(&compiler)
+            .args(&flags)
+            .args(["-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+            .arg(&header)
+            .output()
+            .unwrap_or_else(|e| panic!("run {compiler}: {e}"));
+        assert!(
+            out.status.success(),
+            "{compiler} {flags:?}:\n{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// The C code block under "## C quick start" in README.md.
+fn readme_quick_start() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## C quick start")
+        .nth(1)
+        .expect("README has a C quick start section");
+    let code = section.split("```c\n").nth(1).expect("a ```c block");
+    code.split("\n```").next().unwrap().to_owned() + "\n"
+}
+
+#[test]
+fn readme_c_quick_start_compiles_and_links() {
+    let source = out_dir().join("quick_start.c");
+    std::fs::write(&source, readme_quick_start()).unwrap();
+    let exe = compile("quick_start", &source, Link::Dynamic);
+    assert!(exe.exists());
+}
+
+#[test]
+fn python_ctypes_send() {
+    if !have("python3") {
+        return;
+    }
+    let (port, store) = mailin();
+    let (file, message) = message_file("python.txt");
+    let lib = lib_dir().join(format!("libsmtpc{}", std::env::consts::DLL_SUFFIX));
+    let mut cmd = Command::new("python3");
+    cmd.arg(root().join("examples/python/send.py"))
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "py@x.test",
+            "b@y.test,c@y.test",
+        ])
+        .arg(&file)
+        .env("SMTPC_LIBRARY", &lib)
+        .env("SMTPC_VERBOSE", "1");
+    let out = run(cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.starts_with("sent: 250"), "{stdout}");
+    assert!(stderr.contains("C: RCPT TO:<c@y.test>"), "{stderr}");
+    let got = store.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].from, "py@x.test");
+    assert_eq!(got[0].to, ["b@y.test", "c@y.test"]);
+    assert_eq!(text(&got[0].data), text(&normalised(&message)));
+}
