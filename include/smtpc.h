@@ -4,7 +4,9 @@
  * A quick start:
  *
  *     smtpc_client *c = smtpc_client_new();
- *     smtpc_set_server(c, "mail.example.org", 25);
+ *     smtpc_set_server(c, "mail.example.org", 587);
+ *     smtpc_set_tls(c, SMTPC_TLS_STARTTLS);    (the default)
+ *     smtpc_set_credentials(c, "me@example.org", "app-password");
  *     smtpc_result r = smtpc_connect(c);
  *     const char *to[] = {"a@example.org", "b@example.org"};
  *     if (r == SMTPC_OK)
@@ -98,11 +100,16 @@ typedef enum {
      */
     SMTPC_CLOSED = 7,
     /**
-     * The TLS handshake or certificate verification failed.
+     * TLS could not be set up: the handshake or certificate verification
+     * failed, STARTTLS was required but not offered or refused (then the
+     * reply code is the refusal's, or 0), or plaintext was injected after
+     * the server's 220 to STARTTLS. The connection is closed.
      */
     SMTPC_TLS = 8,
     /**
-     * Authentication failed or was refused.
+     * Authentication failed: the server refused the credentials (the
+     * reply code says how, e.g. 535), offers no usable mechanism, or the
+     * credentials would have gone over a connection without TLS.
      */
     SMTPC_AUTH = 9,
     /**
@@ -141,6 +148,47 @@ typedef enum {
      */
     SMTPC_INFO = 2,
 } smtpc_direction;
+
+/**
+ * How the connection is protected; the values for `smtpc_set_tls`.
+ */
+typedef enum {
+    /**
+     * No TLS. Credentials are then refused unless
+     * `smtpc_set_allow_insecure_auth` allows them. Default port 25.
+     */
+    SMTPC_TLS_NONE = 0,
+    /**
+     * STARTTLS is required (RFC 3207), the default: a server that does
+     * not offer it, or refuses it, fails `smtpc_connect` with `SMTPC_TLS`
+     * before anything else is sent. Default port 587.
+     */
+    SMTPC_TLS_STARTTLS = 1,
+    /**
+     * STARTTLS when the server offers it, plaintext when it does not.
+     * Once offered, any failure is an error, never a silent downgrade.
+     * Default port 587.
+     */
+    SMTPC_TLS_OPPORTUNISTIC = 2,
+    /**
+     * TLS from the first byte (RFC 8314). Default port 465.
+     */
+    SMTPC_TLS_IMPLICIT = 3,
+} smtpc_tls;
+
+/**
+ * TLS protocol versions; the values for `smtpc_set_min_tls_version`.
+ */
+typedef enum {
+    /**
+     * TLS 1.2 (the default minimum).
+     */
+    SMTPC_TLS_VERSION_1_2 = 12,
+    /**
+     * TLS 1.3.
+     */
+    SMTPC_TLS_VERSION_1_3 = 13,
+} smtpc_tls_version;
 
 /**
  * A connection to an SMTP server and its options (opaque).
@@ -222,7 +270,9 @@ void smtpc_client_free(smtpc_client *c);
 
 /**
  * The server to connect to: a host name, an IPv4 address, or an IPv6
- * address with or without brackets. `port` 0 means the default (25).
+ * address with or without brackets. `port` 0 means the default, which
+ * follows the TLS mode (`smtpc_set_tls`): 587 for STARTTLS, 465 for
+ * implicit TLS, 25 without TLS.
  *
  * # Safety
  * `c` is NULL or a live handle; `host` is NULL or a NUL-terminated string.
@@ -269,6 +319,161 @@ smtpc_result smtpc_set_connect_timeout_ms(smtpc_client *c, uint32_t ms);
  * declared type, which must stay callable while the handle lives.
  */
 smtpc_result smtpc_set_transcript(smtpc_client *c, smtpc_transcript_fn callback, void *user_data);
+
+/**
+ * How the connection is protected: one of `smtpc_tls` (default
+ * `SMTPC_TLS_STARTTLS`). Any other value is `SMTPC_INVALID_ARGUMENT`.
+ * Unless `smtpc_set_server` names a port, the port follows the mode.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_tls(smtpc_client *c, int mode);
+
+/**
+ * Authenticates with AUTH (RFC 4954) as `user` with `secret` (a
+ * password, or an OAuth 2.0 token with `smtpc_set_auth_mechanisms`)
+ * during `smtpc_connect`, after TLS. A refusal is `SMTPC_AUTH`. Over a
+ * connection without TLS the credentials are not sent, and
+ * `smtpc_connect` fails with `SMTPC_AUTH`, unless
+ * `smtpc_set_allow_insecure_auth` allows it. The secret never appears
+ * in error messages or the transcript.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `user` and `secret` are NULL or
+ * NUL-terminated strings.
+ */
+smtpc_result smtpc_set_credentials(smtpc_client *c, const char *user, const char *secret);
+
+/**
+ * The SASL mechanisms AUTH may use, in order of preference, separated by
+ * spaces or commas: any of "CRAM-MD5", "PLAIN", "LOGIN" (the default,
+ * in that order), "XOAUTH2", "OAUTHBEARER" (for tokens), in any case.
+ * An unknown name or an empty list is `SMTPC_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `names` is NULL or a NUL-terminated
+ * string.
+ */
+smtpc_result smtpc_set_auth_mechanisms(smtpc_client *c, const char *names);
+
+/**
+ * Allows credentials over a connection without TLS (default false, with
+ * no exception for localhost: anyone who sees the traffic can read the
+ * password).
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_allow_insecure_auth(smtpc_client *c, bool allow);
+
+/**
+ * Trusts the root certificates in the file at `path` (PEM, one or more
+ * certificates; or one DER certificate) besides the system's. Each call
+ * adds a file; it is read at `smtpc_connect`, where a missing or bad
+ * file is `SMTPC_TLS`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `path` is NULL or a NUL-terminated
+ * string.
+ */
+smtpc_result smtpc_set_ca_file(smtpc_client *c, const char *path);
+
+/**
+ * Like `smtpc_set_ca_file`, with the certificates in memory: `len`
+ * bytes of PEM or DER at `data` (copied).
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `data` is NULL or points to `len`
+ * readable bytes.
+ */
+smtpc_result smtpc_set_ca_blob(smtpc_client *c, const void *data, size_t len);
+
+/**
+ * Whether the system's root certificates are trusted (default true).
+ * With false, only those given with `smtpc_set_ca_file` and
+ * `smtpc_set_ca_blob` are.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_system_roots(smtpc_client *c, bool trust);
+
+/**
+ * Presents a client certificate: a PEM certificate chain (`chain_len`
+ * bytes) and its PEM PKCS#8 private key (`key_len` bytes), both copied.
+ * Checked at `smtpc_connect` (`SMTPC_TLS` when unusable).
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `chain` and `key` are NULL or point to
+ * `chain_len` and `key_len` readable bytes.
+ */
+smtpc_result smtpc_set_client_cert_pem(smtpc_client *c,
+                                       const void *chain,
+                                       size_t chain_len,
+                                       const void *key,
+                                       size_t key_len);
+
+/**
+ * Presents a client certificate from a PKCS#12 archive (`len` bytes of
+ * DER at `der`, copied) protected by `password`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `der` is NULL or points to `len`
+ * readable bytes; `password` is NULL or a NUL-terminated string.
+ */
+smtpc_result smtpc_set_client_cert_pkcs12(smtpc_client *c,
+                                          const void *der,
+                                          size_t len,
+                                          const char *password);
+
+/**
+ * The lowest TLS version accepted: one of `smtpc_tls_version` (default
+ * TLS 1.2). Any other value is `SMTPC_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_min_tls_version(smtpc_client *c, int version);
+
+/**
+ * The name the server's certificate must carry, and the SNI sent, when
+ * it differs from the host connected to (e.g. when connecting by IP
+ * address).
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `name` is NULL or a NUL-terminated
+ * string.
+ */
+smtpc_result smtpc_set_tls_server_name(smtpc_client *c, const char *name);
+
+/**
+ * DANGER: with true, any certificate is accepted, even expired or
+ * self-signed, so anyone on the path can read and change the session.
+ * For tests only. Default false.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_danger_accept_invalid_certs(smtpc_client *c, bool accept);
+
+/**
+ * DANGER: with true, a valid certificate issued for another host name
+ * is accepted. Default false.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_danger_accept_invalid_hostnames(smtpc_client *c, bool accept);
+
+/**
+ * True while the session runs over TLS. False for NULL or when no
+ * session is open.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+bool smtpc_is_encrypted(const smtpc_client *c);
 
 /**
  * Connects to the server set with `smtpc_set_server`, reads the greeting

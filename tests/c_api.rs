@@ -15,7 +15,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use support::{greet_ehlo, lines, mailin, normalised, on_line, quit, script, send, Act, Server};
+use support::certs::pki;
+use support::{
+    greet_ehlo, lines, mailin, mailin_with, normalised, on_line, quit, script, send, Act, Server,
+    MAILIN_PASSWORD, MAILIN_USER,
+};
 
 /// How long a C program may run (valgrind makes them slow).
 const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -49,9 +53,12 @@ fn cc() -> String {
 
 const CFLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"];
 
-/// What the Rust standard library needs from the system when the static
-/// library is linked (`--print native-static-libs`, see README).
+/// What the static library needs from the system: OpenSSL (native-tls)
+/// and what Rust's standard library uses (`--print native-static-libs`,
+/// see README).
 const NATIVE_STATIC_LIBS: &[&str] = &[
+    "-lssl",
+    "-lcrypto",
     "-lgcc_s",
     "-lutil",
     "-lrt",
@@ -183,6 +190,7 @@ fn send_to_mailin(exe: &Path, valgrind: bool) {
     cmd.args(["127.0.0.1", &port.to_string(), "kjj@solidosystems.com"])
         .arg("khl@solidosystems.com,other@solidosystems.com")
         .arg(&file)
+        .env("SMTPC_TLS", "none")
         .env("SMTPC_VERBOSE", "1");
     let out = run(cmd);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -214,6 +222,15 @@ fn c_send_delivers_a_file() {
     send_to_mailin(send_exe(), false);
 }
 
+/// send.c from a@x.test to `to` on 127.0.0.1:`port`, without TLS.
+fn plain_send(port: u16, to: &str, file: &Path) -> Command {
+    let mut cmd = Command::new(send_exe());
+    cmd.args(["127.0.0.1", &port.to_string(), "a@x.test", to])
+        .arg(file)
+        .env("SMTPC_TLS", "none");
+    cmd
+}
+
 #[test]
 fn c_send_lists_refused_recipients() {
     let server = Server::start(script([
@@ -226,14 +243,7 @@ fn c_send_lists_refused_recipients() {
         quit(),
     ]));
     let (file, _) = message_file("refused.txt");
-    let mut cmd = Command::new(send_exe());
-    cmd.args([
-        "127.0.0.1",
-        &server.port().to_string(),
-        "a@x.test",
-        "b@y.test,c@y.test",
-    ])
-    .arg(&file);
+    let cmd = plain_send(server.port(), "b@y.test,c@y.test", &file);
     let out = run(cmd);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(
@@ -261,14 +271,7 @@ fn c_send_reports_failures() {
         quit(),
     ]));
     let (file, _) = message_file("refused-sender.txt");
-    let mut cmd = Command::new(send_exe());
-    cmd.args([
-        "127.0.0.1",
-        &server.port().to_string(),
-        "a@x.test",
-        "b@y.test",
-    ])
-    .arg(&file);
+    let cmd = plain_send(server.port(), "b@y.test", &file);
     let out = run(cmd);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -295,6 +298,97 @@ fn c_send_reports_failures() {
         cmd.args(&args);
         assert_eq!(run(cmd).status.code(), Some(2), "{args:?}");
     }
+    let mut cmd = Command::new(send_exe());
+    cmd.args(["127.0.0.1", "25", "a@x", "b@y", "/dev/null"])
+        .env("SMTPC_TLS", "sometimes");
+    assert_eq!(run(cmd).status.code(), Some(2));
+}
+
+/// send.c against mailin-embedded with STARTTLS and AUTH, trusting the
+/// test CA; `password` is what SMTPC_PASSWORD says.
+fn send_over_tls(
+    exe: &Path,
+    valgrind: bool,
+    ca: bool,
+    password: &str,
+) -> (Output, Vec<support::Received>) {
+    let (port, store) = mailin_with(true);
+    let (file, _) = message_file(&format!("tls-{port}.txt"));
+    let mut cmd = command(exe, valgrind);
+    cmd.args(["localhost", &port.to_string(), "a@x.test", "b@y.test"])
+        .arg(&file)
+        .env("SMTPC_TLS", "starttls")
+        .env("SMTPC_USER", MAILIN_USER)
+        .env("SMTPC_PASSWORD", password)
+        .env("SMTPC_VERBOSE", "1");
+    if ca {
+        cmd.env("SMTPC_CA_FILE", &pki().ca_file);
+    }
+    let out = run(cmd);
+    let got = store.lock().unwrap().clone();
+    (out, got)
+}
+
+#[test]
+fn c_send_over_starttls_with_auth() {
+    let (out, got) = send_over_tls(send_exe(), false, true, MAILIN_PASSWORD);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.starts_with("sent over TLS: 250"), "{stdout}");
+    assert!(stderr.contains("C: STARTTLS"), "{stderr}");
+    assert!(stderr.contains("C: AUTH"), "{stderr}");
+    assert!(
+        !stderr.contains(MAILIN_PASSWORD),
+        "the password leaked: {stderr}"
+    );
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, ["b@y.test"]);
+
+    // A wrong password: SMTPC_AUTH with the server's 535, nothing sent.
+    let (out, got) = send_over_tls(send_exe(), false, true, "not-the-password");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stderr.contains("send: authentication failed: "), "{stderr}");
+    assert!(stderr.contains("(reply 535)"), "{stderr}");
+    assert!(
+        !stderr.contains("not-the-password"),
+        "the password leaked: {stderr}"
+    );
+    assert!(got.is_empty());
+
+    // Without the test CA the certificate is not trusted: SMTPC_TLS.
+    let (out, got) = send_over_tls(send_exe(), false, false, MAILIN_PASSWORD);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("send: TLS error: "), "{stderr}");
+    assert!(!stderr.contains("C: AUTH"), "{stderr}");
+    assert!(got.is_empty());
+}
+
+#[test]
+fn c_send_keeps_credentials_off_plaintext() {
+    let server = Server::start(script([
+        greet_ehlo(&["AUTH PLAIN LOGIN"]),
+        vec![Act::Drain],
+    ]));
+    let (file, _) = message_file("plaintext-auth.txt");
+    let mut cmd = plain_send(server.port(), "b@y.test", &file);
+    cmd.env("SMTPC_USER", "bob")
+        .env("SMTPC_PASSWORD", "hunter2");
+    let out = run(cmd);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("send: authentication failed: "), "{stderr}");
+    let sent = server.text();
+    assert!(!sent.contains("AUTH") && !sent.contains("MAIL"), "{sent}");
 }
 
 /// Servers for misuse.c: one whole session, two that see a message
@@ -374,6 +468,10 @@ fn c_programs_are_clean_under_valgrind() {
     }
     run_misuse(true);
     send_to_mailin(send_exe(), true);
+    // TLS and AUTH too: OpenSSL inside the same process.
+    let (out, got) = send_over_tls(send_exe(), true, true, MAILIN_PASSWORD);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(got.len(), 1);
 }
 
 #[test]
@@ -452,6 +550,7 @@ fn python_ctypes_send() {
         ])
         .arg(&file)
         .env("SMTPC_LIBRARY", &lib)
+        .env("SMTPC_TLS", "none")
         .env("SMTPC_VERBOSE", "1");
     let out = run(cmd);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));

@@ -4,8 +4,14 @@
  *     send SERVER PORT FROM TO FILE
  *
  * TO may list several addresses separated by commas. The file is
- * streamed, so its size does not matter. Set SMTPC_VERBOSE=1 to see the
- * exchange on stderr.
+ * streamed, so its size does not matter. The environment sets the rest:
+ *
+ *     SMTPC_TLS       none, starttls (the default: required), opportunistic
+ *                     or implicit
+ *     SMTPC_CA_FILE   a PEM file of roots to trust besides the system's
+ *     SMTPC_USER      authenticate as this user, with the password in
+ *     SMTPC_PASSWORD  (never on the command line, where ps shows it)
+ *     SMTPC_VERBOSE   if set, the exchange is shown on stderr
  *
  * Exit status: 0 sent to every recipient; 3 sent, but some recipients
  * were refused (listed on stderr); 1 not sent; 2 bad arguments or file.
@@ -44,6 +50,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s SERVER PORT FROM TO[,TO...] FILE\n", argv[0]);
         return 2;
     }
+    static const char *const modes[] = {"none", "starttls", "opportunistic", "implicit"};
+    static const int mode_values[] = {SMTPC_TLS_NONE, SMTPC_TLS_STARTTLS,
+                                      SMTPC_TLS_OPPORTUNISTIC, SMTPC_TLS_IMPLICIT};
+    const char *tls_name = getenv("SMTPC_TLS");
+    int tls = SMTPC_TLS_STARTTLS;
+    if (tls_name) {
+        size_t i = 0;
+        while (i < 4 && strcmp(tls_name, modes[i]) != 0)
+            i++;
+        if (i == 4) {
+            fprintf(stderr, "send: SMTPC_TLS must be none, starttls, opportunistic or implicit\n");
+            return 2;
+        }
+        tls = mode_values[i];
+    }
+    const char *ca_file = getenv("SMTPC_CA_FILE");
+    const char *user = getenv("SMTPC_USER"), *password = getenv("SMTPC_PASSWORD");
     const char *server = argv[1], *from = argv[3], *path = argv[5];
     char *end;
     long port = strtol(argv[2], &end, 10);
@@ -75,6 +98,12 @@ int main(int argc, char **argv)
     int status = 1;
     smtpc_result r = smtpc_set_server(c, server, (uint16_t)port);
     if (r == SMTPC_OK)
+        r = smtpc_set_tls(c, tls);
+    if (r == SMTPC_OK && ca_file)
+        r = smtpc_set_ca_file(c, ca_file);
+    if (r == SMTPC_OK && user)
+        r = smtpc_set_credentials(c, user, password ? password : "");
+    if (r == SMTPC_OK)
         r = smtpc_set_timeout_ms(c, 60000);
     if (r == SMTPC_OK && getenv("SMTPC_VERBOSE"))
         r = smtpc_set_transcript(c, show, stderr);
@@ -85,8 +114,8 @@ int main(int argc, char **argv)
 
     if (r == SMTPC_OK || r == SMTPC_PARTIAL) {
         const char *id = smtpc_queue_id(c);
-        printf("sent: %d %s%s%s\n", smtpc_reply_code(c), smtpc_reply_text(c),
-               id ? "; queue id " : "", id ? id : "");
+        printf("sent%s: %d %s%s%s\n", smtpc_is_encrypted(c) ? " over TLS" : "",
+               smtpc_reply_code(c), smtpc_reply_text(c), id ? "; queue id " : "", id ? id : "");
         status = r == SMTPC_OK ? 0 : 3;
     } else {
         fprintf(stderr, "send: %s: %s (reply %d)\n", smtpc_result_str(r),

@@ -5,7 +5,9 @@
 
 The same program as examples/c/send.c, with no compilation step. The
 library is found through SMTPC_LIBRARY (a path to libsmtpc.so), else the
-system's library path. Set SMTPC_VERBOSE=1 to see the exchange on stderr.
+system's library path. Like send.c it reads SMTPC_TLS (none, starttls,
+opportunistic, implicit), SMTPC_CA_FILE, SMTPC_USER and SMTPC_PASSWORD;
+set SMTPC_VERBOSE=1 to see the exchange on stderr.
 
 Exit status: 0 sent to every recipient; 3 sent, but some recipients were
 refused; 1 not sent; 2 bad arguments or file.
@@ -22,6 +24,8 @@ SMTPC_PARTIAL = 1
 # smtpc_direction values.
 SMTPC_SENT = 0
 SMTPC_RECEIVED = 1
+# smtpc_tls values, by the names SMTPC_TLS takes.
+TLS_MODES = {"none": 0, "starttls": 1, "opportunistic": 2, "implicit": 3}
 
 READ_FN = ctypes.CFUNCTYPE(ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 TRANSCRIPT_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
@@ -38,6 +42,9 @@ def load():
         ("smtpc_client_new", handle, []),
         ("smtpc_client_free", None, [handle]),
         ("smtpc_set_server", result, [handle, text, ctypes.c_uint16]),
+        ("smtpc_set_tls", result, [handle, ctypes.c_int]),
+        ("smtpc_set_ca_file", result, [handle, text]),
+        ("smtpc_set_credentials", result, [handle, text, text]),
         ("smtpc_set_timeout_ms", result, [handle, ctypes.c_uint32]),
         ("smtpc_set_transcript", result, [handle, TRANSCRIPT_FN, ctypes.c_void_p]),
         ("smtpc_connect", result, [handle]),
@@ -45,6 +52,7 @@ def load():
          [handle, text, ctypes.POINTER(text), ctypes.c_size_t, READ_FN, ctypes.c_void_p]),
         ("smtpc_quit", result, [handle]),
         ("smtpc_is_connected", ctypes.c_bool, [handle]),
+        ("smtpc_is_encrypted", ctypes.c_bool, [handle]),
         ("smtpc_reply_code", ctypes.c_int, [handle]),
         ("smtpc_reply_text", text, [handle]),
         ("smtpc_error_message", text, [handle]),
@@ -79,7 +87,15 @@ def main(argv):
             raise ValueError(port)
         to = [c_string(r) for r in recipients.split(",") if r]
         server, sender = c_string(server), c_string(sender)
+        tls = TLS_MODES[os.environ.get("SMTPC_TLS", "starttls")]
+        ca_file = os.environ.get("SMTPC_CA_FILE")
+        user = os.environ.get("SMTPC_USER")
+        password = os.environ.get("SMTPC_PASSWORD", "")
         message = open(path, "rb")
+    except KeyError:
+        print("send.py: SMTPC_TLS must be none, starttls, opportunistic or implicit",
+              file=sys.stderr)
+        return 2
     except (ValueError, OSError) as e:
         print(f"send.py: {e}", file=sys.stderr)
         return 2
@@ -108,6 +124,12 @@ def main(argv):
     try:
         r = lib.smtpc_set_server(c, server, port)
         if r == SMTPC_OK:
+            r = lib.smtpc_set_tls(c, tls)
+        if r == SMTPC_OK and ca_file:
+            r = lib.smtpc_set_ca_file(c, c_string(ca_file))
+        if r == SMTPC_OK and user:
+            r = lib.smtpc_set_credentials(c, c_string(user), c_string(password))
+        if r == SMTPC_OK:
             r = lib.smtpc_set_timeout_ms(c, 60000)
         if r == SMTPC_OK and os.environ.get("SMTPC_VERBOSE"):
             r = lib.smtpc_set_transcript(c, show, None)
@@ -121,7 +143,9 @@ def main(argv):
         if r in (SMTPC_OK, SMTPC_PARTIAL):
             queue_id = lib.smtpc_queue_id(c)
             suffix = f"; queue id {queue_id.decode()}" if queue_id else ""
-            print(f"sent: {lib.smtpc_reply_code(c)} {lib.smtpc_reply_text(c).decode()}{suffix}")
+            tls_note = " over TLS" if lib.smtpc_is_encrypted(c) else ""
+            print(f"sent{tls_note}: {lib.smtpc_reply_code(c)} "
+                  f"{lib.smtpc_reply_text(c).decode()}{suffix}")
             status = 0 if r == SMTPC_OK else 3
         else:
             print(f"send.py: {lib.smtpc_result_str(r).decode()}: "

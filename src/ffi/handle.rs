@@ -9,6 +9,7 @@ use super::args;
 use super::callbacks::{smtpc_transcript_fn, Transcript};
 use super::outcome::{Done, Fail, Outcome};
 use super::result::smtpc_result;
+use super::security::Security;
 use crate::client::{Client, ClientBuilder};
 
 /// A connection to an SMTP server and its options (opaque).
@@ -41,6 +42,7 @@ pub struct smtpc_client {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     transcript: Option<Transcript>,
+    pub(crate) security: Security,
     pub(crate) session: Option<Client>,
     pub(crate) outcome: Outcome,
 }
@@ -67,7 +69,7 @@ impl smtpc_client {
         if let Some(t) = self.transcript {
             b = b.transcript(t.hook());
         }
-        Ok(b)
+        Ok(self.security.apply(b))
     }
 
     /// The open session, or `SMTPC_CLOSED` when there is none.
@@ -130,6 +132,7 @@ pub extern "C" fn smtpc_client_new() -> *mut smtpc_client {
             timeout: None,
             connect_timeout: None,
             transcript: None,
+            security: Security::default(),
             session: None,
             outcome: Outcome::default(),
         };
@@ -155,7 +158,9 @@ pub unsafe extern "C" fn smtpc_client_free(c: *mut smtpc_client) {
 }
 
 /// The server to connect to: a host name, an IPv4 address, or an IPv6
-/// address with or without brackets. `port` 0 means the default (25).
+/// address with or without brackets. `port` 0 means the default, which
+/// follows the TLS mode (`smtpc_set_tls`): 587 for STARTTLS, 465 for
+/// implicit TLS, 25 without TLS.
 ///
 /// # Safety
 /// `c` is NULL or a live handle; `host` is NULL or a NUL-terminated string.

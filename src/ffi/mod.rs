@@ -10,7 +10,8 @@
 //!
 //! The files: `boundary` (the panic boundary), `result` (`smtpc_result`),
 //! `args` (reading C arguments), `callbacks` (transcript and read
-//! callbacks), `handle` (the handle and its options), `actions` (the
+//! callbacks), `handle` (the handle and its options), `security` (TLS
+//! and AUTH options), `actions` (the
 //! calls that talk to the server), `outcome` (what the last call left:
 //! reply, error message, refused recipients).
 
@@ -28,6 +29,8 @@ mod result;
 mod callbacks;
 
 mod handle;
+
+mod security;
 
 mod actions;
 

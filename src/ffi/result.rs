@@ -38,9 +38,14 @@ pub enum smtpc_result {
     /// session ended with `smtpc_quit`, or the server closed the
     /// connection. Call `smtpc_connect` to start a new one.
     SMTPC_CLOSED = 7,
-    /// The TLS handshake or certificate verification failed.
+    /// TLS could not be set up: the handshake or certificate verification
+    /// failed, STARTTLS was required but not offered or refused (then the
+    /// reply code is the refusal's, or 0), or plaintext was injected after
+    /// the server's 220 to STARTTLS. The connection is closed.
     SMTPC_TLS = 8,
-    /// Authentication failed or was refused.
+    /// Authentication failed: the server refused the credentials (the
+    /// reply code says how, e.g. 535), offers no usable mechanism, or the
+    /// credentials would have gone over a connection without TLS.
     SMTPC_AUTH = 9,
     /// An argument is unacceptable: a NULL pointer, a string that is not
     /// UTF-8, an address or name with a control character, a zero timeout,
@@ -70,6 +75,10 @@ impl smtpc_result {
             Error::Io { .. } => SMTPC_IO,
             Error::Unsupported(_) => SMTPC_UNSUPPORTED,
             Error::InvalidInput(_) => SMTPC_INVALID_ARGUMENT,
+            Error::Tls { .. } | Error::TlsUnavailable { .. } | Error::StartTlsInjection { .. } => {
+                SMTPC_TLS
+            }
+            Error::Auth { .. } => SMTPC_AUTH,
         }
     }
 

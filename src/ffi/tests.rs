@@ -9,6 +9,7 @@ use super::actions::*;
 use super::handle::*;
 use super::outcome::*;
 use super::result::smtpc_result::{self, *};
+use super::security::*;
 use super::smtpc_version;
 use crate::error::{Error, Rejection};
 use crate::reply::Reply;
@@ -88,7 +89,42 @@ fn null_handles_are_invalid_arguments_never_crashes() {
         assert_eq!(smtpc_noop(c), SMTPC_INVALID_ARGUMENT);
         assert_eq!(smtpc_quit(c), SMTPC_INVALID_ARGUMENT);
         assert!(!smtpc_is_connected(c));
+        assert!(!smtpc_is_encrypted(c));
         assert!(!smtpc_has_extension(c, c"SIZE".as_ptr()));
+        assert_eq!(smtpc_set_tls(c, 0), SMTPC_INVALID_ARGUMENT);
+        let (u, p) = (c"u".as_ptr(), c"p".as_ptr());
+        assert_eq!(smtpc_set_credentials(c, u, p), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(
+            smtpc_set_auth_mechanisms(c, c"PLAIN".as_ptr()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            smtpc_set_allow_insecure_auth(c, true),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            smtpc_set_ca_file(c, c"/ca.pem".as_ptr()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            smtpc_set_ca_blob(c, b"x".as_ptr().cast(), 1),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(smtpc_set_system_roots(c, false), SMTPC_INVALID_ARGUMENT);
+        let r = smtpc_set_client_cert_pem(c, b"x".as_ptr().cast(), 1, b"y".as_ptr().cast(), 1);
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT);
+        let r = smtpc_set_client_cert_pkcs12(c, b"x".as_ptr().cast(), 1, p);
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_set_min_tls_version(c, 12), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_set_tls_server_name(c, u), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(
+            smtpc_set_danger_accept_invalid_certs(c, true),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            smtpc_set_danger_accept_invalid_hostnames(c, true),
+            SMTPC_INVALID_ARGUMENT
+        );
         assert_eq!(smtpc_reply_code(c), 0);
         assert_eq!(s(smtpc_reply_enhanced(c)), None);
         assert_eq!(s(smtpc_reply_text(c)).unwrap(), "");
@@ -133,6 +169,76 @@ fn bad_arguments_on_a_live_handle_say_what_was_wrong() {
         let r = smtpc_send(h.0, c"a@x".as_ptr(), evil.as_ptr(), 1, null(), 0);
         assert_eq!(r, SMTPC_INVALID_ARGUMENT, "{}", h.error());
     }
+}
+
+#[test]
+fn tls_and_auth_options_are_checked() {
+    let h = Handle::new();
+    // SAFETY: a live handle, NULLs and static strings.
+    unsafe {
+        for mode in [smtpc_tls::SMTPC_TLS_NONE, smtpc_tls::SMTPC_TLS_IMPLICIT] {
+            assert_eq!(smtpc_set_tls(h.0, mode as _), SMTPC_OK);
+        }
+        assert_eq!(smtpc_set_tls(h.0, 4), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(h.error(), "4 is not an smtpc_tls mode");
+        assert_eq!(smtpc_set_tls(h.0, -1), SMTPC_INVALID_ARGUMENT);
+        let v13 = smtpc_tls_version::SMTPC_TLS_VERSION_1_3 as _;
+        assert_eq!(smtpc_set_min_tls_version(h.0, v13), SMTPC_OK);
+        assert_eq!(smtpc_set_min_tls_version(h.0, 11), SMTPC_INVALID_ARGUMENT);
+        let mechanisms = c" cram-md5, PLAIN  xoauth2".as_ptr();
+        assert_eq!(smtpc_set_auth_mechanisms(h.0, mechanisms), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_auth_mechanisms(h.0, c"PLAIN,GSSAPI".as_ptr()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(h.error(), "unknown SASL mechanism \"GSSAPI\"");
+        assert_eq!(
+            smtpc_set_auth_mechanisms(h.0, c" , ".as_ptr()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            smtpc_set_credentials(h.0, c"u".as_ptr(), null()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert_eq!(h.error(), "secret is NULL");
+        assert_eq!(
+            smtpc_set_credentials(h.0, c"u".as_ptr(), c"\xff".as_ptr()),
+            SMTPC_INVALID_ARGUMENT
+        );
+        assert!(!h.error().contains('\u{FFFD}'), "the secret is not echoed");
+        assert_eq!(smtpc_set_ca_file(h.0, c"".as_ptr()), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_set_ca_blob(h.0, null(), 0), SMTPC_INVALID_ARGUMENT);
+        let r = smtpc_set_client_cert_pem(h.0, null(), 0, b"k".as_ptr().cast(), 1);
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT);
+        let r = smtpc_set_client_cert_pkcs12(h.0, b"x".as_ptr().cast(), 1, null());
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT);
+    }
+}
+
+#[test]
+fn tls_and_auth_errors_map_to_their_results() {
+    let tls = Error::Tls {
+        during: "STARTTLS".into(),
+        source: "certificate verify failed".into(),
+    };
+    assert_eq!(smtpc_result::of(&tls), SMTPC_TLS);
+    let refused = Error::TlsUnavailable {
+        reply: Some(reply("454 4.7.0 TLS not available\r\n")),
+    };
+    let mut o = Outcome::default();
+    assert_eq!(o.record(Err(refused.into())), SMTPC_TLS);
+    assert_eq!(o.view().code, 454);
+    assert_eq!(
+        smtpc_result::of(&Error::StartTlsInjection { bytes: 10 }),
+        SMTPC_TLS
+    );
+    let auth = Error::Auth {
+        reason: "AUTH PLAIN".into(),
+        reply: Some(reply("535 5.7.8 Authentication credentials invalid\r\n")),
+    };
+    assert_eq!(o.record(Err(auth.into())), SMTPC_AUTH);
+    let v = o.view();
+    assert_eq!((v.code, v.enhanced.as_deref()), (535, Some("5.7.8")));
 }
 
 #[test]

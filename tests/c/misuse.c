@@ -103,6 +103,19 @@ static void null_handle(void)
     EXPECT(smtpc_set_timeout_ms(c, 1000), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_set_connect_timeout_ms(c, 1000), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_set_transcript(c, transcript, NULL), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_tls(c, SMTPC_TLS_NONE), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_credentials(c, "user", "secret"), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_auth_mechanisms(c, "PLAIN"), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_allow_insecure_auth(c, true), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_ca_file(c, "/etc/ssl/certs/ca-certificates.crt"), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_ca_blob(c, "x", 1), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_system_roots(c, false), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_client_cert_pem(c, "x", 1, "y", 1), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_client_cert_pkcs12(c, "x", 1, "pw"), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_min_tls_version(c, SMTPC_TLS_VERSION_1_3), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_tls_server_name(c, "mail.test"), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_danger_accept_invalid_certs(c, true), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_danger_accept_invalid_hostnames(c, true), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_connect(c), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_mail(c, "a@x"), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_rcpt(c, "b@y"), SMTPC_INVALID_ARGUMENT);
@@ -114,6 +127,7 @@ static void null_handle(void)
     EXPECT(smtpc_noop(c), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_quit(c), SMTPC_INVALID_ARGUMENT);
     CHECK(!smtpc_is_connected(c));
+    CHECK(!smtpc_is_encrypted(c));
     CHECK(!smtpc_has_extension(c, "SIZE"));
     CHECK(smtpc_reply_code(c) == 0);
     CHECK(smtpc_reply_enhanced(c) == NULL);
@@ -149,6 +163,28 @@ static void without_a_server(void)
     EXPECT(smtpc_set_connect_timeout_ms(c, 0), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_set_transcript(c, NULL, NULL), SMTPC_OK);
     CHECK(smtpc_error_message(c)[0] == '\0');
+    /* TLS and AUTH options. */
+    EXPECT(smtpc_set_tls(c, 4), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_tls(c, -1), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_tls(c, SMTPC_TLS_IMPLICIT), SMTPC_OK);
+    EXPECT(smtpc_set_min_tls_version(c, 11), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_min_tls_version(c, SMTPC_TLS_VERSION_1_2), SMTPC_OK);
+    EXPECT(smtpc_set_credentials(c, NULL, "secret"), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_credentials(c, "user", NULL), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_credentials(c, "user", "hunter\xff" "2"), SMTPC_INVALID_ARGUMENT);
+    CHECK(!strstr(smtpc_error_message(c), "hunter"));
+    EXPECT(smtpc_set_auth_mechanisms(c, NULL), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_auth_mechanisms(c, "PLAIN KERBEROS"), SMTPC_INVALID_ARGUMENT);
+    CHECK(says(c, "KERBEROS"));
+    EXPECT(smtpc_set_auth_mechanisms(c, ""), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_ca_file(c, NULL), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_ca_file(c, ""), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_ca_blob(c, NULL, 10), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_ca_blob(c, "x", 0), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_client_cert_pem(c, NULL, 3, "key", 3), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_client_cert_pem(c, "crt", 3, NULL, 0), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_client_cert_pkcs12(c, "p12", 3, NULL), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_set_tls_server_name(c, NULL), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_connect(c), SMTPC_INVALID_ARGUMENT);
     CHECK(says(c, "smtpc_set_server"));
     /* Steps before connecting. */
@@ -179,6 +215,7 @@ static void session(int port, struct seen *seen)
 {
     smtpc_client *c = smtpc_client_new();
     EXPECT(smtpc_set_server(c, "127.0.0.1", (uint16_t)port), SMTPC_OK);
+    EXPECT(smtpc_set_tls(c, SMTPC_TLS_NONE), SMTPC_OK);
     EXPECT(smtpc_set_timeout_ms(c, 20000), SMTPC_OK);
     EXPECT(smtpc_set_transcript(c, transcript, seen), SMTPC_OK);
     /* C ends the string at the NUL: the server sees "client.test". */
@@ -186,6 +223,7 @@ static void session(int port, struct seen *seen)
     EXPECT(smtpc_connect(c), SMTPC_OK);
     CHECK(smtpc_reply_code(c) == 220);
     CHECK(smtpc_is_connected(c));
+    CHECK(!smtpc_is_encrypted(c));
     CHECK(smtpc_has_extension(c, "size"));
     CHECK(!smtpc_has_extension(c, "CHUNKING"));
     CHECK(!smtpc_has_extension(c, "\xff"));
@@ -238,6 +276,7 @@ static void abandoned(int port, smtpc_read_fn read, const char *why)
 {
     smtpc_client *c = smtpc_client_new();
     EXPECT(smtpc_set_server(c, "127.0.0.1", (uint16_t)port), SMTPC_OK);
+    EXPECT(smtpc_set_tls(c, SMTPC_TLS_NONE), SMTPC_OK);
     EXPECT(smtpc_set_timeout_ms(c, 20000), SMTPC_OK);
     EXPECT(smtpc_connect(c), SMTPC_OK);
     EXPECT(smtpc_mail(c, "a@x"), SMTPC_OK);
