@@ -51,7 +51,15 @@ fn cc() -> String {
     std::env::var("CC").unwrap_or_else(|_| "cc".into())
 }
 
-const CFLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"];
+const CFLAGS: &[&str] = &[
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-g",
+    "-pthread",
+];
 
 /// What the static library needs from the system: OpenSSL (native-tls)
 /// and what Rust's standard library uses (`--print native-static-libs`,
@@ -459,6 +467,28 @@ fn run_misuse(valgrind: bool) {
 #[test]
 fn c_misuse_gives_errors_never_crashes() {
     run_misuse(false);
+}
+
+#[test]
+fn c_handles_work_in_parallel_threads() {
+    let exe = compile("threads", &root().join("tests/c/threads.c"), Link::Dynamic);
+    let (port, store) = mailin();
+    let mut cmd = Command::new(exe);
+    cmd.arg(port.to_string());
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut to: Vec<String> = store
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| m.to.join(","))
+        .collect();
+    to.sort();
+    let mut expected: Vec<String> = (0..4)
+        .flat_map(|t| (0..5).map(move |m| format!("t{t}-m{m}@y.test")))
+        .collect();
+    expected.sort();
+    assert_eq!(to, expected);
 }
 
 #[test]

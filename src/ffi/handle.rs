@@ -1,6 +1,7 @@
 //! The handle: options set before the action, the session once connected,
 //! and the outcome of the last call.
 
+use std::alloc::{alloc, Layout};
 use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -125,6 +126,14 @@ pub(crate) unsafe fn act(
 #[no_mangle]
 pub extern "C" fn smtpc_client_new() -> *mut smtpc_client {
     ffi_boundary! {
+        // Allocated by hand so that running out of memory gives NULL, as
+        // C expects, where Box::new would abort.
+        let layout = Layout::new::<smtpc_client>();
+        // SAFETY: the layout is that of smtpc_client, which is not zero-sized.
+        let p = unsafe { alloc(layout) }.cast::<smtpc_client>();
+        if p.is_null() {
+            return std::ptr::null_mut();
+        }
         let handle = smtpc_client {
             host: None,
             port: None,
@@ -136,7 +145,11 @@ pub extern "C" fn smtpc_client_new() -> *mut smtpc_client {
             session: None,
             outcome: Outcome::default(),
         };
-        Box::into_raw(Box::new(handle))
+        // SAFETY: `p` is not NULL and was allocated by the global allocator
+        // with smtpc_client's layout, so it is valid and aligned for this
+        // write, and Box::from_raw may take it over in smtpc_client_free.
+        unsafe { p.write(handle) };
+        p
     }
 }
 
@@ -150,8 +163,9 @@ pub extern "C" fn smtpc_client_new() -> *mut smtpc_client {
 pub unsafe extern "C" fn smtpc_client_free(c: *mut smtpc_client) {
     ffi_boundary! {
         if !c.is_null() {
-            // SAFETY: `c` came from Box::into_raw in smtpc_client_new and
-            // the caller promises it was not freed yet.
+            // SAFETY: `c` was allocated in smtpc_client_new with the global
+            // allocator and smtpc_client's layout, as Box::from_raw
+            // requires, and the caller promises it was not freed yet.
             drop(unsafe { Box::from_raw(c) });
         }
     }
