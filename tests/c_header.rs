@@ -93,5 +93,12 @@ fn header_declares_the_contract() {
         );
         count += 1;
     }
-    assert!(count >= 30, "only {count} functions found");
+    assert!(count >= 40, "only {count} functions found");
+    // Every exported function runs inside the panic boundary.
+    for chunk in src.split("#[no_mangle]").skip(1) {
+        let name = chunk.split("fn ").nth(1).and_then(|r| r.split('(').next());
+        let body = chunk.split("#[cfg(test)]").next().unwrap();
+        assert!(body.contains("ffi_boundary! {"), "{name:?} lacks ffi_boundary!");
+    }
+    assert_eq!(src.matches("#[no_mangle]").count(), count);
 }
