@@ -29,7 +29,8 @@ use crate::client::{Client, ClientBuilder};
 /// string smtpc returns belongs to the handle and stays valid until the
 /// next call on the same handle other than the accessors
 /// (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
-/// `smtpc_rejected_*`, `smtpc_is_connected`, `smtpc_has_extension`), or
+/// `smtpc_rejected_*`, `smtpc_is_connected`, `smtpc_is_encrypted`,
+/// `smtpc_has_extension`), or
 /// until `smtpc_client_free`; the caller never frees them.
 ///
 /// Every function accepts NULL for any pointer and returns
