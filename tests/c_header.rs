@@ -98,7 +98,10 @@ fn header_declares_the_contract() {
     for chunk in src.split("#[no_mangle]").skip(1) {
         let name = chunk.split("fn ").nth(1).and_then(|r| r.split('(').next());
         let body = chunk.split("#[cfg(test)]").next().unwrap();
-        assert!(body.contains("ffi_boundary! {"), "{name:?} lacks ffi_boundary!");
+        assert!(
+            body.contains("ffi_boundary! {"),
+            "{name:?} lacks ffi_boundary!"
+        );
     }
     assert_eq!(src.matches("#[no_mangle]").count(), count);
 }
