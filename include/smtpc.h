@@ -528,7 +528,10 @@ smtpc_result smtpc_data_stream(smtpc_client *c, smtpc_read_fn read, void *user_d
 
 /**
  * Sends one message: MAIL FROM, RCPT TO for each of the `to_count`
- * addresses in `to`, DATA and the `len` bytes at `message`.
+ * addresses in `to`, DATA (or BDAT) and the `len` bytes at `message`,
+ * grouped as the server allows (PIPELINING, CHUNKING). The message is
+ * not copied; its size is declared with SIZE= (a message over the
+ * server's limit is `SMTPC_PERMANENT` before anything is sent).
  *
  * Returns `SMTPC_OK` when every recipient was accepted and the server
  * took the message; `SMTPC_PARTIAL` when it went to some recipients and

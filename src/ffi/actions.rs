@@ -148,7 +148,10 @@ unsafe fn envelope(
 }
 
 /// Sends one message: MAIL FROM, RCPT TO for each of the `to_count`
-/// addresses in `to`, DATA and the `len` bytes at `message`.
+/// addresses in `to`, DATA (or BDAT) and the `len` bytes at `message`,
+/// grouped as the server allows (PIPELINING, CHUNKING). The message is
+/// not copied; its size is declared with SIZE= (a message over the
+/// server's limit is `SMTPC_PERMANENT` before anything is sent).
 ///
 /// Returns `SMTPC_OK` when every recipient was accepted and the server
 /// took the message; `SMTPC_PARTIAL` when it went to some recipients and
@@ -177,7 +180,7 @@ pub unsafe extern "C" fn smtpc_send(
             act(c, |h| {
                 let envelope = envelope(from, to, to_count)?;
                 let message = args::bytes(message.cast(), len, "message")?;
-                Ok(Done::Delivery(h.session()?.send(&envelope, message)?))
+                Ok(Done::Delivery(h.session()?.send_bytes(&envelope, message)?))
             })
         }
     }
