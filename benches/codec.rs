@@ -1,9 +1,10 @@
 //! The data encoder (GB/s of input) and the reply parser.
 //!
 //! `cargo bench --bench codec`. The encoder runs over a 64 MiB body of
-//! ordinary text (CRLF lines of 76 characters, a few starting with a dot)
-//! and over the worst case, where every line starts with '.' and ends in a
-//! bare LF, so every line needs two insertions.
+//! ordinary text (CRLF lines of 76 characters, a few starting with a dot),
+//! the same text with bare LF line endings (a file on Unix), and the worst
+//! case, where every line starts with '.' and ends in a bare LF, so every
+//! line needs two insertions.
 
 use std::hint::black_box;
 
@@ -38,6 +39,17 @@ fn ordinary() -> Vec<u8> {
     out
 }
 
+/// The same text with bare LF line endings, as files on Unix have it:
+/// every line needs a CR inserted.
+fn ordinary_lf() -> Vec<u8> {
+    let mut out = Vec::with_capacity(SIZE);
+    for line in ordinary().split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(&line[..line.len() - 2]);
+        out.push(b'\n');
+    }
+    out
+}
+
 /// Every line is ".x" and a bare LF.
 fn worst() -> Vec<u8> {
     b".x\n".iter().copied().cycle().take(SIZE).collect()
@@ -47,7 +59,11 @@ fn encoder(c: &mut Criterion) {
     let mut g = c.benchmark_group("encoder");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(SIZE as u64));
-    for (name, input) in [("ordinary", ordinary()), ("worst", worst())] {
+    for (name, input) in [
+        ("ordinary", ordinary()),
+        ("ordinary-lf", ordinary_lf()),
+        ("worst", worst()),
+    ] {
         // What the client does with DATA: pieces into a 256 KiB buffer,
         // large runs passed through (here: counted, as a socket would take
         // them without a copy).
