@@ -11,6 +11,8 @@
 //! from disk for each message instead, in constant memory. Every reply is
 //! checked: any failure prints it and exits with status 1. MB are 10^6
 //! bytes of the file, per second of wall time from connect to QUIT.
+//! `--one-at-a-time` sends each message with its own `send_bytes` call
+//! instead (to count the round trips of a single send).
 
 use std::fs::File;
 use std::process::ExitCode;
@@ -27,16 +29,20 @@ struct Args {
     count: usize,
     message: String,
     per_message: bool,
+    /// `send_bytes` per message instead of one batch (to count the round
+    /// trips of a single send).
+    one_at_a_time: bool,
 }
 
-const USAGE: &str =
-    "usage: bench --server HOST:PORT --count N --message FILE [--connections-per-message]";
+const USAGE: &str = "usage: bench --server HOST:PORT --count N --message FILE \
+     [--connections-per-message] [--one-at-a-time]";
 
 fn args() -> Result<Args, String> {
     let mut server = None;
     let mut count = None;
     let mut message = None;
     let mut per_message = false;
+    let mut one_at_a_time = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -44,6 +50,7 @@ fn args() -> Result<Args, String> {
             "--count" => count = it.next(),
             "--message" => message = it.next(),
             "--connections-per-message" => per_message = true,
+            "--one-at-a-time" => one_at_a_time = true,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -61,6 +68,7 @@ fn args() -> Result<Args, String> {
             .map_err(|_| "--count wants a number")?,
         message: message.ok_or(USAGE)?,
         per_message,
+        one_at_a_time,
     })
 }
 
@@ -97,6 +105,11 @@ fn run(a: &Args, envelope: &Envelope) -> Result<u64, String> {
     } else {
         let mut c = connect(a).map_err(|e| fail(0, e))?;
         match &body {
+            Some(b) if a.one_at_a_time => {
+                for i in 0..a.count {
+                    c.send_bytes(envelope, b).map_err(|e| fail(i, e))?;
+                }
+            }
             Some(b) => {
                 let results = c.send_batch((0..a.count).map(|_| (envelope, b.as_slice())));
                 if results.len() != a.count {
