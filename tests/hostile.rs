@@ -420,6 +420,75 @@ fn tricky_bodies_on_the_wire() {
     }
 }
 
+/// The same bodies with PIPELINING (the envelope and DATA in one write) and
+/// with CHUNKING (BDAT: no dot-stuffing, exactly the normalised content),
+/// from a reader and from memory.
+#[test]
+fn tricky_bodies_pipelined_and_chunked() {
+    let bodies: [&[u8]; 8] = [
+        b"bare\nlf\n",
+        b"bare\rcr\r",
+        b"a\n.\nb\r.\rc",
+        b"a\r\r\nb\n.\r\n",
+        b".",
+        b"no final newline",
+        b"\x80\xff 8-bit\r\n",
+        b"",
+    ];
+    for body in bodies {
+        for from_memory in [false, true] {
+            // PIPELINING: MAIL, RCPT and DATA arrive together.
+            let server = Server::start(script([
+                greet_ehlo(&["PIPELINING", "8BITMIME"]),
+                vec![
+                    Act::Line,
+                    Act::Line,
+                    Act::Line,
+                    send("250 ok\n250 ok\n354 go"),
+                ],
+                vec![Act::Data, send("250 queued")],
+                quit(),
+            ]));
+            let mut c = connect(&server);
+            if from_memory {
+                c.send_bytes(&envelope(), body).unwrap();
+            } else {
+                c.send(&envelope(), body).unwrap();
+            }
+            c.quit().unwrap();
+            let wire = server.received();
+            let start = find(&wire, b"DATA\r\n").expect("DATA") + 6;
+            let content = &wire[start..wire.len() - b"QUIT\r\n".len()];
+            let (unstuffed, ends) = unstuff(content);
+            assert_eq!((ends, unstuffed), (1, normalised(body)), "{body:?}");
+
+            // CHUNKING: BDAT n LAST carries exactly the normalised content.
+            let n = normalised(body).len();
+            let server = Server::start(script([
+                greet_ehlo(&["PIPELINING", "CHUNKING", "8BITMIME"]),
+                vec![Act::Line, Act::Line, Act::Line, Act::Bytes(n)],
+                vec![send("250 ok\n250 ok\n250 queued")],
+                quit(),
+            ]));
+            let mut c = connect(&server);
+            if from_memory {
+                c.send_bytes(&envelope(), body).unwrap();
+            } else {
+                c.send(&envelope(), body).unwrap();
+            }
+            c.quit().unwrap();
+            let wire = server.received();
+            let header = format!("BDAT {n} LAST\r\n");
+            let start = find(&wire, header.as_bytes()).expect("BDAT") + header.len();
+            assert_eq!(
+                &wire[start..wire.len() - b"QUIT\r\n".len()],
+                &normalised(body)[..],
+                "{body:?}"
+            );
+        }
+    }
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
