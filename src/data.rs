@@ -303,6 +303,11 @@ pub(crate) fn encode_all(input: &[u8], mut enc: DataEncoder) -> Vec<u8> {
     out
 }
 
+// The reference shared with the integration tests and the fuzz targets.
+#[cfg(test)]
+#[path = "../tests/support/oracle.rs"]
+mod oracle;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,54 +317,7 @@ mod tests {
         encode_all(input, DataEncoder::for_data())
     }
 
-    /// The input with every bare CR or LF made CRLF, and a final CRLF.
-    fn normalised(input: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < input.len() {
-            match input[i] {
-                b'\r' if input.get(i + 1) == Some(&b'\n') => {
-                    out.extend_from_slice(b"\r\n");
-                    i += 1;
-                }
-                b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        if !out.is_empty() && !out.ends_with(b"\r\n") {
-            out.extend_from_slice(b"\r\n");
-        }
-        out
-    }
-
-    /// What a server makes of DATA content: lines up to the lone dot, each
-    /// leading dot removed. Panics on a bare CR or LF.
-    fn unstuff(wire: &[u8]) -> (Vec<u8>, usize) {
-        let mut body = Vec::new();
-        let mut ends = 0;
-        let mut rest = wire;
-        while !rest.is_empty() {
-            let nl = rest
-                .iter()
-                .position(|&b| b == b'\n')
-                .expect("unterminated line");
-            let line = &rest[..=nl];
-            assert!(line.ends_with(b"\r\n"), "bare LF in {line:?}");
-            assert!(
-                !line[..line.len() - 2].contains(&b'\r'),
-                "bare CR in {line:?}"
-            );
-            rest = &rest[nl + 1..];
-            if line == b".\r\n" {
-                ends += 1;
-                assert!(rest.is_empty(), "content after end-of-data");
-                break;
-            }
-            body.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
-        }
-        (body, ends)
-    }
+    use super::oracle::{normalised, unstuff};
 
     #[test]
     fn examples() {

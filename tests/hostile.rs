@@ -492,24 +492,3 @@ fn tricky_bodies_pipelined_and_chunked() {
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
-
-/// Splits DATA content into lines, checking there is no bare CR or LF,
-/// removes dot-stuffing, and counts end-of-data marks.
-fn unstuff(wire: &[u8]) -> (Vec<u8>, usize) {
-    let mut body = Vec::new();
-    let mut ends = 0;
-    for line in wire.split_inclusive(|&b| b == b'\n') {
-        assert!(line.ends_with(b"\r\n"), "bare LF in {line:?}");
-        assert!(
-            !line[..line.len() - 2].contains(&b'\r'),
-            "bare CR in {line:?}"
-        );
-        if line == b".\r\n" {
-            ends += 1;
-            continue;
-        }
-        assert_eq!(ends, 0, "content after the end of data");
-        body.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
-    }
-    (body, ends)
-}

@@ -7,26 +7,10 @@
 use libfuzzer_sys::fuzz_target;
 use smtpc::DataEncoder;
 
-/// The input with bare CR/LF made CRLF and a final CRLF added.
-fn normalised(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'\r' if input.get(i + 1) == Some(&b'\n') => {
-                out.extend_from_slice(b"\r\n");
-                i += 1;
-            }
-            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
+// The reference shared with the unit and integration tests.
+#[path = "../../tests/support/oracle.rs"]
+mod oracle;
+use oracle::{normalised, unstuff};
 
 fn encode(enc: &mut DataEncoder, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     let mut wire = Vec::new();
@@ -51,22 +35,8 @@ fuzz_target!(|data: &[u8]| {
     cuts.sort_unstable();
 
     let wire = encode(&mut DataEncoder::for_data(), input, &cuts);
-    let mut body = Vec::new();
-    let mut rest = &wire[..];
-    let mut ends = 0;
-    while !rest.is_empty() {
-        let nl = rest.iter().position(|&b| b == b'\n').expect("unterminated line");
-        let line = &rest[..=nl];
-        assert!(line.ends_with(b"\r\n"), "bare LF");
-        assert!(!line[..line.len() - 2].contains(&b'\r'), "bare CR");
-        rest = &rest[nl + 1..];
-        if line == b".\r\n" {
-            ends += 1;
-            assert!(rest.is_empty(), "content after end of data");
-            break;
-        }
-        body.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
-    }
+    // unstuff panics on a bare CR or LF and on content after the end.
+    let (body, ends) = unstuff(&wire);
     assert_eq!(ends, 1);
     assert_eq!(body, normalised(input));
 

@@ -7,7 +7,11 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod oracle;
 pub mod real;
+
+#[allow(unused_imports)] // not every test crate needs both
+pub use oracle::{normalised, unstuff};
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -458,26 +462,4 @@ pub fn mailin_with(tls: bool) -> (u16, Arc<Mutex<Vec<Received>>>) {
         let _ = server.serve();
     });
     (port, done)
-}
-
-/// The input with bare CR and LF made CRLF and a final CRLF added: what a
-/// server should store.
-pub fn normalised(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'\r' if input.get(i + 1) == Some(&b'\n') => {
-                out.extend_from_slice(b"\r\n");
-                i += 1;
-            }
-            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
