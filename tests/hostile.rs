@@ -449,14 +449,7 @@ fn tricky_bodies_pipelined_and_chunked() {
                 vec![Act::Data, send("250 queued")],
                 quit(),
             ]));
-            let mut c = connect(&server);
-            if from_memory {
-                c.send_bytes(&envelope(), body).unwrap();
-            } else {
-                c.send(&envelope(), body).unwrap();
-            }
-            c.quit().unwrap();
-            let wire = server.received();
+            let wire = send_through(server, body, from_memory);
             let start = find(&wire, b"DATA\r\n").expect("DATA") + 6;
             let content = &wire[start..wire.len() - b"QUIT\r\n".len()];
             let (unstuffed, ends) = unstuff(content);
@@ -470,14 +463,7 @@ fn tricky_bodies_pipelined_and_chunked() {
                 vec![send("250 ok\n250 ok\n250 queued")],
                 quit(),
             ]));
-            let mut c = connect(&server);
-            if from_memory {
-                c.send_bytes(&envelope(), body).unwrap();
-            } else {
-                c.send(&envelope(), body).unwrap();
-            }
-            c.quit().unwrap();
-            let wire = server.received();
+            let wire = send_through(server, body, from_memory);
             let header = format!("BDAT {n} LAST\r\n");
             let start = find(&wire, header.as_bytes()).expect("BDAT") + header.len();
             assert_eq!(
@@ -487,6 +473,19 @@ fn tricky_bodies_pipelined_and_chunked() {
             );
         }
     }
+}
+
+/// Sends `body` through `server` (from memory or from a reader), says
+/// QUIT, and returns every byte the client sent.
+fn send_through(server: Server, body: &[u8], from_memory: bool) -> Vec<u8> {
+    let mut c = connect(&server);
+    if from_memory {
+        c.send_bytes(&envelope(), body).unwrap();
+    } else {
+        c.send(&envelope(), body).unwrap();
+    }
+    c.quit().unwrap();
+    server.received()
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
