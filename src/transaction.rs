@@ -75,14 +75,16 @@ impl Delivery {
 /// The `MAIL FROM` parameters for this envelope on this server. Fails
 /// when the envelope needs something the server does not offer.
 ///
-/// `size` is the size of the content when known; `eight_bit` is true when
-/// the content is known to hold 8-bit bytes, which then needs 8BITMIME
-/// (RFC 6152) unless the envelope declares the body type itself.
+/// `size` is the size of the content when known; `eight_bit` says whether
+/// the content holds 8-bit bytes, `None` when only part of it was seen.
+/// 8-bit content needs 8BITMIME (RFC 6152) unless the envelope declares the
+/// body type itself; content of unknown kind is declared 8BITMIME when the
+/// server offers it (harmless for 7-bit content, required for 8-bit).
 pub(crate) fn mail_params<'e>(
     ext: &Extensions,
     envelope: &'e Envelope,
     size: Option<u64>,
-    eight_bit: bool,
+    eight_bit: Option<bool>,
 ) -> Result<MailParams<'e>, Error> {
     let smtputf8 = envelope.needs_smtputf8();
     if smtputf8 && !ext.smtp_utf8() {
@@ -109,8 +111,8 @@ pub(crate) fn mail_params<'e>(
             ))
         }
         Some(Body::SevenBit) if !ext.eight_bit_mime() => None,
-        None if eight_bit && ext.eight_bit_mime() => Some(Body::EightBitMime),
-        None if eight_bit => {
+        None if eight_bit != Some(false) && ext.eight_bit_mime() => Some(Body::EightBitMime),
+        None if eight_bit == Some(true) => {
             return Err(Error::Unsupported(
                 "the message has 8-bit bytes and the server does not offer 8BITMIME".into(),
             ))
@@ -426,7 +428,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         index: usize,
         envelope: E,
         size: Option<u64>,
-        eight_bit: bool,
+        eight_bit: Option<bool>,
         rset: bool,
     ) -> Start {
         self.flight.push_back(Tx::new(index, envelope));
@@ -587,12 +589,12 @@ fn reading_error(source: io::Error) -> Error {
 }
 
 /// The size (when known) and whether the content is known to be 8-bit.
-fn describe<B: AsRef<[u8]>>(source: &Source<'_, B>, block: &[u8]) -> (Option<u64>, bool) {
+fn describe<B: AsRef<[u8]>>(source: &Source<'_, B>, block: &[u8]) -> (Option<u64>, Option<bool>) {
     match source {
-        Source::Bytes(b) => (Some(b.as_ref().len() as u64), has_8bit(b.as_ref())),
+        Source::Bytes(b) => (Some(b.as_ref().len() as u64), Some(has_8bit(b.as_ref()))),
         // Only the head was seen: 8-bit bytes there are certain, their
         // absence says nothing about the rest.
-        Source::Stream { head, .. } => (None, has_8bit(&block[..*head])),
+        Source::Stream { head, .. } => (None, has_8bit(&block[..*head]).then_some(true)),
     }
 }
 

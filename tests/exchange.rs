@@ -688,3 +688,41 @@ fn body_failing_before_anything_is_sent_leaves_the_connection_usable() {
     c.quit().unwrap();
     assert_eq!(server.text(), "EHLO client.test\r\nNOOP\r\nQUIT\r\n");
 }
+
+#[test]
+fn body_type_is_declared_from_what_is_known_of_the_content() {
+    // (body, server offers 8BITMIME, the MAIL line expected)
+    let big_7bit = "seven bit line\r\n".repeat(40_000); // larger than the read-ahead
+    let cases: [(&[u8], bool, &str); 4] = [
+        (b"small 7-bit\r\n", true, "MAIL FROM:<a@x.test>"),
+        (
+            "small 8-bit \u{e9}\r\n".as_bytes(),
+            true,
+            "MAIL FROM:<a@x.test> BODY=8BITMIME",
+        ),
+        // Only the head of a long stream is seen before MAIL: its kind is
+        // unknown, and 8BITMIME is declared because it may be needed.
+        (
+            big_7bit.as_bytes(),
+            true,
+            "MAIL FROM:<a@x.test> BODY=8BITMIME",
+        ),
+        (big_7bit.as_bytes(), false, "MAIL FROM:<a@x.test>"),
+    ];
+    for (body, offered, mail) in cases {
+        let ext: &[&str] = if offered { &["8BITMIME"] } else { &[] };
+        let server = Server::start(script([greet_ehlo(ext), transaction(1), quit()]));
+        let mut c = connect(&server).unwrap();
+        let env = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
+        // A reader, not a slice: the streamed path.
+        c.send(&env, std::io::Cursor::new(body)).unwrap();
+        c.quit().unwrap();
+        let sent = lines(&server.received());
+        assert_eq!(
+            sent[1],
+            mail,
+            "{} bytes, 8BITMIME offered: {offered}",
+            body.len()
+        );
+    }
+}

@@ -104,11 +104,12 @@ fn smtp_sink_stores_a_pipelined_batch_exactly() {
         let mut want = lf(&normalised(sent));
         want.push(b'\n');
         assert_eq!(content, &want, "message {i}");
-        // 8BITMIME is declared exactly for the 8-bit bodies; SIZE is not
-        // offered by smtp-sink, so not declared.
+        // 8BITMIME is declared exactly for the 8-bit bodies, and for the
+        // long stream (m101), whose kind is unknown when MAIL goes out; SIZE
+        // is not offered by smtp-sink, so not declared.
         assert_eq!(
             mail.contains("BODY=8BITMIME"),
-            smtpc::has_8bit(sent),
+            smtpc::has_8bit(sent) || i == 101,
             "{i}: {mail}"
         );
         assert!(!mail.contains("SIZE="));
