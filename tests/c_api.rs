@@ -143,6 +143,18 @@ fn run(mut cmd: Command) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Checks the program's exit status (showing both streams when it is
+/// wrong) and returns its stdout and stderr.
+fn exited(out: &Output, code: i32) -> (String, String) {
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    (stdout, stderr)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -201,12 +213,7 @@ fn send_to_mailin(exe: &Path, valgrind: bool) {
         .env("SMTPC_TLS", "none")
         .env("SMTPC_VERBOSE", "1");
     let out = run(cmd);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    let (stdout, stderr) = exited(&out, 0);
     assert!(stdout.starts_with("sent: 250"), "{stdout}");
     // The transcript callback saw both sides.
     assert!(
@@ -253,12 +260,7 @@ fn c_send_lists_refused_recipients() {
     let (file, _) = message_file("refused.txt");
     let cmd = plain_send(server.port(), "b@y.test,c@y.test", &file);
     let out = run(cmd);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    let (stdout, stderr) = exited(&out, 3);
     assert!(stdout.contains("queue id ABC123"), "{stdout}");
     assert!(
         stderr.contains("refused: c@y.test: 550 5.1.1 No such user"),
@@ -281,8 +283,7 @@ fn c_send_reports_failures() {
     let (file, _) = message_file("refused-sender.txt");
     let cmd = plain_send(server.port(), "b@y.test", &file);
     let out = run(cmd);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (_, stderr) = exited(&out, 1);
     assert!(
         stderr.contains(
             "permanent failure: MAIL FROM:<a@x.test>: 554 5.7.1 Relay access denied (reply 554)"
@@ -340,12 +341,7 @@ fn send_over_tls(
 #[test]
 fn c_send_over_starttls_with_auth() {
     let (out, got) = send_over_tls(send_exe(), false, true, MAILIN_PASSWORD);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    let (stdout, stderr) = exited(&out, 0);
     assert!(stdout.starts_with("sent over TLS: 250"), "{stdout}");
     assert!(stderr.contains("C: STARTTLS"), "{stderr}");
     assert!(stderr.contains("C: AUTH"), "{stderr}");
@@ -358,12 +354,7 @@ fn c_send_over_starttls_with_auth() {
 
     // A wrong password: SMTPC_AUTH with the server's 535, nothing sent.
     let (out, got) = send_over_tls(send_exe(), false, true, "not-the-password");
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    let (_, stderr) = exited(&out, 1);
     assert!(stderr.contains("send: authentication failed: "), "{stderr}");
     assert!(stderr.contains("(reply 535)"), "{stderr}");
     assert!(
@@ -374,8 +365,7 @@ fn c_send_over_starttls_with_auth() {
 
     // Without the test CA the certificate is not trusted: SMTPC_TLS.
     let (out, got) = send_over_tls(send_exe(), false, false, MAILIN_PASSWORD);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (_, stderr) = exited(&out, 1);
     assert!(stderr.contains("send: TLS error: "), "{stderr}");
     assert!(!stderr.contains("C: AUTH"), "{stderr}");
     assert!(got.is_empty());
@@ -392,8 +382,7 @@ fn c_send_keeps_credentials_off_plaintext() {
     cmd.env("SMTPC_USER", "bob")
         .env("SMTPC_PASSWORD", "hunter2");
     let out = run(cmd);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (_, stderr) = exited(&out, 1);
     assert!(stderr.contains("send: authentication failed: "), "{stderr}");
     let sent = server.text();
     assert!(!sent.contains("AUTH") && !sent.contains("MAIL"), "{sent}");
@@ -431,12 +420,7 @@ fn run_misuse(valgrind: bool) {
         cmd.arg(s.port().to_string());
     }
     let out = run(cmd);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    let (stdout, _) = exited(&out, 0);
     assert!(stdout.contains("checks passed"), "{stdout}");
 
     // Nothing after a NUL, nothing refused, went on the wire.
@@ -476,7 +460,7 @@ fn c_handles_work_in_parallel_threads() {
     let mut cmd = Command::new(exe);
     cmd.arg(port.to_string());
     let out = run(cmd);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    exited(&out, 0);
     let mut to: Vec<String> = store
         .lock()
         .unwrap()
@@ -500,7 +484,7 @@ fn c_programs_are_clean_under_valgrind() {
     send_to_mailin(send_exe(), true);
     // TLS and AUTH too: OpenSSL inside the same process.
     let (out, got) = send_over_tls(send_exe(), true, true, MAILIN_PASSWORD);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    exited(&out, 0);
     assert_eq!(got.len(), 1);
 }
 
@@ -583,12 +567,7 @@ fn python_ctypes_send() {
         .env("SMTPC_TLS", "none")
         .env("SMTPC_VERBOSE", "1");
     let out = run(cmd);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    let (stdout, stderr) = exited(&out, 0);
     assert!(stdout.starts_with("sent: 250"), "{stdout}");
     assert!(stderr.contains("C: RCPT TO:<c@y.test>"), "{stderr}");
     let got = store.lock().unwrap().clone();
