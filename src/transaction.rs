@@ -433,14 +433,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
     ) -> Start {
         self.flight.push_back(Tx::new(index, envelope));
         let refused = {
-            let Pipe {
-                conn,
-                ext,
-                pending,
-                flight,
-                ..
-            } = &mut *self;
-            let env: &Envelope = flight.back().expect("just pushed").envelope.borrow();
+            let (conn, ext, pending, env) = self.newest();
             match mail_params(ext, env, size, eight_bit) {
                 Err(e) => Some(e),
                 Ok(_) if conn.is_closed() => Some(Error::ConnectionClosed {
@@ -474,14 +467,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         for i in 0..count {
             self.make_room();
             {
-                let Pipe {
-                    conn,
-                    ext,
-                    pending,
-                    flight,
-                    ..
-                } = &mut *self;
-                let env: &Envelope = flight.back().expect("in flight").envelope.borrow();
+                let (conn, ext, pending, env) = self.newest();
                 let r = &env.recipient_list()[i];
                 let rcpt = Command::Rcpt {
                     to: r.address(),
@@ -494,6 +480,31 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
             }
         }
         Start::Queued
+    }
+
+    /// The connection, the extensions and the pending replies, beside the
+    /// envelope of the newest message in flight (one borrow of each).
+    fn newest(
+        &mut self,
+    ) -> (
+        &mut Connection,
+        &Extensions,
+        &mut VecDeque<Pending>,
+        &Envelope,
+    ) {
+        let Pipe {
+            conn,
+            ext,
+            pending,
+            flight,
+            ..
+        } = self;
+        let env = flight
+            .back()
+            .expect("a message in flight")
+            .envelope
+            .borrow();
+        (conn, ext, pending, env)
     }
 
     /// Drops a message refused by a local check (nothing of it is pending).
