@@ -76,7 +76,6 @@ pub(crate) struct RcptParams<'a> {
 
 /// One command line. Every string in it has passed the checks below.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(dead_code)] // STARTTLS and AUTH are used by the TLS/AUTH work.
 pub(crate) enum Command<'a> {
     Ehlo(&'a str),
     Helo(&'a str),
