@@ -17,6 +17,7 @@ use crate::command::{check_domain, check_path, check_text, Command, MailParams};
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::extensions::Extensions;
+use crate::message::Content;
 use crate::reply::Reply;
 use crate::session::{self, SessionConfig, SessionInfo};
 use crate::stream::{Connection, Direction, Stream, TranscriptHook, Transport};
@@ -540,11 +541,39 @@ impl Client {
     /// ```
     pub fn send_bytes(&mut self, envelope: &Envelope, body: &[u8]) -> Result<Delivery, Error> {
         let ext = &self.info.extensions;
-        transaction::send_bytes(&mut self.conn, ext, &mut self.scratch, envelope, body)
+        transaction::send_content(&mut self.conn, ext, &mut self.scratch, envelope, body)
+    }
+
+    /// Sends a message prepared beforehand, a [`Message`] or a
+    /// [`MessageFile`], as [`Client::send_bytes`] does, but without
+    /// scanning it again: a `Message` is written as it is (with DATA,
+    /// doubling the dots it noted), a `MessageFile` that is CRLF text goes
+    /// in BDAT chunks straight from the file. For the same content sent to
+    /// many envelopes, sent again after a transient failure, or too large
+    /// to hold in memory. (Any [`Content`], bytes too, is accepted.)
+    ///
+    /// ```no_run
+    /// # let mut client = smtpc::Client::builder("127.0.0.1").port(2525).connect()?;
+    /// use smtpc::{Envelope, Message};
+    /// let message = Message::new(b"Subject: news\r\n\r\nHello.\r\n");
+    /// for to in ["a@example.org", "b@example.org"] {
+    ///     let envelope = Envelope::new("news@example.org", [to])?;
+    ///     client.send_message(&envelope, &message)?;
+    /// }
+    /// # Ok::<(), smtpc::Error>(())
+    /// ```
+    pub fn send_message(
+        &mut self,
+        envelope: &Envelope,
+        message: impl Content,
+    ) -> Result<Delivery, Error> {
+        let ext = &self.info.extensions;
+        transaction::send_content(&mut self.conn, ext, &mut self.scratch, envelope, message)
     }
 
     /// Sends many messages over this connection, in order, and returns
-    /// each one's own result (in the same order).
+    /// each one's own result (in the same order). Each message's content
+    /// is bytes or a prepared [`Message`] (see [`Content`]).
     ///
     /// With PIPELINING the end of one message and the envelope of the next
     /// leave in the same write, so each message costs one round trip even
@@ -573,7 +602,7 @@ impl Client {
     ) -> Vec<Result<Delivery, Error>>
     where
         E: std::borrow::Borrow<Envelope>,
-        B: AsRef<[u8]>,
+        B: Content,
     {
         let ext = &self.info.extensions;
         transaction::send_batch(&mut self.conn, ext, &mut self.scratch, messages)

@@ -284,6 +284,65 @@ impl Output for Plan<'_> {
     }
 }
 
+/// Output as the encoded content itself, borrowed from the input for as
+/// long as nothing has changed and copied from the first change on.
+struct Canonical<'a> {
+    input: &'a [u8],
+    /// The input up to here is the output so far (while `copy` is None).
+    upto: usize,
+    copy: Option<Vec<u8>>,
+}
+
+impl Canonical<'_> {
+    fn copy(&mut self) -> &mut Vec<u8> {
+        let (input, upto) = (self.input, self.upto);
+        self.copy.get_or_insert_with(|| {
+            let mut v = Vec::with_capacity(input.len() + input.len() / 16 + 2);
+            v.extend_from_slice(&input[..upto]);
+            v
+        })
+    }
+}
+
+impl Output for Canonical<'_> {
+    type Error = std::convert::Infallible;
+    fn run(&mut self, from: usize, to: usize) -> Result<(), Self::Error> {
+        if self.copy.is_none() && from == self.upto {
+            self.upto = to;
+        } else {
+            let input = self.input;
+            self.copy().extend_from_slice(&input[from..to]);
+        }
+        Ok(())
+    }
+    fn insert(&mut self, bytes: &'static [u8]) -> Result<(), Self::Error> {
+        self.copy().extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// The whole content as BDAT sends it (CRLF line endings, a final CRLF
+/// unless empty), borrowed when `input` is already so: one scan, and no
+/// copy of a body that is already CRLF text.
+pub(crate) fn canonical(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut enc = DataEncoder::for_bdat();
+    let mut out = Canonical {
+        input,
+        upto: 0,
+        copy: None,
+    };
+    let _ = enc.scan(input, &mut out);
+    for bytes in enc.tail() {
+        if !bytes.is_empty() {
+            let _ = out.insert(bytes);
+        }
+    }
+    match out.copy {
+        Some(copy) => std::borrow::Cow::Owned(copy),
+        None => std::borrow::Cow::Borrowed(&input[..out.upto]),
+    }
+}
+
 /// True if any byte has the high bit set (the body needs 8BITMIME).
 pub fn has_8bit(bytes: &[u8]) -> bool {
     // Word-at-a-time is what the compiler makes of this loop.
@@ -306,7 +365,7 @@ pub(crate) fn encode_all(input: &[u8], mut enc: DataEncoder) -> Vec<u8> {
 // The reference shared with the integration tests and the fuzz targets.
 #[cfg(test)]
 #[path = "../tests/support/oracle.rs"]
-mod oracle;
+pub(crate) mod oracle;
 
 #[cfg(test)]
 mod tests {

@@ -24,8 +24,8 @@
 //! Modules, from the top down: [`client`](Client) strings together
 //! `session` (greeting, EHLO) and `transaction` (envelope, data, results),
 //! which speak through `stream` (buffers, deadlines, transcript) using
-//! `command` (the bytes of each command line) and `data` (content
-//! encoding), and read [`Reply`]s parsed by `reply`.
+//! `command` (the bytes of each command line), `data` (content
+//! encoding) and `message` (content prepared once), and read [`Reply`]s parsed by `reply`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -38,6 +38,7 @@ mod envelope;
 mod error;
 mod extensions;
 mod ffi;
+mod message;
 mod reply;
 mod session;
 mod stream;
@@ -51,6 +52,7 @@ pub use data::{has_8bit, DataEncoder};
 pub use envelope::{Envelope, Recipient};
 pub use error::{Error, Rejection};
 pub use extensions::Extensions;
+pub use message::{Content, Message, MessageFile};
 pub use reply::{
     EnhancedCode, Reply, ReplyClass, ReplyError, ReplyParser, MAX_LINES, MAX_LINE_LEN,
     MAX_REPLY_LEN,

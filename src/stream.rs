@@ -6,6 +6,7 @@
 //! bounds (line length, reply size, time) are enforced in one place.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
@@ -126,6 +127,27 @@ fn put(stream: &mut Stream, wbuf: &mut Vec<u8>, piece: &[u8]) -> io::Result<()> 
     } else {
         wbuf.extend_from_slice(piece);
         Ok(())
+    }
+}
+
+/// Copies all of `source` to `stream` through `block` (made IO_BLOCK
+/// long): large writes, which TLS turns into full records.
+fn copy_through(
+    source: &mut impl Read,
+    stream: &mut Stream,
+    block: &mut Vec<u8>,
+) -> io::Result<u64> {
+    block.resize(IO_BLOCK, 0);
+    let mut copied = 0;
+    loop {
+        let n = match source.read(block) {
+            Ok(0) => return Ok(copied),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        stream.write_all(&block[..n])?;
+        copied += n as u64;
     }
 }
 
@@ -478,6 +500,38 @@ impl Connection {
             let tls = conn.is_encrypted();
             put(&mut conn.stream, &mut conn.wbuf, piece).map_err(|e| io_error(e, during, tls))
         })
+    }
+
+    /// Writes what is queued, then `len` bytes of `file` from its current
+    /// position, unchanged. Over plain TCP, [`io::copy`] hands the copy to
+    /// the kernel (`sendfile(2)` on Linux), so the bytes never pass
+    /// through this process; any other stream gets them read and written.
+    /// A file that ends early leaves the stream short of what was
+    /// announced: that is an I/O error, and the connection is closed.
+    pub fn queue_file(&mut self, file: &File, len: u64, during: &str) -> Result<(), Error> {
+        self.flush(during)?;
+        let mut block = std::mem::take(&mut self.body_block);
+        let result = self.guard(during, |conn| {
+            let tls = conn.is_encrypted();
+            let mut source = file.take(len);
+            let copied = match &mut conn.stream {
+                Stream::Tcp(tcp) => io::copy(&mut source, tcp),
+                stream => copy_through(&mut source, stream, &mut block),
+            }
+            .map_err(|e| io_error(e, during, tls))?;
+            if copied < len {
+                return Err(Error::Io {
+                    during: during.to_owned(),
+                    source: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the message file ended early",
+                    ),
+                });
+            }
+            Ok(())
+        });
+        self.body_block = block;
+        result
     }
 
     /// How many bytes are queued and not yet written.

@@ -32,6 +32,8 @@ use crate::data::{has_8bit, DataEncoder, Piece, END_OF_DATA};
 use crate::envelope::Envelope;
 use crate::error::{Error, Rejection};
 use crate::extensions::Extensions;
+use crate::message::private::Payload;
+use crate::message::{Content, MessageFile};
 use crate::reply::{Reply, ReplyClass};
 use crate::stream::{Connection, Direction, IO_BLOCK};
 
@@ -45,6 +47,9 @@ const FLIGHT_BYTES: usize = IO_BLOCK / 2;
 /// Input bytes per BDAT chunk of a message held in memory. A message up to
 /// this size goes as a single `BDAT n LAST`.
 const BDAT_CHUNK: usize = 1 << 20;
+/// BDAT chunk size for a message file sent straight from the file: larger,
+/// since it costs no memory.
+const BDAT_FILE_CHUNK: u64 = 4 << 20;
 /// BDAT chunks written ahead of their replies.
 const BDAT_WINDOW: usize = 4;
 
@@ -159,7 +164,8 @@ pub(crate) struct Scratch {
 
 /// A message's content.
 enum Source<'r, B> {
-    /// The whole message in memory: its size and 8-bit-ness are known.
+    /// The whole message in memory (as bytes or prepared): its size and
+    /// 8-bit-ness are known.
     Bytes(B),
     /// A stream whose first `head` bytes are already in the scratch block.
     Stream { head: usize, rest: &'r mut dyn Read },
@@ -427,14 +433,13 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         &mut self,
         index: usize,
         envelope: E,
-        size: Option<u64>,
-        eight_bit: Option<bool>,
+        facts: Result<Facts, Error>,
         rset: bool,
     ) -> Start {
         self.flight.push_back(Tx::new(index, envelope));
         let refused = {
             let (conn, ext, pending, env) = self.newest();
-            match mail_params(ext, env, size, eight_bit) {
+            match facts.and_then(|(size, eight_bit)| mail_params(ext, env, size, eight_bit)) {
                 Err(e) => Some(e),
                 Ok(_) if conn.is_closed() => Some(Error::ConnectionClosed {
                     during: format!("MAIL FROM:<{}>", env.sender()),
@@ -529,29 +534,23 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         last
     }
 
-    /// Queues one BDAT chunk (the command, then the planned pieces of
-    /// `input`) and keeps at most BDAT_WINDOW chunks ahead of their replies.
-    /// Returns false once the message has failed: no more chunks then.
+    /// Queues one BDAT chunk (the command, then its `size` bytes, which
+    /// `content` queues) and keeps at most BDAT_WINDOW chunks ahead of
+    /// their replies. Returns false once the message has failed: no more
+    /// chunks then.
     fn chunk(
         &mut self,
         index: usize,
-        plan: &[Piece],
-        input: &[u8],
-        size: usize,
+        size: u64,
         last: bool,
+        content: impl FnOnce(&mut Connection, &str) -> Result<(), Error>,
     ) -> bool {
         if self.current().failed() {
             return false;
         }
-        let during = self.conn.queue(&Command::Bdat {
-            size: size as u64,
-            last,
-        });
-        for piece in plan {
-            if let Err(e) = self.conn.queue_raw(piece.bytes(input), &during) {
-                self.current().fail(e);
-                break;
-            }
+        let during = self.conn.queue(&Command::Bdat { size, last });
+        if let Err(e) = content(self.conn, &during) {
+            self.current().fail(e);
         }
         self.pending.push_back(Pending {
             message: index,
@@ -599,14 +598,26 @@ fn reading_error(source: io::Error) -> Error {
     }
 }
 
-/// The size (when known) and whether the content is known to be 8-bit.
-fn describe<B: AsRef<[u8]>>(source: &Source<'_, B>, block: &[u8]) -> (Option<u64>, Option<bool>) {
-    match source {
-        Source::Bytes(b) => (Some(b.as_ref().len() as u64), Some(has_8bit(b.as_ref()))),
+/// What MAIL FROM declares of a message: its size (when known) and
+/// whether its content is known to be 8-bit.
+type Facts = (Option<u64>, Option<bool>);
+
+/// The facts of a message's content. A message file that changed since it
+/// was prepared is refused here, before anything of it is sent.
+fn describe<B: Content>(source: &Source<'_, B>, block: &[u8]) -> Result<Facts, Error> {
+    Ok(match source {
+        Source::Bytes(b) => match b.payload() {
+            Payload::Bytes(b) => (Some(b.len() as u64), Some(has_8bit(b))),
+            Payload::Prepared(m) => (Some(m.len() as u64), Some(m.is_8bit())),
+            Payload::File(f) => {
+                f.check()?;
+                (Some(f.len()), Some(f.is_8bit()))
+            }
+        },
         // Only the head was seen: 8-bit bytes there are certain, their
         // absence says nothing about the rest.
         Source::Stream { head, .. } => (None, has_8bit(&block[..*head]).then_some(true)),
-    }
+    })
 }
 
 /// Sends one message read from `body`. The first block is read before
@@ -626,7 +637,7 @@ pub(crate) fn send(
         Err(e) => Err(reading_error(e)),
         Ok((n, true)) => {
             let message = std::iter::once((envelope, Source::Bytes(&block[..n])));
-            first(run(conn, ext, &mut scratch.plan, &mut [], message))
+            first(run(conn, ext, &mut scratch.plan, &mut Vec::new(), message))
         }
         Ok((head, false)) => {
             let source: Source<'_, &[u8]> = Source::Stream { head, rest: body };
@@ -646,16 +657,22 @@ fn first(results: Vec<Result<Delivery, Error>>) -> Result<Delivery, Error> {
     })
 }
 
-/// Sends one message held in memory.
-pub(crate) fn send_bytes(
+/// Sends one message whose content is in memory or prepared.
+pub(crate) fn send_content(
     conn: &mut Connection,
     ext: &Extensions,
     scratch: &mut Scratch,
     envelope: &Envelope,
-    body: &[u8],
+    content: impl Content,
 ) -> Result<Delivery, Error> {
-    let message = std::iter::once((envelope, Source::Bytes(body)));
-    first(run(conn, ext, &mut scratch.plan, &mut [], message))
+    let message = std::iter::once((envelope, Source::Bytes(content)));
+    first(run(
+        conn,
+        ext,
+        &mut scratch.plan,
+        &mut scratch.block,
+        message,
+    ))
 }
 
 /// Sends every message, in order, each with its own result.
@@ -667,19 +684,19 @@ pub(crate) fn send_batch<E, B>(
 ) -> Vec<Result<Delivery, Error>>
 where
     E: Borrow<Envelope>,
-    B: AsRef<[u8]>,
+    B: Content,
 {
     let messages = messages.into_iter().map(|(e, b)| (e, Source::Bytes(b)));
-    run(conn, ext, &mut scratch.plan, &mut [], messages)
+    run(conn, ext, &mut scratch.plan, &mut scratch.block, messages)
 }
 
 /// The engine: sends every message and returns their results in order.
 /// `block` is the scratch block that holds a stream's head.
-fn run<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
+fn run<'r, E: Borrow<Envelope>, B: Content>(
     conn: &mut Connection,
     ext: &Extensions,
     plan: &mut Vec<Piece>,
-    block: &mut [u8],
+    block: &mut Vec<u8>,
     messages: impl Iterator<Item = (E, Source<'r, B>)>,
 ) -> Vec<Result<Delivery, Error>> {
     let mut results = Vec::new();
@@ -705,7 +722,7 @@ fn run<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
 /// leave in one write; after the 354, its content, its end of data and the
 /// next message's envelope and DATA leave in the next (RFC 2920 3.1: the
 /// content may open a group).
-fn run_data<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
+fn run_data<'r, E: Borrow<Envelope>, B: Content>(
     pipe: &mut Pipe<'_, E>,
     block: &mut [u8],
     messages: impl Iterator<Item = (E, Source<'r, B>)>,
@@ -757,7 +774,7 @@ fn run_data<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
 /// Takes messages until one has its envelope and DATA queued (with
 /// PIPELINING; in lockstep, answered 354). A message that fails before
 /// that gets its result here.
-fn start_data<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
+fn start_data<'r, E: Borrow<Envelope>, B: Content>(
     pipe: &mut Pipe<'_, E>,
     block: &[u8],
     messages: &mut impl Iterator<Item = (usize, (E, Source<'r, B>))>,
@@ -765,8 +782,8 @@ fn start_data<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
 ) -> Option<(usize, Source<'r, B>)> {
     for (index, (envelope, source)) in messages {
         results.push(None);
-        let (size, eight_bit) = describe(&source, block);
-        match pipe.start(index, envelope, size, eight_bit, false) {
+        let facts = describe(&source, block);
+        match pipe.start(index, envelope, facts, false) {
             Start::Refused => {
                 pipe.refuse(results);
                 continue;
@@ -811,7 +828,7 @@ fn abandon<E: Borrow<Envelope>>(
 }
 
 /// Queues the content for DATA, dot-stuffed, and the end of data.
-fn queue_data_content<B: AsRef<[u8]>>(
+fn queue_data_content<B: Content>(
     conn: &mut Connection,
     source: Source<'_, B>,
     block: &[u8],
@@ -819,7 +836,26 @@ fn queue_data_content<B: AsRef<[u8]>>(
     let mut encoder = DataEncoder::for_data();
     match source {
         Source::Bytes(body) => {
-            let body = body.as_ref();
+            let body = match body.payload() {
+                Payload::Bytes(body) => body,
+                Payload::Prepared(m) => {
+                    m.data_pieces(&mut |p: &[u8]| conn.queue_raw(p, "DATA"))?;
+                    conn.note(
+                        Direction::Info,
+                        &format!("({} bytes of message content)", m.len()),
+                    );
+                    conn.note(Direction::Sent, ".");
+                    return Ok(());
+                }
+                Payload::File(f) => {
+                    // After the 354 the server takes whatever comes as
+                    // content: if the file cannot be read to its end, the
+                    // connection must go (the guard in queue_body sees to it).
+                    conn.queue_body(&mut f.reader(), &mut encoder, "DATA")?;
+                    conn.note(Direction::Sent, ".");
+                    return Ok(());
+                }
+            };
             conn.queue_content(body, &mut encoder, "DATA")?;
             // At most CRLF and the end-of-data mark.
             let mut end = [0u8; 8];
@@ -849,25 +885,32 @@ fn queue_data_content<B: AsRef<[u8]>>(
 /// share a write (each after the first opened by RSET, in case the one
 /// before failed and left its transaction open). A large message goes
 /// alone, in chunks.
-fn run_bdat<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
+fn run_bdat<'r, E: Borrow<Envelope>, B: Content>(
     pipe: &mut Pipe<'_, E>,
     plan: &mut Vec<Piece>,
-    block: &mut [u8],
+    block: &mut Vec<u8>,
     messages: impl Iterator<Item = (E, Source<'r, B>)>,
     results: &mut Vec<Option<Result<Delivery, Error>>>,
 ) {
     let mut need_rset = false;
     for (index, (envelope, source)) in messages.enumerate() {
         results.push(None);
-        let small = matches!(&source, Source::Bytes(b) if b.as_ref().len() <= BDAT_CHUNK);
+        let small = match &source {
+            Source::Bytes(b) => match b.payload() {
+                Payload::Bytes(b) => b.len() <= BDAT_CHUNK,
+                Payload::Prepared(m) => m.len() <= BDAT_CHUNK,
+                Payload::File(_) => false,
+            },
+            Source::Stream { .. } => false,
+        };
         let rcpts = envelope.borrow().recipient_list().len();
         let full = pipe.pending.len() + rcpts + 3 > MAX_PENDING;
         if !pipe.flight.is_empty() && (!small || pipe.lockstep || full) {
             need_rset = pipe.settle(results).unwrap_or(need_rset);
         }
         let rset = need_rset || !pipe.flight.is_empty();
-        let (size, eight_bit) = describe(&source, block);
-        match pipe.start(index, envelope, size, eight_bit, rset) {
+        let facts = describe(&source, block);
+        match pipe.start(index, envelope, facts, rset) {
             Start::Refused => {
                 pipe.refuse(results);
                 continue;
@@ -878,55 +921,136 @@ fn run_bdat<'r, E: Borrow<Envelope>, B: AsRef<[u8]>>(
             }
             Start::Queued => need_rset = false,
         }
-        let mut encoder = DataEncoder::for_bdat();
         match source {
-            Source::Bytes(body) if small => {
-                let body = body.as_ref();
-                let size = encoder.plan(body, true, plan);
-                pipe.chunk(index, plan, body, size, true);
-                if pipe.conn.queued_len() >= FLIGHT_BYTES || pipe.lockstep {
+            Source::Bytes(body) => {
+                match body.payload() {
+                    Payload::Bytes(body) => bdat_bytes(pipe, index, plan, body, false),
+                    // A prepared message is sent as it is: no encoding.
+                    Payload::Prepared(m) => bdat_bytes(pipe, index, plan, m.as_bytes(), true),
+                    Payload::File(f) if f.is_crlf() => bdat_file(pipe, index, f),
+                    Payload::File(f) => {
+                        // Not CRLF text: read and encoded as a stream.
+                        block.resize(IO_BLOCK, 0);
+                        let mut reader = f.reader();
+                        match fill(&mut reader, block) {
+                            Ok((n, eof)) => {
+                                bdat_stream(pipe, index, plan, block, n, eof, &mut reader)
+                            }
+                            Err(e) => pipe.current().fail(reading_error(e)),
+                        }
+                    }
+                }
+                // Small messages share a write until it is full.
+                if !small || pipe.conn.queued_len() >= FLIGHT_BYTES || pipe.lockstep {
                     need_rset = pipe.settle(results).unwrap_or(need_rset);
                 }
-            }
-            Source::Bytes(body) => {
-                let body = body.as_ref();
-                let mut from = 0;
-                loop {
-                    let to = (from + BDAT_CHUNK).min(body.len());
-                    let last = to == body.len();
-                    let size = encoder.plan(&body[from..to], last, plan);
-                    if !pipe.chunk(index, plan, &body[from..to], size, last) || last {
-                        break;
-                    }
-                    from = to;
-                }
-                need_rset = pipe.settle(results).unwrap_or(need_rset);
             }
             Source::Stream { head, rest } => {
                 // The head filled the block, so it is not known to be last;
                 // a stream that ends on a block boundary ends with a short
                 // (often empty) `BDAT n LAST`.
-                let (mut filled, mut ended) = (head, false);
-                loop {
-                    let size = encoder.plan(&block[..filled], ended, plan);
-                    if !pipe.chunk(index, plan, &block[..filled], size, ended) || ended {
-                        break;
-                    }
-                    match fill(rest, block) {
-                        Ok((n, eof)) => (filled, ended) = (n, eof),
-                        Err(e) => {
-                            // No LAST was sent: RSET abandons the chunks.
-                            pipe.current().fail(reading_error(e));
-                            break;
-                        }
-                    }
-                }
+                bdat_stream(pipe, index, plan, block, head, false, rest);
                 need_rset = pipe.settle(results).unwrap_or(need_rset);
             }
         }
     }
     if pipe.settle(results).unwrap_or(need_rset) {
         reset_after_failure(pipe.conn);
+    }
+}
+
+/// A message in memory in BDAT chunks, each encoded unless `ready` (a
+/// prepared message, already in the form BDAT sends).
+fn bdat_bytes<E: Borrow<Envelope>>(
+    pipe: &mut Pipe<'_, E>,
+    index: usize,
+    plan: &mut Vec<Piece>,
+    body: &[u8],
+    ready: bool,
+) {
+    let mut encoder = DataEncoder::for_bdat();
+    let mut from = 0;
+    loop {
+        let to = (from + BDAT_CHUNK).min(body.len());
+        let last = to == body.len();
+        let chunk = &body[from..to];
+        let size = if ready {
+            plan.clear();
+            plan.push(Piece::Run(0, chunk.len()));
+            chunk.len()
+        } else {
+            encoder.plan(chunk, last, plan)
+        };
+        let content = |conn: &mut Connection, during: &str| queue_plan(conn, plan, chunk, during);
+        if !pipe.chunk(index, size as u64, last, content) || last {
+            break;
+        }
+        from = to;
+    }
+}
+
+/// Queues the planned pieces of `input`.
+fn queue_plan(
+    conn: &mut Connection,
+    plan: &[Piece],
+    input: &[u8],
+    during: &str,
+) -> Result<(), Error> {
+    plan.iter()
+        .try_for_each(|piece| conn.queue_raw(piece.bytes(input), during))
+}
+
+/// A message file that is CRLF text already, in BDAT chunks straight from
+/// the file.
+fn bdat_file<E: Borrow<Envelope>>(pipe: &mut Pipe<'_, E>, index: usize, f: &MessageFile) {
+    let mut from = 0;
+    loop {
+        let size = (f.len() - from).min(BDAT_FILE_CHUNK);
+        let last = from + size == f.len();
+        // Locked and checked before the chunk is announced: a file that
+        // changed fails the message with nothing of the chunk sent.
+        let file = match f.at(from) {
+            Ok(file) => file,
+            Err(e) => {
+                pipe.current().fail(e);
+                return;
+            }
+        };
+        let content = |conn: &mut Connection, during: &str| conn.queue_file(&file, size, during);
+        if !pipe.chunk(index, size, last, content) || last {
+            return;
+        }
+        from += size;
+    }
+}
+
+/// A stream in BDAT chunks of one block each, encoded. The block holds
+/// the first `filled` bytes already, and `ended` says whether that is all.
+fn bdat_stream<E: Borrow<Envelope>>(
+    pipe: &mut Pipe<'_, E>,
+    index: usize,
+    plan: &mut Vec<Piece>,
+    block: &mut [u8],
+    mut filled: usize,
+    mut ended: bool,
+    rest: &mut dyn Read,
+) {
+    let mut encoder = DataEncoder::for_bdat();
+    loop {
+        let size = encoder.plan(&block[..filled], ended, plan);
+        let input = &block[..filled];
+        let content = |conn: &mut Connection, during: &str| queue_plan(conn, plan, input, during);
+        if !pipe.chunk(index, size as u64, ended, content) || ended {
+            return;
+        }
+        match fill(rest, block) {
+            Ok((n, eof)) => (filled, ended) = (n, eof),
+            Err(e) => {
+                // No LAST was sent: RSET abandons the chunks.
+                pipe.current().fail(reading_error(e));
+                return;
+            }
+        }
     }
 }
 
