@@ -569,6 +569,25 @@ smtpc_result smtpc_send_stream(smtpc_client *c,
                                void *user_data);
 
 /**
+ * Like `smtpc_send`, with the message in the file at `path` (a
+ * NUL-terminated UTF-8 string). The file is read once to learn its size
+ * (declared with SIZE=) and kind, then sent from the file in constant
+ * memory; when the server offers CHUNKING and the file already has CRLF
+ * line endings, the kernel sends it straight from the file (Linux,
+ * without TLS). A file that cannot be opened or read is `SMTPC_IO`; one
+ * that changes while it is sent fails the message.
+ *
+ * # Safety
+ * As for `smtpc_send`, with `path` NULL or a NUL-terminated string
+ * instead of `message` and `len`.
+ */
+smtpc_result smtpc_send_file(smtpc_client *c,
+                             const char *from,
+                             const char *const *to,
+                             size_t to_count,
+                             const char *path);
+
+/**
  * `RSET`: abandons the message in progress.
  *
  * # Safety

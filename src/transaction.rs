@@ -1016,7 +1016,8 @@ fn bdat_file<E: Borrow<Envelope>>(pipe: &mut Pipe<'_, E>, index: usize, f: &Mess
                 return;
             }
         };
-        let content = |conn: &mut Connection, during: &str| conn.queue_file(&file, from, size, during);
+        let content =
+            |conn: &mut Connection, during: &str| conn.queue_file(&file, from, size, during);
         if !pipe.chunk(index, size, last, content) || last {
             return;
         }

@@ -576,3 +576,86 @@ fn python_ctypes_send() {
     assert_eq!(got[0].to, ["b@y.test", "c@y.test"]);
     assert_eq!(text(&got[0].data), text(&normalised(&message)));
 }
+
+fn send_file_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        compile(
+            "send_file",
+            &root().join("tests/c/send_file.c"),
+            Link::Dynamic,
+        )
+    })
+}
+
+/// A CRLF message file of `lines` lines of 64 bytes.
+fn crlf_file(name: &str, lines: usize) -> (PathBuf, Vec<u8>) {
+    let content =
+        b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop\r\n".repeat(lines);
+    let path = out_dir().join(name);
+    std::fs::write(&path, &content).unwrap();
+    (path, content)
+}
+
+#[test]
+fn c_send_file_sends_the_file_in_chunks() {
+    // 5 MiB: a 4 MiB chunk and a 1 MiB LAST one, straight from the file.
+    let (path, content) = crlf_file("chunks.eml", 5 << 14);
+    let sizes = [4 << 20, 1 << 20];
+    let server = Server::start(script([
+        greet_ehlo(&["PIPELINING", "CHUNKING", "SIZE 10000000"]),
+        vec![Act::Line, Act::Line],
+        vec![
+            Act::Line,
+            Act::Bytes(sizes[0]),
+            send("250 ok\n250 ok\n250 chunk"),
+        ],
+        vec![
+            Act::Line,
+            Act::Bytes(sizes[1]),
+            send("250 2.0.0 queued as CF1"),
+        ],
+        quit(),
+    ]));
+    let mut cmd = Command::new(send_file_exe());
+    cmd.arg(server.port().to_string()).arg(&path).arg("ok");
+    let (stdout, _) = exited(&run(cmd), 0);
+    assert!(stdout.contains("queue id: CF1"), "{stdout}");
+    let got = server.received();
+    let mail = format!("MAIL FROM:<a@x.test> SIZE={}\r\n", content.len());
+    assert!(String::from_utf8_lossy(&got[..200]).contains(&mail));
+    let first = got.windows(5).position(|w| w == b"BDAT ").unwrap();
+    let nl = first + got[first..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert_eq!(&got[nl..nl + sizes[0]], &content[..sizes[0]]);
+    let second = nl + sizes[0] + b"BDAT 1048576 LAST\r\n".len();
+    assert_eq!(&got[second..second + sizes[1]], &content[sizes[0]..]);
+}
+
+/// The server takes the start of a 40 MiB chunk and closes: the kernel
+/// answers the rest with a reset, and a sendfile(2) after that fails with
+/// EPIPE and raises SIGPIPE. The program, which has SIGPIPE at its
+/// default (terminate), must get an error instead of dying.
+#[test]
+fn c_send_file_survives_a_server_that_closes_mid_message() {
+    let (path, _) = crlf_file("cut.eml", 40 << 14);
+    for taken in [0, 100_000, 3 << 20] {
+        let server = Server::start(script([
+            greet_ehlo(&["PIPELINING", "CHUNKING"]),
+            vec![Act::Line, Act::Line, Act::Line],
+            vec![
+                Act::Bytes(taken),
+                Act::Sleep(Duration::from_millis(200)),
+                Act::Close,
+            ],
+        ]));
+        let mut cmd = Command::new(send_file_exe());
+        cmd.arg(server.port().to_string()).arg(&path).arg("cut");
+        let out = run(cmd);
+        let (stdout, _) = exited(&out, 0);
+        assert!(
+            stdout.contains("result: I/O error") || stdout.contains("connection closed"),
+            "after {taken} bytes: {stdout}"
+        );
+        server.received();
+    }
+}

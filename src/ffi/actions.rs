@@ -10,6 +10,8 @@ use super::handle::{act, borrow, smtpc_client};
 use super::outcome::{Done, Fail};
 use super::result::smtpc_result;
 use crate::envelope::Envelope;
+use crate::error::Error;
+use crate::message::MessageFile;
 
 /// Connects to the server set with `smtpc_set_server`, reads the greeting
 /// and says EHLO (HELO if the server does not know EHLO). After a session
@@ -208,6 +210,41 @@ pub unsafe extern "C" fn smtpc_send_stream(
                 let envelope = envelope(from, to, to_count)?;
                 let body = reader(read, user_data)?;
                 Ok(Done::Delivery(h.session()?.send(&envelope, body)?))
+            })
+        }
+    }
+}
+
+/// Like `smtpc_send`, with the message in the file at `path` (a
+/// NUL-terminated UTF-8 string). The file is read once to learn its size
+/// (declared with SIZE=) and kind, then sent from the file in constant
+/// memory; when the server offers CHUNKING and the file already has CRLF
+/// line endings, the kernel sends it straight from the file (Linux,
+/// without TLS). A file that cannot be opened or read is `SMTPC_IO`; one
+/// that changes while it is sent fails the message.
+///
+/// # Safety
+/// As for `smtpc_send`, with `path` NULL or a NUL-terminated string
+/// instead of `message` and `len`.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_send_file(
+    c: *mut smtpc_client,
+    from: *const c_char,
+    to: *const *const c_char,
+    to_count: usize,
+    path: *const c_char,
+) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, passed on.
+        unsafe {
+            act(c, |h| {
+                let envelope = envelope(from, to, to_count)?;
+                let path = args::text(path, "path")?;
+                let file = MessageFile::open(path).map_err(|source| Error::Io {
+                    during: format!("reading the message file {path}"),
+                    source,
+                })?;
+                Ok(Done::Delivery(h.session()?.send_message(&envelope, &file)?))
             })
         }
     }
