@@ -279,3 +279,50 @@ fn a_message_over_the_size_limit_fails_before_the_envelope() {
     assert!(matches!(err, Error::MessageTooLarge { .. }), "{err}");
     assert_eq!(writes.lock().unwrap().len(), 1);
 }
+
+/// The thread's blocked-signal mask, from procfs (Linux).
+fn blocked_signals() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .map(|m| m.trim().to_owned())
+}
+
+/// A server that takes part of a large chunk and closes: the send fails
+/// as a broken connection, nothing is reported sent, and the thread's
+/// signal mask is what it was (SIGPIPE is blocked only during sendfile).
+#[test]
+fn a_server_closing_mid_file_fails_the_message_and_the_connection() {
+    let content =
+        b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop\r\n".repeat(20 << 14);
+    let path = file_with("prepared-cut", &content);
+    let file = MessageFile::open(&path).unwrap();
+    for taken in [0, 64 << 10, 5 << 20] {
+        let server = Server::start(script([
+            greet_ehlo(&["PIPELINING", "CHUNKING"]),
+            vec![Act::Line, Act::Line, Act::Line],
+            vec![
+                Act::Bytes(taken),
+                Act::Sleep(Duration::from_millis(100)),
+                Act::Close,
+            ],
+        ]));
+        let mut c = Client::builder("127.0.0.1")
+            .port(server.port())
+            .helo_name("client.test")
+            .tls(Tls::None)
+            .timeout(Duration::from_secs(10))
+            .connect()
+            .unwrap();
+        let mask = blocked_signals();
+        let err = c.send_message(&env(), &file).unwrap_err();
+        assert_eq!(blocked_signals(), mask);
+        assert!(
+            matches!(err, Error::ConnectionClosed { .. } | Error::Io { .. }),
+            "after {taken} bytes: {err:?}"
+        );
+        assert!(c.is_closed());
+        server.received();
+    }
+}
