@@ -8,11 +8,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use smtpc::{Client, Envelope, Error, Tls};
+use smtpc::{Client, Envelope, Error, Message, MessageFile, Tls};
 
 mod support;
 use support::normalised;
-use support::real::{fastsink, smtp_sink, Postfix};
+use support::real::{fastsink, scratch_dir, smtp_sink, Postfix};
 
 fn connect(port: u16) -> Client {
     Client::builder("127.0.0.1")
@@ -88,11 +88,27 @@ fn smtp_sink_stores_a_pipelined_batch_exactly() {
         .copied()
         .collect();
     c.send(&envelope, &big[..]).unwrap();
+    // Prepared once: a Message, and a MessageFile (with DATA, encoded as
+    // it is read from the file).
+    let prepared = b"Subject: m102\r\n\r\n.dot\r\n..two\r\nend\r\n".to_vec();
+    c.send_message(&envelope, &Message::new(&prepared)).unwrap();
+    let in_file: Vec<u8> = b"Subject: m103\n\n"
+        .iter()
+        .chain(b".file line\n".repeat(30_000).iter())
+        .copied()
+        .collect();
+    let path = scratch_dir("sink-file").join("m103.eml");
+    std::fs::write(&path, &in_file).unwrap();
+    c.send_message(&envelope, &MessageFile::open(&path).unwrap())
+        .unwrap();
     c.quit().unwrap();
 
     let got = dumps(&sink.dir);
-    assert_eq!(got.len(), 32);
-    let all: Vec<&Vec<u8>> = bodies.iter().chain([&one, &big]).collect();
+    assert_eq!(got.len(), 34);
+    let all: Vec<&Vec<u8>> = bodies
+        .iter()
+        .chain([&one, &big, &prepared, &in_file])
+        .collect();
     for (mail, rcpts, content) in &got {
         assert_eq!(rcpts, &["<b@y.test>", "<c@y.test>"]);
         let subject =
@@ -254,14 +270,36 @@ fn postfix_takes_bdat_batches_and_large_messages() {
         .copied()
         .collect();
     c.send(&envelope, &streamed[..]).unwrap();
+    // Prepared once: a CRLF file of 5.5 MB (two BDAT chunks by sendfile),
+    // an LF file (encoded as it is read), and a Message.
+    let dir = scratch_dir("postfix-files");
+    let crlf_file: Vec<u8> = b"Subject: m202\r\n\r\n"
+        .iter()
+        .chain(b"file line sent by sendfile\r\n".repeat(200_000).iter())
+        .copied()
+        .collect();
+    std::fs::write(dir.join("m202.eml"), &crlf_file).unwrap();
+    let f = MessageFile::open(dir.join("m202.eml")).unwrap();
+    assert!(f.is_crlf());
+    c.send_message(&envelope, &f).unwrap();
+    let lf_file: Vec<u8> = b"Subject: m203\n\n"
+        .iter()
+        .chain(b".lf file line\n".repeat(30_000).iter())
+        .copied()
+        .collect();
+    std::fs::write(dir.join("m203.eml"), &lf_file).unwrap();
+    c.send_message(&envelope, MessageFile::open(dir.join("m203.eml")).unwrap())
+        .unwrap();
+    let prepared = b"Subject: m204\n\n.dot\nbody\n".to_vec();
+    c.send_message(&envelope, &Message::new(&prepared)).unwrap();
     // Over the server's SIZE limit (10 MiB): refused before the body.
     let huge = vec![b'x'; 11 << 20];
     let err = c.send_bytes(&envelope, &huge).unwrap_err();
     assert!(matches!(err, Error::MessageTooLarge { .. }), "{err}");
     c.quit().unwrap();
 
-    let got = server.messages(42);
-    assert_eq!(got.len(), 42, "{}", server.log());
+    let got = server.messages(45);
+    assert_eq!(got.len(), 45, "{}", server.log());
     let mut seen = Vec::new();
     for m in &got {
         let text = String::from_utf8_lossy(m);
@@ -274,13 +312,16 @@ fn postfix_takes_bdat_batches_and_large_messages() {
         let sent = match i {
             200 => &large,
             201 => &streamed,
+            202 => &crlf_file,
+            203 => &lf_file,
+            204 => &prepared,
             _ => &bodies[i],
         };
         assert_eq!(body_part(m), body_part(&normalised(sent)), "message {i}");
         seen.push(i);
     }
     seen.sort_unstable();
-    assert_eq!(seen.len(), 42);
+    assert_eq!(seen.len(), 45);
     // smtpd logs its command counts at disconnect: ... bdat=N ...
     assert!(
         server.log().contains(" bdat="),
