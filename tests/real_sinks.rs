@@ -91,7 +91,7 @@ fn smtp_sink_stores_a_pipelined_batch_exactly() {
     // Prepared once: a Message, and a MessageFile (with DATA, encoded as
     // it is read from the file).
     let prepared = b"Subject: m102\r\n\r\n.dot\r\n..two\r\nend\r\n".to_vec();
-    c.send_message(&envelope, &Message::new(&prepared)).unwrap();
+    c.send_message(&envelope, Message::new(&prepared)).unwrap();
     let in_file: Vec<u8> = b"Subject: m103\n\n"
         .iter()
         .chain(b".file line\n".repeat(30_000).iter())
@@ -99,7 +99,7 @@ fn smtp_sink_stores_a_pipelined_batch_exactly() {
         .collect();
     let path = scratch_dir("sink-file").join("m103.eml");
     std::fs::write(&path, &in_file).unwrap();
-    c.send_message(&envelope, &MessageFile::open(&path).unwrap())
+    c.send_message(&envelope, MessageFile::open(&path).unwrap())
         .unwrap();
     c.quit().unwrap();
 
@@ -291,7 +291,7 @@ fn postfix_takes_bdat_batches_and_large_messages() {
     c.send_message(&envelope, MessageFile::open(dir.join("m203.eml")).unwrap())
         .unwrap();
     let prepared = b"Subject: m204\n\n.dot\nbody\n".to_vec();
-    c.send_message(&envelope, &Message::new(&prepared)).unwrap();
+    c.send_message(&envelope, Message::new(&prepared)).unwrap();
     // Over the server's SIZE limit (10 MiB): refused before the body.
     let huge = vec![b'x'; 11 << 20];
     let err = c.send_bytes(&envelope, &huge).unwrap_err();
