@@ -452,3 +452,35 @@ fn implicit_tls_session() {
     c.quit().unwrap();
     assert!(server.text().contains("secret content"));
 }
+
+/// A message file over TLS cannot go by sendfile: its BDAT chunk is read
+/// from the file and written through TLS, byte for byte.
+#[test]
+fn message_file_over_tls_goes_through_tls() {
+    let content = b"over TLS from a file\r\n".repeat(20_000);
+    let path = support::real::scratch_dir("tls-file").join("m.eml");
+    std::fs::write(&path, &content).unwrap();
+    let file = smtpc::MessageFile::open(&path).unwrap();
+    let server = Server::start(script([
+        vec![Act::Tls(pki().server.server_config())],
+        greet_ehlo(&["PIPELINING", "CHUNKING"]),
+        vec![Act::Line, Act::Line, Act::Line, Act::Bytes(content.len())],
+        vec![send("250 ok\n250 ok\n250 2.0.0 queued as T1")],
+        quit(),
+    ]));
+    let mut c = builder(&server, Tls::Implicit).connect().unwrap();
+    let env = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
+    let d = c.send_message(&env, &file).unwrap();
+    assert_eq!(d.queue_id(), Some("T1"));
+    c.quit().unwrap();
+    let got = server.received();
+    let head = format!("BDAT {} LAST\r\n", content.len());
+    let at = got
+        .windows(head.len())
+        .position(|w| w == head.as_bytes())
+        .unwrap();
+    assert_eq!(
+        &got[at + head.len()..at + head.len() + content.len()],
+        &content[..]
+    );
+}
