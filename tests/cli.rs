@@ -319,14 +319,29 @@ fn a_file_declares_its_size_and_a_server_limit_is_honoured() {
         MSG.len()
     )));
 
-    // Over it: refused before MAIL, a permanent failure.
+    // With LF line endings the size declared is the size on the wire
+    // (each LF becomes CRLF), not the file's.
+    let lf = "Subject: lf\n\nline one\nline two\n";
+    let file = scratch("lf.eml", lf.as_bytes());
+    let server = Server::start(script([greet_ehlo(&["SIZE 1000"]), transaction(1), quit()]));
+    Smtpc::plain(server.port())
+        .arg_path(&file)
+        .run()
+        .assert_code(0);
+    assert!(server.text().starts_with(&format!(
+        "EHLO client.test\r\nMAIL FROM:<a@x.test> SIZE={}\r\n",
+        lf.len() + 4
+    )));
+
+    // Over it: refused before MAIL, a permanent failure. (A final CRLF is
+    // added to the last line, so 2000 bytes are 2002 on the wire.)
     let big = scratch("too-big.eml", &vec![b'x'; 2000]);
     let server = Server::start(script([greet_ehlo(&["SIZE 1000"]), quit()]));
     let run = Smtpc::plain(server.port()).arg_path(&big).run();
     run.assert_code(69);
     assert_eq!(
         run.errors(),
-        ["message of 2000 bytes exceeds the server's limit of 1000 bytes"]
+        ["message of 2002 bytes exceeds the server's limit of 1000 bytes"]
     );
     assert_eq!(server.text(), "EHLO client.test\r\nQUIT\r\n");
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use smtpc::{Client, Delivery, Envelope, Error};
+use smtpc::{Client, Delivery, Envelope, Error, MessageFile};
 
 use args::Args;
 use exit::{Context, Exit};
@@ -69,22 +69,17 @@ fn run(args: &Args) -> Exit {
         },
         None => None,
     };
-    let mut envelope = match Envelope::new(args.from.as_str(), args.to.iter().map(String::as_str)) {
+    let envelope = match Envelope::new(args.from.as_str(), args.to.iter().map(String::as_str)) {
         Ok(envelope) => envelope,
         Err(e) => return failed(&e, Context::default()),
     };
-    let (mut input, size) = match open_message(args.file.as_deref()) {
+    let mut message = match open_message(args.file.as_deref()) {
         Ok(opened) => opened,
         Err(message) => {
             say(message);
             return Exit::NoInput;
         }
     };
-    if let Some(size) = size {
-        // An estimate is what RFC 1870 asks for: a server can refuse a
-        // message that is too large before it is sent.
-        envelope = envelope.size(size);
-    }
 
     let connected = Arc::new(AtomicBool::new(false));
     let mut builder = Client::builder(args.server.host.as_str())
@@ -120,7 +115,10 @@ fn run(args: &Args) -> Exit {
             return failed(&e, cx);
         }
     };
-    let result = client.send(&envelope, &mut input);
+    let result = match &mut message {
+        Message::Stream(input) => client.send(&envelope, input),
+        Message::File(file) => client.send_message(&envelope, &*file),
+    };
     if !client.is_closed() {
         // The outcome is known; a lost 221 changes nothing. QUIT comes
         // first so that the verdict is the last thing printed.
@@ -131,7 +129,7 @@ fn run(args: &Args) -> Exit {
         Err(e) => {
             let cx = Context {
                 connected: true,
-                input_failed: input.failed,
+                input_failed: matches!(&message, Message::Stream(input) if input.failed),
             };
             failed(&e, cx)
         }
@@ -189,18 +187,24 @@ impl Read for Input {
     }
 }
 
-/// Opens FILE (standard input when absent or `-`), with its size when it
-/// is a regular file.
-fn open_message(file: Option<&Path>) -> Result<(Input, Option<u64>), String> {
-    let input = |reader: Box<dyn Read>| Input {
-        reader,
-        failed: false,
+/// The message: a regular file is prepared (read once for its exact size
+/// and kind, then sent from the file); anything else is streamed.
+enum Message {
+    Stream(Input),
+    File(MessageFile),
+}
+
+/// Opens FILE (standard input when absent or `-`).
+fn open_message(file: Option<&Path>) -> Result<Message, String> {
+    let input = |reader: Box<dyn Read>| {
+        Message::Stream(Input {
+            reader,
+            failed: false,
+        })
     };
     let path = match file {
-        None => return Ok((input(Box::new(io::stdin().lock())), None)),
-        Some(path) if path == Path::new("-") => {
-            return Ok((input(Box::new(io::stdin().lock())), None))
-        }
+        None => return Ok(input(Box::new(io::stdin().lock()))),
+        Some(path) if path == Path::new("-") => return Ok(input(Box::new(io::stdin().lock()))),
         Some(path) => path,
     };
     let cannot =
@@ -210,8 +214,12 @@ fn open_message(file: Option<&Path>) -> Result<(Input, Option<u64>), String> {
     if meta.is_dir() {
         return Err(cannot(&"it is a directory"));
     }
-    let size = meta.is_file().then_some(meta.len());
-    Ok((input(Box::new(file)), size))
+    if meta.is_file() {
+        return MessageFile::new(file)
+            .map(Message::File)
+            .map_err(|e| cannot(&e));
+    }
+    Ok(input(Box::new(file)))
 }
 
 /// The message was accepted for at least one recipient: the final reply on
