@@ -130,6 +130,18 @@ fn put(stream: &mut Stream, wbuf: &mut Vec<u8>, piece: &[u8]) -> io::Result<()> 
     }
 }
 
+/// Whether the socket's read timeout must be set again before a read that
+/// must end within `remaining`. A timeout that fires a little early only
+/// costs a loop; one that fires late would break the deadline, and one far
+/// too short would wake the reader for nothing. Between those, the value
+/// already set is kept, which spares a system call per reply.
+fn needs_arming(armed: Option<Duration>, remaining: Duration) -> bool {
+    match armed {
+        None => true,
+        Some(t) => t > remaining + remaining / 64 || t < remaining / 2,
+    }
+}
+
 /// Copies all of `source` to `stream` through `block` (made IO_BLOCK
 /// long): large writes, which TLS turns into full records.
 fn copy_through(
@@ -228,6 +240,8 @@ pub(crate) struct Connection {
     transcript: Option<TranscriptHook>,
     /// Set once the byte stream can no longer be trusted or was closed.
     closed: bool,
+    /// The socket's read timeout as last set (None: unknown).
+    read_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Connection {
@@ -271,6 +285,7 @@ impl Connection {
             body_block: Vec::new(),
             transcript,
             closed: false,
+            read_timeout: None,
         }
     }
 
@@ -394,6 +409,7 @@ impl Connection {
         self.guard(&during, |conn| {
             conn.rstart = 0;
             conn.rend = 0;
+            conn.read_timeout = None;
             let deadline = Instant::now() + conn.timeout;
             let plain = std::mem::replace(&mut conn.stream, Stream::Gone);
             let timed_out = || Error::Timeout {
@@ -447,9 +463,13 @@ impl Connection {
                 });
             }
             let tls = self.is_encrypted();
-            self.stream
-                .set_read_timeout(deadline - now)
-                .map_err(|e| io_error(e, during, tls))?;
+            let remaining = deadline - now;
+            if needs_arming(self.read_timeout, remaining) {
+                self.stream
+                    .set_read_timeout(remaining)
+                    .map_err(|e| io_error(e, during, tls))?;
+                self.read_timeout = Some(remaining);
+            }
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => {
                     return Err(Error::ConnectionClosed {
@@ -617,5 +637,25 @@ impl Connection {
         self.closed = true;
         self.wbuf.clear();
         self.stream.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_timeout_is_set_again_only_when_it_must_be() {
+        let s = Duration::from_secs;
+        assert!(needs_arming(None, s(300)));
+        // The next reply has about the same time left: keep it.
+        assert!(!needs_arming(
+            Some(s(300)),
+            s(300) - Duration::from_micros(5)
+        ));
+        // Later in a slow reply: the deadline is nearer than the timeout.
+        assert!(needs_arming(Some(s(300)), s(100)));
+        // A short timeout left from the end of a reply is too short now.
+        assert!(needs_arming(Some(Duration::from_millis(1)), s(300)));
     }
 }
