@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use support::certs::pki;
 use support::{
-    greet_ehlo, lines, mailin, mailin_with, normalised, on_line, quit, script, send, Act, Server,
-    MAILIN_PASSWORD, MAILIN_USER,
+    closes_mid_chunk, greet_ehlo, lines, mailin, mailin_with, normalised, on_line, quit, script,
+    send, two_chunks, Act, Server, MAILIN_PASSWORD, MAILIN_USER,
 };
 
 /// How long a C program may run (valgrind makes them slow).
@@ -602,21 +602,7 @@ fn c_send_file_sends_the_file_in_chunks() {
     // 5 MiB: a 4 MiB chunk and a 1 MiB LAST one, straight from the file.
     let (path, content) = crlf_file("chunks.eml", 5 << 14);
     let sizes = [4 << 20, 1 << 20];
-    let server = Server::start(script([
-        greet_ehlo(&["PIPELINING", "CHUNKING", "SIZE 10000000"]),
-        vec![Act::Line, Act::Line],
-        vec![
-            Act::Line,
-            Act::Bytes(sizes[0]),
-            send("250 ok\n250 ok\n250 chunk"),
-        ],
-        vec![
-            Act::Line,
-            Act::Bytes(sizes[1]),
-            send("250 2.0.0 queued as CF1"),
-        ],
-        quit(),
-    ]));
+    let server = Server::start(two_chunks(sizes, "CF1"));
     let mut cmd = Command::new(send_file_exe());
     cmd.arg(server.port().to_string()).arg(&path).arg("ok");
     let (stdout, _) = exited(&run(cmd), 0);
@@ -639,15 +625,7 @@ fn c_send_file_sends_the_file_in_chunks() {
 fn c_send_file_survives_a_server_that_closes_mid_message() {
     let (path, _) = crlf_file("cut.eml", 40 << 14);
     for taken in [0, 100_000, 3 << 20] {
-        let server = Server::start(script([
-            greet_ehlo(&["PIPELINING", "CHUNKING"]),
-            vec![Act::Line, Act::Line, Act::Line],
-            vec![
-                Act::Bytes(taken),
-                Act::Sleep(Duration::from_millis(200)),
-                Act::Close,
-            ],
-        ]));
+        let server = Server::start(closes_mid_chunk(taken));
         let mut cmd = Command::new(send_file_exe());
         cmd.arg(server.port().to_string()).arg(&path).arg("cut");
         let out = run(cmd);

@@ -5,35 +5,11 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proptest::prelude::*;
 use smtpc::{Client, Envelope, Error, Notify, Recipient, Ret, Tls};
 use support::*;
-
-type Writes = Arc<Mutex<Vec<Vec<u8>>>>;
-
-/// A client over the in-memory transport: the greeting, an EHLO reply
-/// offering `extensions`, then `replies` (each one chunk, as a server that
-/// answers a whole group at once would write them).
-fn client(extensions: &[&str], replies: &[&str]) -> (Client, Writes) {
-    let mut ehlo = String::from("250-mem.test");
-    for e in extensions {
-        ehlo.push_str(&format!("\r\n250-{e}"));
-    }
-    ehlo.push_str("\r\n250 ENHANCEDSTATUSCODES\r\n");
-    let mut chunks = vec!["220 mem.test ESMTP\r\n".to_owned(), ehlo];
-    chunks.extend(replies.iter().map(|r| r.replace('\n', "\r\n") + "\r\n"));
-    let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
-    let (mem, writes) = Memory::new(&chunks);
-    let c = Client::builder("mem.test")
-        .helo_name("c.test")
-        .tls(Tls::None)
-        .connect_stream(mem)
-        .unwrap();
-    (c, writes)
-}
 
 /// Every write after EHLO, as text.
 fn wire(writes: &Writes) -> Vec<String> {
@@ -62,7 +38,7 @@ fn codes(rejected: &[smtpc::Rejection]) -> Vec<(&str, u16)> {
 
 #[test]
 fn envelope_and_data_in_one_write_then_the_content() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         P,
         &[
             "250 2.1.0 Ok\n550 5.1.1 <b@y.test>: no such user\n250 2.1.5 Ok\n354 go",
@@ -94,7 +70,7 @@ fn envelope_and_data_in_one_write_then_the_content() {
 
 #[test]
 fn refused_mail_sends_no_body_and_resets() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         P,
         &[
             "553 5.1.8 sender refused\n503 5.5.1 need MAIL\n503 5.5.1 need MAIL\n503 5.5.1 no valid recipients",
@@ -121,7 +97,7 @@ fn refused_mail_sends_no_body_and_resets() {
 
 #[test]
 fn every_recipient_refused_sends_no_body() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         P,
         &[
             "250 ok\n550 5.1.1 no\n452 4.2.2 full\n554 5.5.1 Error: no valid recipients",
@@ -144,7 +120,7 @@ fn every_recipient_refused_sends_no_body() {
 
 #[test]
 fn data_answered_354_despite_no_recipient_gets_the_lone_dot_only() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         P,
         &[
             "250 ok\n550 5.1.1 no such user\n354 go ahead anyway",
@@ -171,7 +147,7 @@ fn data_answered_354_despite_no_recipient_gets_the_lone_dot_only() {
 
 #[test]
 fn refused_data_sends_no_body() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         P,
         &["250 ok\n250 ok\n451 4.3.0 try later", "250 2.0.0 Reset"],
     );
@@ -184,7 +160,7 @@ fn refused_data_sends_no_body() {
 
 #[test]
 fn rcpt_421_closes_without_rset() {
-    let (mut c, writes) = client(P, &["250 ok\n421 4.3.2 shutting down"]);
+    let (mut c, writes) = memory_client(P, &["250 ok\n421 4.3.2 shutting down"]);
     let err = c
         .send(&env(&["b@y.test", "c@y.test"]), MSG.as_bytes())
         .unwrap_err();
@@ -198,7 +174,7 @@ fn rcpt_421_closes_without_rset() {
 
 #[test]
 fn chunking_sends_a_message_in_one_flight() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         &["PIPELINING", "CHUNKING", "SIZE 100000", "8BITMIME"],
         &["250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n250 2.0.0 Ok: queued as B1"],
     );
@@ -222,7 +198,7 @@ fn chunking_sends_a_message_in_one_flight() {
 
 #[test]
 fn refused_bdat_is_the_error_and_resets() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         PC,
         &[
             "250 ok\n250 ok\n554 5.6.0 content refused",
@@ -243,7 +219,7 @@ fn refused_bdat_is_the_error_and_resets() {
 
 #[test]
 fn chunking_with_every_recipient_refused() {
-    let (mut c, _) = client(
+    let (mut c, _) = memory_client(
         PC,
         &[
             "250 ok\n550 5.1.1 no\n554 5.5.1 no valid recipients",
@@ -261,7 +237,7 @@ fn chunking_with_every_recipient_refused() {
 
 #[test]
 fn chunking_without_pipelining_waits_for_each_reply() {
-    let (mut c, writes) = client(&["CHUNKING"], &["250 ok", "250 ok", "250 2.0.0 queued"]);
+    let (mut c, writes) = memory_client(&["CHUNKING"], &["250 ok", "250 ok", "250 2.0.0 queued"]);
     c.send_bytes(&env(&["b@y.test"]), MSG.as_bytes()).unwrap();
     assert_eq!(
         wire(&writes),
@@ -275,7 +251,7 @@ fn chunking_without_pipelining_waits_for_each_reply() {
 
 #[test]
 fn batch_with_data_costs_one_write_per_message() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         P,
         &[
             "250 ok\n250 ok\n354 go",
@@ -318,7 +294,7 @@ fn batch_with_data_costs_one_write_per_message() {
 
 #[test]
 fn batch_with_chunking_packs_messages_into_one_write() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         PC,
         &[
             "250 ok\n250 ok\n250 queued as K1\n\
@@ -351,7 +327,7 @@ fn batch_with_chunking_packs_messages_into_one_write() {
 
 #[test]
 fn a_421_mid_batch_fails_the_rest_and_sends_nothing_more() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         P,
         &[
             "250 ok\n250 ok\n354 go",
@@ -373,7 +349,7 @@ fn a_421_mid_batch_fails_the_rest_and_sends_nothing_more() {
 
 #[test]
 fn a_421_mid_chunking_batch() {
-    let (mut c, writes) = client(PC, &["250 ok\n250 ok\n250 queued as K1\n421 4.3.2 bye"]);
+    let (mut c, writes) = memory_client(PC, &["250 ok\n250 ok\n250 queued as K1\n421 4.3.2 bye"]);
     let e = env(&["b@y.test"]);
     let results = c.send_batch([(&e, "one"), (&e, "two")]);
     assert!(results[0].is_ok());
@@ -387,7 +363,7 @@ fn a_421_mid_chunking_batch() {
 
 #[test]
 fn local_failures_in_a_batch_touch_nothing() {
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         &["PIPELINING", "SIZE 10"],
         &["250 ok\n250 ok\n354 go", "250 ok"],
     );
@@ -442,7 +418,7 @@ fn dsn_parameters_only_when_offered() {
     .ret(Ret::Headers)
     .envid("id 1")
     .unwrap();
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         &["PIPELINING", "DSN"],
         &["250 ok\n250 ok\n354 go", "250 ok"],
     );
@@ -452,7 +428,7 @@ fn dsn_parameters_only_when_offered() {
         "MAIL FROM:<a@x.test> RET=HDRS ENVID=id+201\r\n\
          RCPT TO:<b@y.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;B@Y.test\r\nDATA\r\n"
     );
-    let (mut c, writes) = client(P, &["250 ok\n250 ok\n354 go", "250 ok"]);
+    let (mut c, writes) = memory_client(P, &["250 ok\n250 ok\n354 go", "250 ok"]);
     c.send_bytes(&envelope, b"x").unwrap();
     assert_eq!(
         wire(&writes)[0],
@@ -472,7 +448,7 @@ fn many_recipients_keep_the_pending_replies_bounded() {
     replies.push("250 ok\n".repeat(51) + "354 go");
     replies.push("250 done".into());
     let replies: Vec<&str> = replies.iter().map(String::as_str).collect();
-    let (mut c, writes) = client(P, &replies);
+    let (mut c, writes) = memory_client(P, &replies);
     let d = c.send_bytes(&envelope, b"x").unwrap();
     assert_eq!(d.accepted.len(), 150);
     let wire = wire(&writes);
@@ -614,7 +590,7 @@ proptest! {
         body in proptest::collection::vec(
             prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), Just(b'a'), any::<u8>()], 0..2000),
     ) {
-        let (mut c, writes) = client(
+        let (mut c, writes) = memory_client(
             &["PIPELINING", "CHUNKING", "8BITMIME"],
             &["250 ok\n250 ok\n250 queued"],
         );

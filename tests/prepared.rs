@@ -8,34 +8,11 @@ mod support;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smtpc::{Client, Envelope, Error, Message, MessageFile, Tls};
 use support::real::scratch_dir;
 use support::*;
-
-type Writes = Arc<Mutex<Vec<Vec<u8>>>>;
-
-/// A client over the in-memory transport offering `extensions`; `replies`
-/// are the server's writes after EHLO.
-fn client(extensions: &[&str], replies: &[&str]) -> (Client, Writes) {
-    let mut ehlo = String::from("250-mem.test");
-    for e in extensions {
-        ehlo.push_str(&format!("\r\n250-{e}"));
-    }
-    ehlo.push_str("\r\n250 ENHANCEDSTATUSCODES\r\n");
-    let mut chunks = vec!["220 mem.test ESMTP\r\n".to_owned(), ehlo];
-    chunks.extend(replies.iter().map(|r| r.replace('\n', "\r\n") + "\r\n"));
-    let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
-    let (mem, writes) = Memory::new(&chunks);
-    let c = Client::builder("mem.test")
-        .helo_name("c.test")
-        .tls(Tls::None)
-        .connect_stream(mem)
-        .unwrap();
-    (c, writes)
-}
 
 /// Everything written after EHLO, as one byte string.
 fn written(writes: &Writes) -> Vec<u8> {
@@ -59,9 +36,9 @@ const SIZE_OFFERED: &[&str] = &["PIPELINING", "SIZE 100000", "8BITMIME"];
 #[test]
 fn a_prepared_message_goes_out_as_the_same_bytes_would() {
     let replies = ["250 ok\n250 ok\n354 go", "250 queued"];
-    let (mut by_bytes, bytes_writes) = client(SIZE_OFFERED, &replies);
+    let (mut by_bytes, bytes_writes) = memory_client(SIZE_OFFERED, &replies);
     by_bytes.send_bytes(&env(), BODY).unwrap();
-    let (mut by_message, message_writes) = client(SIZE_OFFERED, &replies);
+    let (mut by_message, message_writes) = memory_client(SIZE_OFFERED, &replies);
     let message = Message::new(BODY);
     let d = by_message.send_message(&env(), &message).unwrap();
     assert_eq!(d.reply.code, 250);
@@ -89,7 +66,7 @@ fn a_prepared_message_goes_out_as_the_same_bytes_would() {
 fn one_message_to_many_envelopes_in_a_batch() {
     // With CHUNKING the three messages leave in one write and are answered
     // together (each after the first opened by RSET).
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         &["PIPELINING", "CHUNKING"],
         &["250 a\n250 a\n250 queued as Q1\n250 r\n250 b\n550 no such user\n554 no valid recipients\n250 r\n250 c\n250 c\n250 queued as Q3"],
     );
@@ -123,7 +100,7 @@ fn a_message_file_over_data_is_encoded_from_the_file() {
     let file = MessageFile::open(&path).unwrap();
     assert_eq!(file.len(), normalised(BODY).len() as u64);
     assert!(file.is_8bit() && !file.is_crlf());
-    let (mut c, writes) = client(SIZE_OFFERED, &["250 ok\n250 ok\n354 go", "250 queued"]);
+    let (mut c, writes) = memory_client(SIZE_OFFERED, &["250 ok\n250 ok\n354 go", "250 queued"]);
     c.send_message(&env(), &file).unwrap();
     let wire = written(&writes);
     let mail = format!("MAIL FROM:<a@x.test> SIZE={} BODY=8BITMIME\r\n", file.len());
@@ -142,7 +119,7 @@ fn a_message_file_that_changed_is_refused_before_anything_is_sent() {
         .unwrap()
         .write_all(b"\r\n.\r\nMAIL FROM:<evil@x.test>\r\n")
         .unwrap();
-    let (mut c, writes) = client(&["PIPELINING"], &["250 ok"]);
+    let (mut c, writes) = memory_client(&["PIPELINING"], &["250 ok"]);
     let err = c.send_message(&env(), &file).unwrap_err();
     assert!(
         matches!(&err, Error::InvalidInput(m) if m.contains("changed")),
@@ -162,28 +139,8 @@ fn a_crlf_message_file_goes_in_chunks_from_the_file() {
     let file = MessageFile::open(&path).unwrap();
     assert!(file.is_crlf() && !file.is_8bit());
     let sizes = [4 << 20, content.len() - (4 << 20)];
-    let server = Server::start(script([
-        greet_ehlo(&["PIPELINING", "CHUNKING", "SIZE 20000000"]),
-        vec![Act::Line, Act::Line],
-        vec![
-            Act::Line,
-            Act::Bytes(sizes[0]),
-            send("250 ok\n250 ok\n250 chunk"),
-        ],
-        vec![
-            Act::Line,
-            Act::Bytes(sizes[1]),
-            send("250 2.0.0 queued as F1"),
-        ],
-        quit(),
-    ]));
-    let mut c = Client::builder("127.0.0.1")
-        .port(server.port())
-        .helo_name("client.test")
-        .tls(Tls::None)
-        .timeout(Duration::from_secs(10))
-        .connect()
-        .unwrap();
+    let server = Server::start(two_chunks(sizes, "F1"));
+    let mut c = plain_client(server.port());
     let d = c.send_message(&env(), &file).unwrap();
     assert_eq!(d.queue_id(), Some("F1"));
     drop(c);
@@ -216,7 +173,7 @@ fn a_message_file_sent_twice_reads_from_its_start_each_time() {
     let content = b"Subject: twice\r\n\r\nbody\r\n";
     let path = file_with("prepared-twice", content);
     let file = MessageFile::open(&path).unwrap();
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         &["PIPELINING", "CHUNKING"],
         &[
             "250 ok\n250 ok\n250 queued as A",
@@ -247,7 +204,7 @@ fn a_message_file_with_lf_endings_is_encoded_over_bdat() {
         block + block / 8,
         normalised(&content).len() - (block + block / 8),
     ];
-    let (mut c, writes) = client(
+    let (mut c, writes) = memory_client(
         &["PIPELINING", "CHUNKING", "SIZE 1000000"],
         &["250 ok\n250 ok\n250 chunk", "250 queued as L"],
     );
@@ -274,7 +231,7 @@ fn a_message_file_with_lf_endings_is_encoded_over_bdat() {
 fn a_message_over_the_size_limit_fails_before_the_envelope() {
     let big = vec![b'x'; 2000];
     let message = Message::new(&big);
-    let (mut c, writes) = client(&["PIPELINING", "SIZE 1000"], &[]);
+    let (mut c, writes) = memory_client(&["PIPELINING", "SIZE 1000"], &[]);
     let err = c.send_message(&env(), &message).unwrap_err();
     assert!(matches!(err, Error::MessageTooLarge { .. }), "{err}");
     assert_eq!(writes.lock().unwrap().len(), 1);
@@ -299,15 +256,7 @@ fn a_server_closing_mid_file_fails_the_message_and_the_connection() {
     let path = file_with("prepared-cut", &content);
     let file = MessageFile::open(&path).unwrap();
     for taken in [0, 64 << 10, 5 << 20] {
-        let server = Server::start(script([
-            greet_ehlo(&["PIPELINING", "CHUNKING"]),
-            vec![Act::Line, Act::Line, Act::Line],
-            vec![
-                Act::Bytes(taken),
-                Act::Sleep(Duration::from_millis(100)),
-                Act::Close,
-            ],
-        ]));
+        let server = Server::start(closes_mid_chunk(taken));
         let mut c = Client::builder("127.0.0.1")
             .port(server.port())
             .helo_name("client.test")

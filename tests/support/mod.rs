@@ -355,6 +355,76 @@ impl Write for Memory {
     }
 }
 
+/// Every write a client made, each apart.
+pub type Writes = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A client over the in-memory transport: the greeting, an EHLO reply
+/// offering `extensions`, then `replies` (each one chunk, as a server that
+/// answers a whole group at once would write them).
+pub fn memory_client(extensions: &[&str], replies: &[&str]) -> (smtpc::Client, Writes) {
+    let mut ehlo = String::from("250-mem.test");
+    for e in extensions {
+        ehlo.push_str(&format!("\r\n250-{e}"));
+    }
+    ehlo.push_str("\r\n250 ENHANCEDSTATUSCODES\r\n");
+    let mut chunks = vec!["220 mem.test ESMTP\r\n".to_owned(), ehlo];
+    chunks.extend(replies.iter().map(|r| r.replace('\n', "\r\n") + "\r\n"));
+    let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    let (mem, writes) = Memory::new(&chunks);
+    let c = smtpc::Client::builder("mem.test")
+        .helo_name("c.test")
+        .tls(smtpc::Tls::None)
+        .connect_stream(mem)
+        .unwrap();
+    (c, writes)
+}
+
+/// A client without TLS to a scripted server on 127.0.0.1.
+pub fn plain_client(port: u16) -> smtpc::Client {
+    smtpc::Client::builder("127.0.0.1")
+        .port(port)
+        .helo_name("client.test")
+        .tls(smtpc::Tls::None)
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .unwrap()
+}
+
+/// A server offering PIPELINING, CHUNKING and a SIZE limit that takes one
+/// message in two BDAT chunks of `sizes` and queues it as `queue_id`.
+pub fn two_chunks(sizes: [usize; 2], queue_id: &str) -> Vec<Act> {
+    script([
+        greet_ehlo(&["PIPELINING", "CHUNKING", "SIZE 100000000"]),
+        vec![Act::Line, Act::Line],
+        vec![
+            Act::Line,
+            Act::Bytes(sizes[0]),
+            send("250 ok\n250 ok\n250 chunk"),
+        ],
+        vec![
+            Act::Line,
+            Act::Bytes(sizes[1]),
+            send(&format!("250 2.0.0 queued as {queue_id}")),
+        ],
+        quit(),
+    ])
+}
+
+/// A server offering PIPELINING and CHUNKING that reads the envelope and
+/// the BDAT line, `taken` bytes of the chunk, and closes (the rest of the
+/// chunk unread, so the client gets a reset).
+pub fn closes_mid_chunk(taken: usize) -> Vec<Act> {
+    script([
+        greet_ehlo(&["PIPELINING", "CHUNKING"]),
+        vec![Act::Line, Act::Line, Act::Line],
+        vec![
+            Act::Bytes(taken),
+            Act::Sleep(Duration::from_millis(200)),
+            Act::Close,
+        ],
+    ])
+}
+
 /// A message as the embedded server received it.
 #[derive(Debug, Clone, Default)]
 pub struct Received {
