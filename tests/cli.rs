@@ -307,31 +307,20 @@ fn trace_shows_the_exchange_as_typed_by_hand() {
 
 #[test]
 fn a_file_declares_its_size_and_a_server_limit_is_honoured() {
-    // Under the limit: SIZE= is the file's size.
-    let file = scratch("sized.eml", MSG.as_bytes());
-    let server = Server::start(script([greet_ehlo(&["SIZE 1000"]), transaction(1), quit()]));
-    Smtpc::plain(server.port())
-        .arg_path(&file)
-        .run()
-        .assert_code(0);
-    assert!(server.text().starts_with(&format!(
-        "EHLO client.test\r\nMAIL FROM:<a@x.test> SIZE={}\r\n",
-        MSG.len()
-    )));
-
-    // With LF line endings the size declared is the size on the wire
-    // (each LF becomes CRLF), not the file's.
+    // Under the limit: SIZE= is the size on the wire, the file's own for
+    // CRLF text; with LF line endings each LF becomes CRLF, so more.
     let lf = "Subject: lf\n\nline one\nline two\n";
-    let file = scratch("lf.eml", lf.as_bytes());
-    let server = Server::start(script([greet_ehlo(&["SIZE 1000"]), transaction(1), quit()]));
-    Smtpc::plain(server.port())
-        .arg_path(&file)
-        .run()
-        .assert_code(0);
-    assert!(server.text().starts_with(&format!(
-        "EHLO client.test\r\nMAIL FROM:<a@x.test> SIZE={}\r\n",
-        lf.len() + 4
-    )));
+    for (name, content, size) in [("sized.eml", MSG, MSG.len()), ("lf.eml", lf, lf.len() + 4)] {
+        let file = scratch(name, content.as_bytes());
+        let server = Server::start(script([greet_ehlo(&["SIZE 1000"]), transaction(1), quit()]));
+        Smtpc::plain(server.port())
+            .arg_path(&file)
+            .run()
+            .assert_code(0);
+        assert!(server.text().starts_with(&format!(
+            "EHLO client.test\r\nMAIL FROM:<a@x.test> SIZE={size}\r\n"
+        )));
+    }
 
     // Over it: refused before MAIL, a permanent failure. (A final CRLF is
     // added to the last line, so 2000 bytes are 2002 on the wire.)

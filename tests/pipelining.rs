@@ -5,10 +5,8 @@
 
 mod support;
 
-use std::time::Duration;
-
 use proptest::prelude::*;
-use smtpc::{Client, Envelope, Error, Notify, Recipient, Ret, Tls};
+use smtpc::{Envelope, Error, Notify, Recipient, Ret};
 use support::*;
 
 /// Every write after EHLO, as text.
@@ -488,13 +486,7 @@ fn large_message_goes_in_chunks() {
         ],
         quit(),
     ]));
-    let mut c = Client::builder("127.0.0.1")
-        .port(server.port())
-        .helo_name("client.test")
-        .tls(Tls::None)
-        .timeout(Duration::from_secs(10))
-        .connect()
-        .unwrap();
+    let mut c = plain_client(server.port());
     let d = c.send_bytes(&env(&["b@y.test"]), &body).unwrap();
     assert_eq!(d.queue_id(), Some("BIG"));
     c.quit().unwrap();
@@ -541,13 +533,7 @@ fn streamed_message_goes_in_chunks() {
         vec![Act::Line, Act::Bytes(sizes[2]), send("250 queued as S1")],
         quit(),
     ]));
-    let mut c = Client::builder("127.0.0.1")
-        .port(server.port())
-        .helo_name("client.test")
-        .tls(Tls::None)
-        .timeout(Duration::from_secs(10))
-        .connect()
-        .unwrap();
+    let mut c = plain_client(server.port());
     let d = c.send(&env(&["b@y.test"]), &body[..]).unwrap();
     assert_eq!(d.queue_id(), Some("S1"));
     c.quit().unwrap();

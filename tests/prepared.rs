@@ -8,9 +8,8 @@ mod support;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use smtpc::{Client, Envelope, Error, Message, MessageFile, Tls};
+use smtpc::{Envelope, Error, Message, MessageFile};
 use support::real::scratch_dir;
 use support::*;
 
@@ -257,13 +256,7 @@ fn a_server_closing_mid_file_fails_the_message_and_the_connection() {
     let file = MessageFile::open(&path).unwrap();
     for taken in [0, 64 << 10, 5 << 20] {
         let server = Server::start(closes_mid_chunk(taken));
-        let mut c = Client::builder("127.0.0.1")
-            .port(server.port())
-            .helo_name("client.test")
-            .tls(Tls::None)
-            .timeout(Duration::from_secs(10))
-            .connect()
-            .unwrap();
+        let mut c = plain_client(server.port());
         let mask = blocked_signals();
         let err = c.send_message(&env(), &file).unwrap_err();
         assert_eq!(blocked_signals(), mask);
