@@ -1,11 +1,11 @@
 //! The content encoder round trip, with the input cut at arbitrary points:
 //! no bare CR or LF on the wire, exactly one end-of-data at the very end,
 //! and un-stuffing gives back the CRLF-normalised input. For BDAT the
-//! output is the normalised input itself.
+//! output is the normalised input itself, and so is a prepared `Message`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smtpc::DataEncoder;
+use smtpc::{has_8bit, DataEncoder, Message};
 
 // The reference shared with the unit and integration tests.
 #[path = "../../tests/support/oracle.rs"]
@@ -42,4 +42,9 @@ fuzz_target!(|data: &[u8]| {
 
     let bdat = encode(&mut DataEncoder::for_bdat(), input, &cuts);
     assert_eq!(bdat, normalised(input));
+
+    // A prepared message holds exactly what BDAT sends.
+    let message = Message::new(input);
+    assert_eq!(message.as_bytes(), &bdat[..]);
+    assert_eq!(message.is_8bit(), has_8bit(input));
 });
