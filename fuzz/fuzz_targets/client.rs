@@ -1,5 +1,5 @@
 //! The whole client driven by arbitrary server bytes through an in-memory
-//! stream: set-up, a message, step commands, QUIT. Never a panic, never a
+//! stream: set-up, a message, a batch of a prepared one, step commands, QUIT. Never a panic, never a
 //! hang (the stream ends), and a message is never reported as sent unless
 //! the server's last word on it was 2yz.
 #![no_main]
@@ -7,7 +7,7 @@
 use std::io::{self, Read, Write};
 
 use libfuzzer_sys::fuzz_target;
-use smtpc::{Client, Envelope, Tls};
+use smtpc::{Client, Envelope, Message, Tls};
 
 /// Hands the fuzz input out in chunks whose sizes come from the input.
 struct Script {
@@ -68,6 +68,14 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let _ = e.to_string();
+        }
+    }
+    // A batch of one message prepared once, sent twice.
+    let message = Message::new(b"Subject: y\n\n.dot\n");
+    for result in client.send_batch([(&env, &message), (&env, &message)]) {
+        if let Ok(d) = result {
+            assert!(d.reply.is_positive(), "reported sent after {}", d.reply);
+            assert!(!d.accepted.is_empty());
         }
     }
     let _ = client.noop();

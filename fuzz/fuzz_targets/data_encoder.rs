@@ -31,7 +31,10 @@ fn encode(enc: &mut DataEncoder, input: &[u8], cuts: &[usize]) -> Vec<u8> {
 fuzz_target!(|data: &[u8]| {
     // The first bytes choose where to cut the rest.
     let (head, input) = data.split_at(data.len().min(4));
-    let mut cuts: Vec<usize> = head.iter().map(|&b| b as usize * input.len() / 256).collect();
+    let mut cuts: Vec<usize> = head
+        .iter()
+        .map(|&b| b as usize * input.len() / 256)
+        .collect();
     cuts.sort_unstable();
 
     let wire = encode(&mut DataEncoder::for_data(), input, &cuts);

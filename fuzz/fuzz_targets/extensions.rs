@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let mut text = Vec::new();
     let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
     for (i, line) in lines.iter().enumerate() {
-        let sep: &[u8] = if i + 1 == lines.len() { b"250 " } else { b"250-" };
+        let sep: &[u8] = if i + 1 == lines.len() {
+            b"250 "
+        } else {
+            b"250-"
+        };
         text.extend_from_slice(sep);
         text.extend(line.iter().filter(|&&b| b != b'\r'));
         text.extend_from_slice(b"\r\n");

@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(u16::from(e.class), r.code / 100);
         }
         let shown = r.to_string();
-        assert!(!shown.chars().any(char::is_control), "control char in {shown:?}");
+        assert!(
+            !shown.chars().any(char::is_control),
+            "control char in {shown:?}"
+        );
     }
     // One reply that is the whole input parses the same either way.
     if !failed && replies.len() == 1 && parser.is_idle() && data.ends_with(b"\n") {
