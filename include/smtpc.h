@@ -235,6 +235,28 @@ typedef void (*smtpc_transcript_fn)(smtpc_direction direction, const char *line,
  */
 typedef ptrdiff_t (*smtpc_read_fn)(void *buf, size_t len, void *user_data);
 
+/**
+ * One message of a batch (see `smtpc_send_batch`): the sender, the
+ * `to_count` recipients at `to`, and the `len` bytes of the message at
+ * `data`, each as for `smtpc_send`.
+ */
+typedef struct {
+    /**
+     * The sender (NUL-terminated; "" is the null reverse-path).
+     */
+    const char *from;
+    /**
+     * `to_count` recipients, each NUL-terminated.
+     */
+    const char *const *to;
+    size_t to_count;
+    /**
+     * The message: `len` bytes, not copied.
+     */
+    const void *data;
+    size_t len;
+} smtpc_message;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -588,6 +610,28 @@ smtpc_result smtpc_send_file(smtpc_client *c,
                              const char *path);
 
 /**
+ * Sends the `count` messages at `messages` over this session, in order,
+ * each with its own result: with PIPELINING the end of one message and
+ * the envelope of the next leave in one write, so a message costs one
+ * round trip (with CHUNKING too, several small messages share a write).
+ * A message that fails (an invalid argument, a refused sender or
+ * recipients) does not stop the others; after 421 or a broken connection
+ * every message not yet accepted fails.
+ *
+ * Returns `SMTPC_OK` when every message went to every recipient;
+ * otherwise the result of the first message that did not, whose reply
+ * and error the handle's accessors then give. Each message's own result,
+ * reply code, queue id and error: `smtpc_batch_result`,
+ * `smtpc_batch_reply_code`, `smtpc_batch_queue_id`,
+ * `smtpc_batch_error_message` (0 to `smtpc_batch_count` - 1).
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `messages` is NULL or points to `count`
+ * messages, each with pointers as `smtpc_send` takes them.
+ */
+smtpc_result smtpc_send_batch(smtpc_client *c, const smtpc_message *messages, size_t count);
+
+/**
  * `RSET`: abandons the message in progress.
  *
  * # Safety
@@ -732,6 +776,53 @@ const char *smtpc_rejected_enhanced(const smtpc_client *c, size_t i);
  * As for `smtpc_reply_enhanced`.
  */
 const char *smtpc_rejected_text(const smtpc_client *c, size_t i);
+
+/**
+ * How many messages the last call sent as a batch (`smtpc_send_batch`);
+ * 0 after any other call.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+size_t smtpc_batch_count(const smtpc_client *c);
+
+/**
+ * The result of the `i`th message (from 0) of the last batch, as
+ * `smtpc_send` would have returned it for that message alone;
+ * `SMTPC_INVALID_ARGUMENT` when `i` is out of range.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_batch_result(const smtpc_client *c, size_t i);
+
+/**
+ * The final reply code for the `i`th message of the last batch (the
+ * reply to its end of data, or what refused it); 0 when there was none
+ * or `i` is out of range.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+int smtpc_batch_reply_code(const smtpc_client *c, size_t i);
+
+/**
+ * The queue id the server gave the `i`th message of the last batch;
+ * NULL when it named none or `i` is out of range.
+ *
+ * # Safety
+ * As for `smtpc_reply_enhanced`.
+ */
+const char *smtpc_batch_queue_id(const smtpc_client *c, size_t i);
+
+/**
+ * What went wrong with the `i`th message of the last batch; "" when it
+ * was sent to every recipient; NULL when `i` is out of range.
+ *
+ * # Safety
+ * As for `smtpc_reply_enhanced`.
+ */
+const char *smtpc_batch_error_message(const smtpc_client *c, size_t i);
 
 #ifdef __cplusplus
 }  // extern "C"

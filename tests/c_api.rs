@@ -482,6 +482,7 @@ fn c_programs_are_clean_under_valgrind() {
     }
     run_misuse(true);
     send_to_mailin(send_exe(), true);
+    send_batch(true);
     // TLS and AUTH too: OpenSSL inside the same process.
     let (out, got) = send_over_tls(send_exe(), true, true, MAILIN_PASSWORD);
     exited(&out, 0);
@@ -636,4 +637,55 @@ fn c_send_file_survives_a_server_that_closes_mid_message() {
         );
         server.received();
     }
+}
+
+/// A batch from C: a message with an invalid recipient fails alone and
+/// never reaches the wire; one whose recipient is refused fails alone; the
+/// others are sent, one write per message.
+#[test]
+fn c_send_batch_gives_each_message_its_result() {
+    send_batch(false);
+}
+
+fn send_batch(valgrind: bool) {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    let exe = EXE.get_or_init(|| compile("batch", &root().join("tests/c/batch.c"), Link::Dynamic));
+    let server = Server::start(script([
+        greet_ehlo(&["PIPELINING"]),
+        vec![Act::Line, Act::Line, Act::Line],
+        vec![send("250 ok\n250 ok\n354 go")],
+        vec![Act::Data, Act::Line, Act::Line, Act::Line],
+        vec![send(
+            "250 queued as M1\n250 ok\n550 5.1.1 no such user\n554 no valid recipients",
+        )],
+        on_line("250 reset"),
+        vec![Act::Line, Act::Line, Act::Line],
+        vec![send("250 ok\n250 ok\n354 go")],
+        vec![Act::Data, send("250 queued as M3")],
+        quit(),
+    ]));
+    let mut cmd = command(exe, valgrind);
+    cmd.arg(server.port().to_string());
+    let (stdout, _) = exited(&run(cmd), 0);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "overall: invalid argument", "{stdout}");
+    assert!(lines[1].starts_with("error: message 2 of 4: "), "{stdout}");
+    assert_eq!(lines[2], "0: ok 250 M1 | ");
+    assert!(
+        lines[3].starts_with("1: invalid argument 0 - | "),
+        "{stdout}"
+    );
+    assert!(
+        lines[4].starts_with("2: permanent failure 550 - | "),
+        "{stdout}"
+    );
+    assert!(lines[4].contains("nobody@y.test"), "{stdout}");
+    assert_eq!(lines[5], "3: ok 250 M3 | ");
+    let sent = support::lines(&server.received());
+    assert!(!sent.iter().any(|l| l.contains("bad")), "{sent:?}");
+    assert!(!sent.iter().any(|l| l == "never sent"), "{sent:?}");
+    assert_eq!(
+        sent.iter().filter(|l| l.starts_with("MAIL FROM")).count(),
+        3
+    );
 }

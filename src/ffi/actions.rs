@@ -250,6 +250,93 @@ pub unsafe extern "C" fn smtpc_send_file(
     }
 }
 
+/// One message of a batch (see `smtpc_send_batch`): the sender, the
+/// `to_count` recipients at `to`, and the `len` bytes of the message at
+/// `data`, each as for `smtpc_send`.
+#[repr(C)]
+pub struct smtpc_message {
+    /// The sender (NUL-terminated; "" is the null reverse-path).
+    pub from: *const c_char,
+    /// `to_count` recipients, each NUL-terminated.
+    pub to: *const *const c_char,
+    pub to_count: usize,
+    /// The message: `len` bytes, not copied.
+    pub data: *const c_void,
+    pub len: usize,
+}
+
+/// Sends the `count` messages at `messages` over this session, in order,
+/// each with its own result: with PIPELINING the end of one message and
+/// the envelope of the next leave in one write, so a message costs one
+/// round trip (with CHUNKING too, several small messages share a write).
+/// A message that fails (an invalid argument, a refused sender or
+/// recipients) does not stop the others; after 421 or a broken connection
+/// every message not yet accepted fails.
+///
+/// Returns `SMTPC_OK` when every message went to every recipient;
+/// otherwise the result of the first message that did not, whose reply
+/// and error the handle's accessors then give. Each message's own result,
+/// reply code, queue id and error: `smtpc_batch_result`,
+/// `smtpc_batch_reply_code`, `smtpc_batch_queue_id`,
+/// `smtpc_batch_error_message` (0 to `smtpc_batch_count` - 1).
+///
+/// # Safety
+/// `c` is NULL or a live handle; `messages` is NULL or points to `count`
+/// messages, each with pointers as `smtpc_send` takes them.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_send_batch(
+    c: *mut smtpc_client,
+    messages: *const smtpc_message,
+    count: usize,
+) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, passed on.
+        unsafe {
+            act(c, |h| {
+                let messages: &[smtpc_message] = if count == 0 {
+                    &[]
+                } else if messages.is_null() {
+                    return Err(Fail::invalid("messages is NULL"));
+                } else if count > isize::MAX as usize / std::mem::size_of::<smtpc_message>() {
+                    return Err(Fail::invalid(format!("count {count} is too large")));
+                } else {
+                    // SAFETY: not NULL, the length fits, and the caller
+                    // promises `count` messages.
+                    std::slice::from_raw_parts(messages, count)
+                };
+                let session = h.session()?;
+                // Each message's arguments are read first: a bad one is
+                // that message's failure, and never reaches the wire.
+                let mut results: Vec<Option<Result<_, Fail>>> = Vec::with_capacity(count);
+                let mut valid = Vec::with_capacity(count);
+                for (i, m) in messages.iter().enumerate() {
+                    // SAFETY: the caller's promises, for each message.
+                    let read = envelope(m.from, m.to, m.to_count)
+                        .and_then(|e| Ok((e, args::bytes(m.data.cast(), m.len, "data")?)));
+                    match read {
+                        Ok(message) => {
+                            valid.push((i, message));
+                            results.push(None);
+                        }
+                        Err(fail) => results.push(Some(Err(fail))),
+                    }
+                }
+                let sent = session.send_batch(valid.iter().map(|(_, (e, data))| (e, *data)));
+                for ((i, _), result) in valid.iter().zip(sent) {
+                    results[*i] = Some(result.map_err(Fail::from));
+                }
+                let steps = results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(Fail::from(Error::ConnectionClosed {
+                        during: "sending the batch".into(),
+                    }))))
+                    .collect();
+                Ok(Done::Batch(steps))
+            })
+        }
+    }
+}
+
 /// `RSET`: abandons the message in progress.
 ///
 /// # Safety

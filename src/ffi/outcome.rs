@@ -21,6 +21,8 @@ pub(crate) enum Done {
     Reply(Reply),
     /// A whole message sent, perhaps with refused recipients.
     Delivery(Delivery),
+    /// A batch: each message's own outcome, in order.
+    Batch(Vec<Result<Delivery, Fail>>),
 }
 
 /// Why an action failed.
@@ -54,7 +56,7 @@ impl fmt::Display for Fail {
 }
 
 /// A reply as C sees it.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct CReply {
     code: c_int,
     enhanced: Option<CString>,
@@ -72,26 +74,64 @@ impl CReply {
 }
 
 /// A refused recipient as C sees it.
+#[derive(Clone)]
 struct Refused {
     address: CString,
     reply: CReply,
 }
 
 /// The outcome of the last call on a handle.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Outcome {
     reply: CReply,
     error: CString,
     queue_id: Option<CString>,
     rejected: Vec<Refused>,
+    /// After a batch, each message's result and outcome.
+    batch: Vec<(smtpc_result, Outcome)>,
 }
 
 impl Outcome {
     /// Records what an action did and returns its result.
     pub(crate) fn record(&mut self, step: Result<Done, Fail>) -> smtpc_result {
         *self = Outcome::default();
+        self.record_one(step)
+    }
+
+    /// A batch: each message's outcome is kept; the handle's own is that
+    /// of the first message that was not `SMTPC_OK` (its error message
+    /// naming it), or of the last message when all were.
+    fn record_batch(&mut self, steps: Vec<Result<Delivery, Fail>>) -> smtpc_result {
+        let count = steps.len();
+        let batch: Vec<(smtpc_result, Outcome)> = steps
+            .into_iter()
+            .map(|step| {
+                let mut o = Outcome::default();
+                let result = o.record_one(step.map(Done::Delivery));
+                (result, o)
+            })
+            .collect();
+        let first_failure = batch.iter().position(|(r, _)| *r != SMTPC_OK);
+        let result = match first_failure.or(count.checked_sub(1)) {
+            Some(i) => {
+                *self = batch[i].1.clone();
+                if first_failure.is_some() {
+                    let error = self.error.to_string_lossy();
+                    self.error = c_string(&format!("message {} of {count}: {error}", i + 1));
+                }
+                batch[i].0
+            }
+            None => SMTPC_OK,
+        };
+        self.batch = batch;
+        result
+    }
+
+    /// Records a step into an outcome that is still empty.
+    fn record_one(&mut self, step: Result<Done, Fail>) -> smtpc_result {
         match step {
             Ok(Done::Nothing) => SMTPC_OK,
+            Ok(Done::Batch(steps)) => self.record_batch(steps),
             Ok(Done::Reply(reply)) => {
                 self.set_reply(&reply);
                 SMTPC_OK
@@ -311,6 +351,85 @@ pub unsafe extern "C" fn smtpc_rejected_text(c: *const smtpc_client, i: usize) -
     ffi_boundary! {
         // SAFETY: the caller's promise, passed on.
         ptr(unsafe { outcome(c) }.and_then(|o| o.rejected.get(i)).map(|r| &r.reply.text))
+    }
+}
+
+/// The `i`th message's outcome in the last `smtpc_send_batch`.
+///
+/// # Safety
+/// `c` is NULL or a live handle not being used by another thread.
+unsafe fn batch_item<'a>(c: *const smtpc_client, i: usize) -> Option<&'a (smtpc_result, Outcome)> {
+    // SAFETY: the caller's promise, passed on.
+    unsafe { outcome(c) }.and_then(|o| o.batch.get(i))
+}
+
+/// How many messages the last call sent as a batch (`smtpc_send_batch`);
+/// 0 after any other call.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_batch_count(c: *const smtpc_client) -> usize {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { outcome(c) }.map_or(0, |o| o.batch.len())
+    }
+}
+
+/// The result of the `i`th message (from 0) of the last batch, as
+/// `smtpc_send` would have returned it for that message alone;
+/// `SMTPC_INVALID_ARGUMENT` when `i` is out of range.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_batch_result(c: *const smtpc_client, i: usize) -> smtpc_result {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { batch_item(c, i) }.map_or(SMTPC_INVALID_ARGUMENT, |(r, _)| *r)
+    }
+}
+
+/// The final reply code for the `i`th message of the last batch (the
+/// reply to its end of data, or what refused it); 0 when there was none
+/// or `i` is out of range.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_batch_reply_code(c: *const smtpc_client, i: usize) -> c_int {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { batch_item(c, i) }.map_or(0, |(_, o)| o.reply.code)
+    }
+}
+
+/// The queue id the server gave the `i`th message of the last batch;
+/// NULL when it named none or `i` is out of range.
+///
+/// # Safety
+/// As for `smtpc_reply_enhanced`.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_batch_queue_id(c: *const smtpc_client, i: usize) -> *const c_char {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        ptr(unsafe { batch_item(c, i) }.and_then(|(_, o)| o.queue_id.as_ref()))
+    }
+}
+
+/// What went wrong with the `i`th message of the last batch; "" when it
+/// was sent to every recipient; NULL when `i` is out of range.
+///
+/// # Safety
+/// As for `smtpc_reply_enhanced`.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_batch_error_message(
+    c: *const smtpc_client,
+    i: usize,
+) -> *const c_char {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, passed on.
+        ptr(unsafe { batch_item(c, i) }.map(|(_, o)| &o.error))
     }
 }
 

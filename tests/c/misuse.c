@@ -123,6 +123,13 @@ static void null_handle(void)
     EXPECT(smtpc_data_stream(c, failing_read, NULL), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_send(c, "a@x", to, 1, "x", 1), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_send_stream(c, "a@x", to, 1, failing_read, NULL), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_send_file(c, "a@x", to, 1, "/dev/null"), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_send_batch(c, NULL, 0), SMTPC_INVALID_ARGUMENT);
+    CHECK(smtpc_batch_count(c) == 0);
+    CHECK(smtpc_batch_result(c, 0) == SMTPC_INVALID_ARGUMENT);
+    CHECK(smtpc_batch_reply_code(c, 0) == 0);
+    CHECK(smtpc_batch_queue_id(c, 0) == NULL);
+    CHECK(smtpc_batch_error_message(c, 0) == NULL);
     EXPECT(smtpc_rset(c), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_noop(c), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_quit(c), SMTPC_INVALID_ARGUMENT);
@@ -193,6 +200,9 @@ static void without_a_server(void)
     EXPECT(smtpc_rcpt(c, "b@y"), SMTPC_CLOSED);
     EXPECT(smtpc_data(c, "x", 1), SMTPC_CLOSED);
     EXPECT(smtpc_send(c, "a@x", to, 1, "x", 1), SMTPC_CLOSED);
+    smtpc_message m = {"a@x", to, 1, "x", 1};
+    EXPECT(smtpc_send_batch(c, &m, 1), SMTPC_CLOSED);
+    EXPECT(smtpc_send_batch(c, NULL, 0), SMTPC_CLOSED);
     EXPECT(smtpc_rset(c), SMTPC_CLOSED);
     EXPECT(smtpc_noop(c), SMTPC_CLOSED);
     EXPECT(smtpc_quit(c), SMTPC_CLOSED);
@@ -207,6 +217,11 @@ static void without_a_server(void)
     EXPECT(smtpc_send(c, "a@x", to, 0, "x", 1), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_send(c, NULL, to, 1, "x", 1), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_send_stream(c, "a@x", to, 1, NULL, NULL), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_send_file(c, "a@x", to, 1, NULL), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_send_file(c, "a@x", to, 1, "/nonexistent/message.eml"), SMTPC_IO);
+    CHECK(says(c, "/nonexistent/message.eml"));
+    EXPECT(smtpc_send_batch(c, NULL, 1), SMTPC_INVALID_ARGUMENT);
+    CHECK(says(c, "messages is NULL"));
     CHECK(!smtpc_has_extension(c, NULL));
     smtpc_client_free(c);
 }
