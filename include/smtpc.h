@@ -730,8 +730,10 @@ const char *smtpc_error_message(const smtpc_client *c);
 const char *smtpc_queue_id(const smtpc_client *c);
 
 /**
- * How many recipients the server refused in the last `smtpc_send` or
- * `smtpc_send_stream` (0 after any other call). When the result was
+ * How many recipients the server refused in the last `smtpc_send`,
+ * `smtpc_send_stream` or `smtpc_send_file` (after `smtpc_send_batch`, in
+ * the message whose result the call returned; 0 after any other call).
+ * When the result was
  * `SMTPC_PARTIAL`, the message went to the others; when every recipient
  * was refused, the result is `SMTPC_TRANSIENT` or `SMTPC_PERMANENT` and
  * the message was not sent.
