@@ -323,6 +323,17 @@ impl Connection {
         }
     }
 
+    /// The transcript line for `bytes` of message content; formatted only
+    /// when someone is listening (it is on every message's path).
+    pub fn note_content(&mut self, bytes: impl fmt::Display) {
+        if let Some(hook) = self.transcript.as_mut() {
+            hook(
+                Direction::Info,
+                &format!("({bytes} bytes of message content)"),
+            );
+        }
+    }
+
     /// Queues a command in the write buffer; nothing is sent until
     /// [`Connection::flush`]. Returns how the transcript shows it.
     pub fn queue(&mut self, command: &Command<'_>) -> String {
@@ -542,10 +553,7 @@ impl Connection {
             wbuf.extend_from_slice(p);
             Ok(())
         });
-        self.note(
-            Direction::Info,
-            &format!("({total} bytes of message content)"),
-        );
+        self.note_content(total);
         Ok(total)
     }
 

@@ -840,10 +840,7 @@ fn queue_data_content<B: Content>(
                 Payload::Bytes(body) => body,
                 Payload::Prepared(m) => {
                     m.data_pieces(&mut |p: &[u8]| conn.queue_raw(p, "DATA"))?;
-                    conn.note(
-                        Direction::Info,
-                        &format!("({} bytes of message content)", m.len()),
-                    );
+                    conn.note_content(m.len());
                     conn.note(Direction::Sent, ".");
                     return Ok(());
                 }
@@ -866,10 +863,7 @@ fn queue_data_content<B: Content>(
                 Ok(())
             });
             conn.queue_raw(&end[..n], "end of data")?;
-            conn.note(
-                Direction::Info,
-                &format!("({} bytes of message content)", body.len()),
-            );
+            conn.note_content(body.len());
         }
         Source::Stream { head, rest } => {
             let mut body = (&block[..head]).chain(rest);
