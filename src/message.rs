@@ -160,7 +160,11 @@ impl<'a> From<&'a str> for Message<'a> {
 ///
 /// The file must not change while the message is in use: a send first
 /// checks its length and modification time and refuses, before anything
-/// goes on the wire, a file that changed since it was prepared.
+/// goes on the wire, a file that changed since it was prepared (a change
+/// that keeps both is not seen; the content is then sent as it is, still
+/// framed by BDAT or dot-stuffed for DATA, so it cannot end the message
+/// early). A file cut short during a send breaks the connection, since
+/// the server was promised more bytes.
 ///
 /// On Linux, `sendfile(2)` raises SIGPIPE when the server has closed the
 /// connection. Rust programs ignore SIGPIPE from the start; a program
@@ -194,8 +198,15 @@ impl MessageFile {
         MessageFile::new(File::open(path)?)
     }
 
-    /// Prepares an open file, reading it from its start.
+    /// Prepares an open file, reading it from its start. It must be a
+    /// regular file (a pipe cannot be read twice).
     pub fn new(mut file: File) -> io::Result<Self> {
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a message file must be a regular file",
+            ));
+        }
         file.seek(SeekFrom::Start(0))?;
         let stamp = stamp(&file)?;
         let mut block = vec![0u8; crate::stream::IO_BLOCK];

@@ -268,3 +268,11 @@ fn a_server_closing_mid_file_fails_the_message_and_the_connection() {
         server.received();
     }
 }
+
+#[test]
+fn a_message_file_must_be_a_regular_file() {
+    let dir = scratch_dir("prepared-dir");
+    let err = MessageFile::new(std::fs::File::open(&dir).unwrap()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    assert!(MessageFile::open(dir.join("missing.eml")).is_err());
+}
