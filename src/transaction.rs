@@ -164,9 +164,9 @@ pub(crate) struct Scratch {
 
 /// A message's content.
 enum Source<'r, B> {
-    /// The whole message in memory (as bytes or prepared): its size and
-    /// 8-bit-ness are known.
-    Bytes(B),
+    /// The whole message at hand (bytes, a prepared message or a message
+    /// file): its size and 8-bit-ness are known before anything is sent.
+    Ready(B),
     /// A stream whose first `head` bytes are already in the scratch block.
     Stream { head: usize, rest: &'r mut dyn Read },
 }
@@ -606,7 +606,7 @@ type Facts = (Option<u64>, Option<bool>);
 /// was prepared is refused here, before anything of it is sent.
 fn describe<B: Content>(source: &Source<'_, B>, block: &[u8]) -> Result<Facts, Error> {
     Ok(match source {
-        Source::Bytes(b) => match b.payload() {
+        Source::Ready(b) => match b.payload() {
             Payload::Bytes(b) => (Some(b.len() as u64), Some(has_8bit(b))),
             Payload::Prepared(m) => (Some(m.len() as u64), Some(m.is_8bit())),
             Payload::File(f) => {
@@ -636,7 +636,7 @@ pub(crate) fn send(
     let result = match fill(body, &mut block) {
         Err(e) => Err(reading_error(e)),
         Ok((n, true)) => {
-            let message = std::iter::once((envelope, Source::Bytes(&block[..n])));
+            let message = std::iter::once((envelope, Source::Ready(&block[..n])));
             first(run(conn, ext, &mut scratch.plan, &mut Vec::new(), message))
         }
         Ok((head, false)) => {
@@ -665,7 +665,7 @@ pub(crate) fn send_content(
     envelope: &Envelope,
     content: impl Content,
 ) -> Result<Delivery, Error> {
-    let message = std::iter::once((envelope, Source::Bytes(content)));
+    let message = std::iter::once((envelope, Source::Ready(content)));
     first(run(
         conn,
         ext,
@@ -686,7 +686,7 @@ where
     E: Borrow<Envelope>,
     B: Content,
 {
-    let messages = messages.into_iter().map(|(e, b)| (e, Source::Bytes(b)));
+    let messages = messages.into_iter().map(|(e, b)| (e, Source::Ready(b)));
     run(conn, ext, &mut scratch.plan, &mut scratch.block, messages)
 }
 
@@ -835,7 +835,7 @@ fn queue_data_content<B: Content>(
 ) -> Result<(), Error> {
     let mut encoder = DataEncoder::for_data();
     match source {
-        Source::Bytes(body) => {
+        Source::Ready(body) => {
             let body = match body.payload() {
                 Payload::Bytes(body) => body,
                 Payload::Prepared(m) => {
@@ -890,7 +890,7 @@ fn run_bdat<'r, E: Borrow<Envelope>, B: Content>(
     for (index, (envelope, source)) in messages.enumerate() {
         results.push(None);
         let small = match &source {
-            Source::Bytes(b) => match b.payload() {
+            Source::Ready(b) => match b.payload() {
                 Payload::Bytes(b) => b.len() <= BDAT_CHUNK,
                 Payload::Prepared(m) => m.len() <= BDAT_CHUNK,
                 Payload::File(_) => false,
@@ -916,7 +916,7 @@ fn run_bdat<'r, E: Borrow<Envelope>, B: Content>(
             Start::Queued => need_rset = false,
         }
         match source {
-            Source::Bytes(body) => {
+            Source::Ready(body) => {
                 match body.payload() {
                     Payload::Bytes(body) => bdat_bytes(pipe, index, plan, body, false),
                     // A prepared message is sent as it is: no encoding.
