@@ -544,8 +544,8 @@ impl Client {
         transaction::send_content(&mut self.conn, ext, &mut self.scratch, envelope, body)
     }
 
-    /// Sends a message prepared beforehand, a [`Message`] or a
-    /// [`MessageFile`], as [`Client::send_bytes`] does, but without
+    /// Sends a message prepared beforehand, a [`Message`](crate::Message) or a
+    /// [`MessageFile`](crate::MessageFile), as [`Client::send_bytes`] does, but without
     /// scanning it again: a `Message` is written as it is (with DATA,
     /// doubling the dots it noted), a `MessageFile` that is CRLF text goes
     /// in BDAT chunks straight from the file. For the same content sent to
@@ -573,7 +573,7 @@ impl Client {
 
     /// Sends many messages over this connection, in order, and returns
     /// each one's own result (in the same order). Each message's content
-    /// is bytes or a prepared [`Message`] (see [`Content`]).
+    /// is bytes or a prepared [`Message`](crate::Message) (see [`Content`]).
     ///
     /// With PIPELINING the end of one message and the envelope of the next
     /// leave in the same write, so each message costs one round trip even
