@@ -115,6 +115,20 @@ impl Command<'_> {
         out.extend_from_slice(b"\r\n");
     }
 
+    /// Appends the command line to `out`, as [`Command::encode`] does, and
+    /// returns it as [`Command::describe`] does: one formatting for both
+    /// unless the line carries a secret.
+    pub fn encode_described(&self, out: &mut Vec<u8>) -> String {
+        let shown = self.describe();
+        if matches!(self, Command::Auth { .. } | Command::AuthResponse(_)) {
+            self.encode(out);
+        } else {
+            out.extend_from_slice(shown.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        shown
+    }
+
     /// The line as a transcript or an error message shows it: without CRLF,
     /// secrets replaced by `<redacted>`.
     pub fn describe(&self) -> String {
@@ -308,6 +322,11 @@ mod tests {
     fn wire(c: Command<'_>) -> String {
         let mut out = Vec::new();
         c.encode(&mut out);
+        // The other way to the wire writes the same bytes.
+        let mut again = Vec::new();
+        let shown = c.encode_described(&mut again);
+        assert_eq!(again, out);
+        assert_eq!(shown, c.describe());
         String::from_utf8(out).unwrap()
     }
 

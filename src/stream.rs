@@ -337,8 +337,7 @@ impl Connection {
     /// Queues a command in the write buffer; nothing is sent until
     /// [`Connection::flush`]. Returns how the transcript shows it.
     pub fn queue(&mut self, command: &Command<'_>) -> String {
-        command.encode(&mut self.wbuf);
-        let shown = command.describe();
+        let shown = command.encode_described(&mut self.wbuf);
         self.note(Direction::Sent, &shown);
         shown
     }
