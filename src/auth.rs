@@ -196,7 +196,7 @@ pub(crate) fn authenticate(
     })?;
     let mut step = 0;
     loop {
-        reply.in_reply_to = Some(context.as_str().into());
+        reply.in_reply_to = Some(context.clone().into());
         match reply.code {
             235 => return Ok(reply),
             334 if step < MAX_CHALLENGES => {
@@ -208,7 +208,7 @@ pub(crate) fn authenticate(
                 let cancelled = answer == "*";
                 reply = conn.execute(&Command::AuthResponse(&answer))?;
                 if cancelled {
-                    reply.in_reply_to = Some(context.as_str().into());
+                    reply.in_reply_to = Some(context.clone().into());
                     return Err(auth_error(
                         format!("{context}: unexpected challenge; exchange cancelled"),
                         Some(reply),
@@ -218,7 +218,7 @@ pub(crate) fn authenticate(
             334 => {
                 // Too many challenges: cancel (RFC 4954 4) and give up.
                 let mut last = conn.execute(&Command::AuthResponse("*"))?;
-                last.in_reply_to = Some(context.as_str().into());
+                last.in_reply_to = Some(context.clone().into());
                 return Err(auth_error(
                     format!("{context}: more than {MAX_CHALLENGES} challenges"),
                     Some(last),

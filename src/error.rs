@@ -245,7 +245,7 @@ mod tests {
 
     fn reply(s: &str, to: &str) -> Reply {
         let mut r = Reply::parse(s.as_bytes()).unwrap();
-        r.in_reply_to = Some(to.into());
+        r.in_reply_to = Some(to.to_owned().into());
         r
     }
 

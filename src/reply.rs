@@ -3,6 +3,7 @@
 //!
 //! This is the bottom of the crate: it depends on nothing else in smtpc.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Longest reply line accepted, CRLF included. RFC 5321 4.5.3.1.5 allows 512
@@ -107,7 +108,7 @@ pub struct Reply {
     /// The text of each line (lossily decoded when it is not UTF-8).
     pub lines: Vec<String>,
     /// What this reply answered, as the transcript shows it.
-    pub(crate) in_reply_to: Option<Box<str>>,
+    pub(crate) in_reply_to: Option<Cow<'static, str>>,
 }
 
 impl Reply {
@@ -330,7 +331,9 @@ fn build(code: u16, mut lines: Vec<String>) -> Reply {
         for line in &mut lines {
             if let Some((found, rest)) = EnhancedCode::parse_prefix(line) {
                 if found == e {
-                    *line = rest.to_owned();
+                    // In place: a reply is built for every command.
+                    let prefix = line.len() - rest.len();
+                    line.drain(..prefix);
                 }
             }
         }

@@ -5,6 +5,7 @@
 //! Everything that touches the socket goes through [`Connection`], so the
 //! bounds (line length, reply size, time) are enforced in one place.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -364,11 +365,18 @@ impl Connection {
     /// Reads one complete reply, which must arrive within the timeout
     /// however slowly its bytes come. `during` names what it answers.
     pub fn read_reply(&mut self, during: &str) -> Result<Reply, Error> {
-        let reply = self.guard(during, |conn| conn.read_reply_inner(during))?;
+        self.read_reply_to(Cow::Owned(during.to_owned()))
+    }
+
+    /// [`Connection::read_reply`], keeping `during` in the reply as what
+    /// it answered without copying it.
+    pub fn read_reply_to(&mut self, during: Cow<'static, str>) -> Result<Reply, Error> {
+        let mut reply = self.guard(&during, |conn| conn.read_reply_inner(&during))?;
         if reply.code == 421 {
             // The server is closing the channel (RFC 5321 3.8).
             self.shutdown();
         }
+        reply.in_reply_to = Some(during);
         Ok(reply)
     }
 
@@ -388,8 +396,7 @@ impl Connection {
                     let text = String::from_utf8_lossy(line);
                     hook(Direction::Received, text.trim_end_matches(['\r', '\n']));
                 }
-                if let Some(mut reply) = parser.push_line(line).map_err(malformed)? {
-                    reply.in_reply_to = Some(during.into());
+                if let Some(reply) = parser.push_line(line).map_err(malformed)? {
                     return Ok(reply);
                 }
                 continue;

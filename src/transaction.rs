@@ -23,7 +23,7 @@
 //! pending replies, so each message, and each recipient, gets its own
 //! exact result however the commands were grouped.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::VecDeque;
 use std::io::{self, Read};
 
@@ -188,8 +188,9 @@ struct Pending {
     /// The message (its index in the batch) the reply belongs to.
     message: usize,
     expect: Expect,
-    /// The command as the transcript shows it; errors name it.
-    during: String,
+    /// The command as the transcript shows it; errors name it, and so does
+    /// its reply, which takes it over.
+    during: Cow<'static, str>,
 }
 
 /// The state of one message's transaction, built from its replies.
@@ -349,7 +350,7 @@ fn push(
     pending.push_back(Pending {
         message,
         expect,
-        during,
+        during: during.into(),
     });
 }
 
@@ -392,7 +393,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         let Some(p) = self.pending.pop_front() else {
             return;
         };
-        let reply = self.conn.read_reply(&p.during);
+        let reply = self.conn.read_reply_to(p.during);
         if let Some(tx) = self.flight.iter_mut().find(|t| t.index == p.message) {
             tx.absorb(p.expect, reply);
         }
@@ -555,7 +556,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         self.pending.push_back(Pending {
             message: index,
             expect: Expect::Bdat { last },
-            during,
+            during: during.into(),
         });
         if self.lockstep {
             self.drain();
@@ -754,7 +755,7 @@ fn run_data<'r, E: Borrow<Envelope>, B: Content>(
         pipe.pending.push_back(Pending {
             message: index,
             expect: Expect::EndOfData,
-            during: "end of data".into(),
+            during: Cow::Borrowed("end of data"),
         });
         // Without PIPELINING the end of data is answered before anything
         // else is sent.
@@ -818,7 +819,7 @@ fn abandon<E: Borrow<Envelope>>(
             pipe.pending.push_back(Pending {
                 message: index,
                 expect: Expect::EndOfData,
-                during: "end of data".into(),
+                during: Cow::Borrowed("end of data"),
             });
         }
         pipe.drain();
