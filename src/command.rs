@@ -132,7 +132,8 @@ impl Command<'_> {
     /// The line as a transcript or an error message shows it: without CRLF,
     /// secrets replaced by `<redacted>`.
     pub fn describe(&self) -> String {
-        let mut line = String::new();
+        // Room for a usual MAIL or RCPT line, so that it is not regrown.
+        let mut line = String::with_capacity(96);
         self.write_line(&mut line, true);
         line
     }
