@@ -201,14 +201,15 @@ impl MessageFile {
     /// Prepares an open file, reading it from its start. It must be a
     /// regular file (a pipe cannot be read twice).
     pub fn new(mut file: File) -> io::Result<Self> {
-        if !file.metadata()?.is_file() {
+        let meta = file.metadata()?;
+        if !meta.is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a message file must be a regular file",
             ));
         }
+        let stamp = stamp_of(&meta);
         file.seek(SeekFrom::Start(0))?;
-        let stamp = stamp(&file)?;
         let mut block = vec![0u8; crate::stream::IO_BLOCK];
         let mut encoder = DataEncoder::for_bdat();
         let mut plan = Vec::new();
@@ -273,7 +274,12 @@ impl MessageFile {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let changed =
             || Error::InvalidInput("the message file changed since it was prepared".into());
-        if stamp(&file).map_err(|_| changed())? != self.stamp {
+        if file
+            .metadata()
+            .map(|m| stamp_of(&m))
+            .map_err(|_| changed())?
+            != self.stamp
+        {
             return Err(changed());
         }
         file.seek(SeekFrom::Start(offset))
@@ -309,9 +315,9 @@ impl Read for FileReader<'_> {
     }
 }
 
-fn stamp(file: &File) -> io::Result<(u64, Option<SystemTime>)> {
-    let meta = file.metadata()?;
-    Ok((meta.len(), meta.modified().ok()))
+/// What tells a changed file: its size and modification time.
+fn stamp_of(meta: &std::fs::Metadata) -> (u64, Option<SystemTime>) {
+    (meta.len(), meta.modified().ok())
 }
 
 /// What [`Client::send_batch`](crate::Client::send_batch) takes as a
