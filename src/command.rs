@@ -116,24 +116,24 @@ impl Command<'_> {
     }
 
     /// Appends the command line to `out`, as [`Command::encode`] does, and
-    /// returns it as [`Command::describe`] does: one formatting for both
-    /// unless the line carries a secret.
-    pub fn encode_described(&self, out: &mut Vec<u8>) -> String {
-        let shown = self.describe();
+    /// writes it to `shown` (emptied first) as [`Command::describe`] does:
+    /// one formatting for both unless the line carries a secret.
+    pub fn encode_described(&self, out: &mut Vec<u8>, shown: &mut String) {
+        shown.clear();
+        self.write_line(shown, true);
         if matches!(self, Command::Auth { .. } | Command::AuthResponse(_)) {
             self.encode(out);
         } else {
             out.extend_from_slice(shown.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        shown
     }
 
     /// The line as a transcript or an error message shows it: without CRLF,
     /// secrets replaced by `<redacted>`.
+    #[cfg(test)]
     pub fn describe(&self) -> String {
-        // Room for a usual MAIL or RCPT line, so that it is not regrown.
-        let mut line = String::with_capacity(96);
+        let mut line = String::new();
         self.write_line(&mut line, true);
         line
     }
@@ -325,7 +325,9 @@ mod tests {
         c.encode(&mut out);
         // The other way to the wire writes the same bytes.
         let mut again = Vec::new();
-        let shown = c.encode_described(&mut again);
+        // With a description left over from another command: it is replaced.
+        let mut shown = String::from("MAIL FROM:<old@x.test>");
+        c.encode_described(&mut again, &mut shown);
         assert_eq!(again, out);
         assert_eq!(shown, c.describe());
         String::from_utf8(out).unwrap()

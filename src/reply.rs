@@ -254,7 +254,16 @@ pub struct ReplyParser {
     code: Option<u16>,
     raw: Vec<String>,
     bytes: usize,
+    /// Emptied lines of replies given back by [`ReplyParser::recycle`],
+    /// filled again before anything new is allocated.
+    spare: Vec<String>,
 }
+
+/// Lines kept for reuse: enough for the usual replies, each no larger
+/// than a usual line (a huge EHLO reply is not kept alive).
+const SPARE_LINES: usize = 8;
+const SPARE_LINE_CAPACITY: usize = 512;
+const SPARE_LINE_ROOM: usize = 64;
 
 impl ReplyParser {
     /// A parser waiting for the first line.
@@ -282,7 +291,14 @@ impl ReplyParser {
             }
             Some(_) => {}
         }
-        self.raw.push(String::from_utf8_lossy(text).into_owned());
+        // A new line gets room for a usual one, so that it is not regrown
+        // when it is reused for a longer line.
+        let mut kept = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| String::with_capacity(SPARE_LINE_ROOM));
+        kept.push_str(&String::from_utf8_lossy(text));
+        self.raw.push(kept);
         if !last {
             return Ok(None);
         }
@@ -294,6 +310,33 @@ impl ReplyParser {
     /// True when no line of a reply has been pushed yet.
     pub fn is_idle(&self) -> bool {
         self.raw.is_empty()
+    }
+
+    /// Drops a reply that was only partly read.
+    pub(crate) fn reset(&mut self) {
+        self.code = None;
+        self.bytes = 0;
+        let raw = std::mem::take(&mut self.raw);
+        self.recycle_lines(raw);
+    }
+
+    /// Takes back a reply that is no longer needed: its line list and
+    /// lines hold the next replies, so that a reply that is only checked
+    /// costs no allocation.
+    pub(crate) fn recycle(&mut self, reply: Reply) {
+        self.recycle_lines(reply.lines);
+    }
+
+    fn recycle_lines(&mut self, mut lines: Vec<String>) {
+        for mut line in lines.drain(..) {
+            if self.spare.len() < SPARE_LINES && line.capacity() <= SPARE_LINE_CAPACITY {
+                line.clear();
+                self.spare.push(line);
+            }
+        }
+        if self.raw.capacity() == 0 && lines.capacity() <= SPARE_LINES {
+            self.raw = lines;
+        }
     }
 }
 
@@ -513,5 +556,56 @@ mod tests {
     fn incomplete_and_trailing() {
         assert_eq!(parse("250-a\r\n"), Err(ReplyError::Incomplete));
         assert_eq!(parse("250 a\r\n250 b\r\n"), Err(ReplyError::TrailingData));
+    }
+
+    /// Feeds `text` line by line to `parser` until a reply is complete.
+    fn feed(parser: &mut ReplyParser, text: &str) -> Result<Reply, ReplyError> {
+        for line in text.split_inclusive('\n') {
+            if let Some(reply) = parser.push_line(line.as_bytes())? {
+                return Ok(reply);
+            }
+        }
+        Err(ReplyError::Incomplete)
+    }
+
+    #[test]
+    fn a_recycled_reply_leaves_nothing_of_itself_in_the_next() {
+        let mut parser = ReplyParser::new();
+        let long = "x".repeat(300);
+        let first = feed(
+            &mut parser,
+            &format!("250-2.1.0 first {long}\r\n250-second\r\n250 2.1.0 third\r\n"),
+        )
+        .unwrap();
+        parser.recycle(first);
+        let next = feed(&mut parser, "550 5.1.1 no\r\n").unwrap();
+        assert_eq!((next.code, next.lines.clone()), (550, vec!["no".into()]));
+        assert_eq!(next.enhanced.unwrap().to_string(), "5.1.1");
+        parser.recycle(next);
+        let again = feed(&mut parser, "354-a\r\n354 b\r\n").unwrap();
+        assert_eq!(again.lines, ["a", "b"]);
+        assert_eq!(again.enhanced, None);
+    }
+
+    #[test]
+    fn a_reset_drops_a_partly_read_reply() {
+        let mut parser = ReplyParser::new();
+        assert_eq!(parser.push_line(b"250-half\r\n"), Ok(None));
+        assert!(!parser.is_idle());
+        parser.reset();
+        assert!(parser.is_idle());
+        // A different code is no mix with the dropped line.
+        let r = feed(&mut parser, "221 bye\r\n").unwrap();
+        assert_eq!((r.code, r.lines), (221, vec!["bye".to_owned()]));
+    }
+
+    #[test]
+    fn spare_lines_are_bounded() {
+        let mut parser = ReplyParser::new();
+        let many: String = (0..50).map(|i| format!("250-line {i}\r\n")).collect();
+        let r = feed(&mut parser, &(many + "250 end\r\n")).unwrap();
+        parser.recycle(r);
+        assert!(parser.spare.len() <= SPARE_LINES);
+        assert_eq!(parser.raw.capacity(), 0, "a large line list is not kept");
     }
 }

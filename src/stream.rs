@@ -243,7 +243,15 @@ pub(crate) struct Connection {
     closed: bool,
     /// The socket's read timeout as last set (None: unknown).
     read_timeout: Option<Duration>,
+    /// Parses replies, reusing the memory of those given back.
+    parser: ReplyParser,
+    /// Command names given back with their replies, for reuse.
+    names: Vec<String>,
 }
+
+/// Command names kept for reuse: at least as many as there can be
+/// replies pending at once in a pipelined batch.
+pub(crate) const SPARE_NAMES: usize = 128;
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -287,6 +295,8 @@ impl Connection {
             transcript,
             closed: false,
             read_timeout: None,
+            parser: ReplyParser::new(),
+            names: Vec::new(),
         }
     }
 
@@ -338,9 +348,25 @@ impl Connection {
     /// Queues a command in the write buffer; nothing is sent until
     /// [`Connection::flush`]. Returns how the transcript shows it.
     pub fn queue(&mut self, command: &Command<'_>) -> String {
-        let shown = command.encode_described(&mut self.wbuf);
+        // Room for a usual MAIL or RCPT line, so that it is not regrown.
+        let mut shown = self
+            .names
+            .pop()
+            .unwrap_or_else(|| String::with_capacity(96));
+        command.encode_described(&mut self.wbuf, &mut shown);
         self.note(Direction::Sent, &shown);
         shown
+    }
+
+    /// Takes back a reply that is no longer needed, and the command name
+    /// it kept, so that the next ones reuse their memory.
+    pub fn recycle(&mut self, mut reply: Reply) {
+        if let Some(Cow::Owned(name)) = reply.in_reply_to.take() {
+            if self.names.len() < SPARE_NAMES && name.capacity() <= 512 {
+                self.names.push(name);
+            }
+        }
+        self.parser.recycle(reply);
     }
 
     /// Writes everything queued, in one write where the OS allows.
@@ -381,8 +407,17 @@ impl Connection {
     }
 
     fn read_reply_inner(&mut self, during: &str) -> Result<Reply, Error> {
+        let mut parser = std::mem::take(&mut self.parser);
+        let result = self.parse_reply(&mut parser, during);
+        if result.is_err() {
+            parser.reset();
+        }
+        self.parser = parser;
+        result
+    }
+
+    fn parse_reply(&mut self, parser: &mut ReplyParser, during: &str) -> Result<Reply, Error> {
         let deadline = Instant::now() + self.timeout;
-        let mut parser = ReplyParser::new();
         let malformed = |source: ReplyError| Error::MalformedReply {
             during: during.to_owned(),
             source,

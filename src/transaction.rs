@@ -41,6 +41,8 @@ use crate::stream::{Connection, Direction, IO_BLOCK};
 /// client is still writing; keeping them well under a socket buffer's worth
 /// means neither side can end up blocked on the other.
 const MAX_PENDING: usize = 100;
+// The names of pending commands are reused once their replies are read.
+const _: () = assert!(MAX_PENDING <= crate::stream::SPARE_NAMES);
 /// A batch of small messages over CHUNKING is written once this much is
 /// queued (or MAX_PENDING replies are due).
 const FLIGHT_BYTES: usize = IO_BLOCK / 2;
@@ -160,6 +162,7 @@ pub(crate) fn reset_after_failure(conn: &mut Connection) {
 pub(crate) struct Scratch {
     block: Vec<u8>,
     plan: Vec<Piece>,
+    pending: VecDeque<Pending>,
 }
 
 /// A message's content.
@@ -239,63 +242,66 @@ impl<E: Borrow<Envelope>> Tx<E> {
 
     /// Takes in the reply to one of this message's commands. The first
     /// failure decides the message's result; later replies are still read
-    /// (they are on the wire) but change nothing.
-    fn absorb(&mut self, expect: Expect, reply: Result<Reply, Error>) {
+    /// (they are on the wire) but change nothing. Hands the reply back
+    /// when nothing keeps it (a reply that only says yes), so that its
+    /// memory serves the next one.
+    fn absorb(&mut self, expect: Expect, reply: Result<Reply, Error>) -> Option<Reply> {
         let reply = match reply {
             Ok(reply) => reply,
-            Err(e) => return self.fail(e),
+            Err(e) => {
+                self.fail(e);
+                return None;
+            }
         };
-        match expect {
-            Expect::Rset => {
-                if reply.code == 421 {
-                    self.fail(Error::Transient(reply));
-                }
+        let spare = match expect {
+            Expect::Rset if reply.code == 421 => Err(Error::Transient(reply)),
+            Expect::Rset => Ok(Some(reply)),
+            Expect::Mail => Error::check(reply, "2xx").map(Some),
+            Expect::Rcpt => self.recipient(reply),
+            Expect::Data if reply.code == 354 => {
+                self.go_ahead = true;
+                Ok(Some(reply))
             }
-            Expect::Mail => {
-                if let Err(e) = Error::check(reply, "2xx") {
-                    self.fail(e);
-                }
+            Expect::Data => Err(Error::from_reply(reply, "354")),
+            Expect::Bdat { .. } | Expect::EndOfData if self.failed() => {
+                Error::check(reply, "2xx").map(Some)
             }
-            Expect::Rcpt => {
-                let recipients = self.envelope.borrow().recipient_list();
-                let Some(r) = recipients.get(self.rcpts) else {
-                    return self.fail(Error::UnexpectedReply {
-                        expected: "no reply",
-                        reply,
-                    });
-                };
-                self.rcpts += 1;
-                if self.failed() {
-                    // After a refused MAIL, RCPT replies (503) mean nothing.
-                    return;
-                }
-                let sorted =
-                    sort_recipient(r.address(), reply, &mut self.accepted, &mut self.rejected);
-                if let Err(e) = sorted {
-                    self.fail(e);
-                } else if self.rcpts == recipients.len() && self.accepted.is_empty() {
-                    let rejected = std::mem::take(&mut self.rejected);
-                    self.fail(Error::AllRecipientsRejected(rejected));
-                }
+            // The reply to the end of the content is the message's result.
+            Expect::Bdat { last: true } | Expect::EndOfData => {
+                Error::check(reply, "2xx").map(|reply| {
+                    self.reply = Some(reply);
+                    None
+                })
             }
-            Expect::Data => {
-                if reply.code == 354 {
-                    self.go_ahead = true;
-                } else {
-                    self.fail(Error::from_reply(reply, "354"));
-                }
-            }
-            Expect::Bdat { last } => match Error::check(reply, "2xx") {
-                Ok(reply) if last && !self.failed() => self.reply = Some(reply),
-                Ok(_) => {}
-                Err(e) => self.fail(e),
-            },
-            Expect::EndOfData => match Error::check(reply, "2xx") {
-                Ok(reply) if !self.failed() => self.reply = Some(reply),
-                Ok(_) => {}
-                Err(e) => self.fail(e),
-            },
+            Expect::Bdat { last: false } => Error::check(reply, "2xx").map(Some),
+        };
+        spare.unwrap_or_else(|e| {
+            self.fail(e);
+            None
+        })
+    }
+
+    /// Takes in the reply to the next RCPT: the recipient is accepted or
+    /// refused (with its reply). Hands back the reply it does not keep.
+    fn recipient(&mut self, reply: Reply) -> Result<Option<Reply>, Error> {
+        let recipients = self.envelope.borrow().recipient_list();
+        let Some(r) = recipients.get(self.rcpts) else {
+            return Err(Error::UnexpectedReply {
+                expected: "no reply",
+                reply,
+            });
+        };
+        self.rcpts += 1;
+        if self.failed() {
+            // After a refused MAIL, RCPT replies (503) mean nothing.
+            return Ok(Some(reply));
         }
+        let spare = sort_recipient(r.address(), reply, &mut self.accepted, &mut self.rejected)?;
+        if self.rcpts == recipients.len() && self.accepted.is_empty() {
+            let rejected = std::mem::take(&mut self.rejected);
+            return Err(Error::AllRecipientsRejected(rejected));
+        }
+        Ok(spare)
     }
 
     fn into_result(self) -> Result<Delivery, Error> {
@@ -355,11 +361,12 @@ fn push(
 }
 
 impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
-    fn new(conn: &'c mut Connection, ext: &'c Extensions) -> Self {
+    /// `pending` is an empty queue, lent for its memory.
+    fn new(conn: &'c mut Connection, ext: &'c Extensions, pending: VecDeque<Pending>) -> Self {
         Pipe {
             conn,
             ext,
-            pending: VecDeque::new(),
+            pending,
             flight: VecDeque::new(),
             lockstep: !ext.pipelining(),
         }
@@ -395,7 +402,9 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         };
         let reply = self.conn.read_reply_to(p.during);
         if let Some(tx) = self.flight.iter_mut().find(|t| t.index == p.message) {
-            tx.absorb(p.expect, reply);
+            if let Some(spare) = tx.absorb(p.expect, reply) {
+                self.conn.recycle(spare);
+            }
         }
     }
 
@@ -638,12 +647,26 @@ pub(crate) fn send(
         Err(e) => Err(reading_error(e)),
         Ok((n, true)) => {
             let message = std::iter::once((envelope, Source::Ready(&block[..n])));
-            first(run(conn, ext, &mut scratch.plan, &mut Vec::new(), message))
+            first(run(
+                conn,
+                ext,
+                &mut scratch.plan,
+                &mut Vec::new(),
+                &mut scratch.pending,
+                message,
+            ))
         }
         Ok((head, false)) => {
             let source: Source<'_, &[u8]> = Source::Stream { head, rest: body };
             let message = std::iter::once((envelope, source));
-            first(run(conn, ext, &mut scratch.plan, &mut block, message))
+            first(run(
+                conn,
+                ext,
+                &mut scratch.plan,
+                &mut block,
+                &mut scratch.pending,
+                message,
+            ))
         }
     };
     scratch.block = block;
@@ -672,6 +695,7 @@ pub(crate) fn send_content(
         ext,
         &mut scratch.plan,
         &mut scratch.block,
+        &mut scratch.pending,
         message,
     ))
 }
@@ -688,7 +712,12 @@ where
     B: Content,
 {
     let messages = messages.into_iter().map(|(e, b)| (e, Source::Ready(b)));
-    run(conn, ext, &mut scratch.plan, &mut scratch.block, messages)
+    let Scratch {
+        block,
+        plan,
+        pending,
+    } = scratch;
+    run(conn, ext, plan, block, pending, messages)
 }
 
 /// The engine: sends every message and returns their results in order.
@@ -698,15 +727,21 @@ fn run<'r, E: Borrow<Envelope>, B: Content>(
     ext: &Extensions,
     plan: &mut Vec<Piece>,
     block: &mut Vec<u8>,
+    pending: &mut VecDeque<Pending>,
     messages: impl Iterator<Item = (E, Source<'r, B>)>,
 ) -> Vec<Result<Delivery, Error>> {
-    let mut results = Vec::new();
-    let mut pipe = Pipe::new(conn, ext);
+    // Sized once where the caller's iterator says how many (within reason:
+    // the hint is the caller's word, not a count).
+    let mut results = Vec::with_capacity(messages.size_hint().0.min(1 << 16));
+    let mut pipe = Pipe::new(conn, ext, std::mem::take(pending));
     if ext.chunking() {
         run_bdat(&mut pipe, plan, block, messages, &mut results);
     } else {
         run_data(&mut pipe, block, messages, &mut results);
     }
+    // Empty by now (every reply was read); kept for its memory.
+    pipe.pending.clear();
+    *pending = pipe.pending;
     results
         .into_iter()
         .map(|r| {
@@ -1057,9 +1092,12 @@ fn sort_recipient(
     reply: Reply,
     accepted: &mut Vec<String>,
     rejected: &mut Vec<Rejection>,
-) -> Result<(), Error> {
+) -> Result<Option<Reply>, Error> {
     match reply.class() {
-        ReplyClass::PositiveCompletion => accepted.push(address.to_owned()),
+        ReplyClass::PositiveCompletion => {
+            accepted.push(address.to_owned());
+            return Ok(Some(reply));
+        }
         ReplyClass::TransientNegative | ReplyClass::PermanentNegative => {
             // 421 means the server is leaving: the transaction is over.
             if reply.code == 421 {
@@ -1077,7 +1115,7 @@ fn sort_recipient(
             })
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// DATA, the content, and the end of data. Returns the final reply, which
