@@ -6,7 +6,7 @@
 //! CI=true.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smtpc::{Client, Envelope, Error, Message, MessageFile, Tls};
 
@@ -171,6 +171,39 @@ fn smtp_sink_closing_mid_batch() {
         results[1]
     );
     assert!(c.is_closed());
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn smtp_sink_stops_when_its_test_is_done() {
+    let Some(sink) = smtp_sink("stops", &[]) else {
+        return;
+    };
+    let dir = sink.dir.to_string_lossy().into_owned();
+    assert!(
+        processes_with(&dir).iter().any(|p| p.contains("smtp-sink")),
+        "the sink is not running"
+    );
+    drop(sink);
+    // Not only its `timeout` wrapper: the sink itself must be gone.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(&dir).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(processes_with(&dir), Vec::<String>::new());
 }
 
 /// `msgs=N bytes=B ...` from fastsink's stats file, as pairs.

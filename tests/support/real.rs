@@ -273,6 +273,19 @@ pub struct Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the child may be `timeout`, which passes
+        // SIGTERM on to the server, while SIGKILL would leave the server
+        // running without its time limit.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
