@@ -146,26 +146,31 @@ impl Command<'_> {
                 v.to_owned()
             }
         };
-        // Writing to a String cannot fail.
+        // Plain pushes where there is nothing to format: every message
+        // passes here several times. Writing to a String cannot fail.
+        let mut put = |parts: &[&str]| {
+            parts.iter().for_each(|p| s.push_str(p));
+            Ok(())
+        };
         let _ = match self {
-            Command::Ehlo(name) => write!(s, "EHLO {name}"),
-            Command::Helo(name) => write!(s, "HELO {name}"),
+            Command::Ehlo(name) => put(&["EHLO ", name]),
+            Command::Helo(name) => put(&["HELO ", name]),
             Command::Mail { from, params } => {
-                let _ = write!(s, "MAIL FROM:<{from}>");
+                let _ = put(&["MAIL FROM:<", from, ">"]);
                 write_mail_params(s, params)
             }
             Command::Rcpt { to, params } => {
-                let _ = write!(s, "RCPT TO:<{to}>");
+                let _ = put(&["RCPT TO:<", to, ">"]);
                 write_rcpt_params(s, params)
             }
-            Command::Data => write!(s, "DATA"),
+            Command::Data => put(&["DATA"]),
             Command::Bdat { size, last: true } => write!(s, "BDAT {size} LAST"),
             Command::Bdat { size, last: false } => write!(s, "BDAT {size}"),
-            Command::Rset => write!(s, "RSET"),
-            Command::Noop => write!(s, "NOOP"),
-            Command::Vrfy(what) => write!(s, "VRFY {what}"),
-            Command::Quit => write!(s, "QUIT"),
-            Command::StartTls => write!(s, "STARTTLS"),
+            Command::Rset => put(&["RSET"]),
+            Command::Noop => put(&["NOOP"]),
+            Command::Vrfy(what) => put(&["VRFY ", what]),
+            Command::Quit => put(&["QUIT"]),
+            Command::StartTls => put(&["STARTTLS"]),
             Command::Auth {
                 mechanism,
                 initial: None,

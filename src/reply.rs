@@ -49,12 +49,17 @@ impl EnhancedCode {
     /// assert_eq!(rest, "No such user");
     /// ```
     pub fn parse_prefix(text: &str) -> Option<(EnhancedCode, &str)> {
-        let end = text.find(' ').unwrap_or(text.len());
-        let mut parts = text[..end].split('.');
-        let class = number(parts.next()?, 1)?;
-        let subject = number(parts.next()?, 3)?;
-        let detail = number(parts.next()?, 3)?;
-        if parts.next().is_some() || !matches!(class, 2 | 4 | 5) {
+        // Byte by byte: every reply line passes here.
+        let bytes = text.as_bytes();
+        let (class, at) = number(bytes, 0, 1)?;
+        let (subject, at) = number(bytes, dot(bytes, at)?, 3)?;
+        let (detail, end) = number(bytes, dot(bytes, at)?, 3)?;
+        let rest = match bytes.get(end) {
+            None => "",
+            Some(b' ') => &text[end + 1..],
+            Some(_) => return None,
+        };
+        if !matches!(class, 2 | 4 | 5) {
             return None;
         }
         let code = EnhancedCode {
@@ -62,21 +67,30 @@ impl EnhancedCode {
             subject,
             detail,
         };
-        Some((code, text[end..].strip_prefix(' ').unwrap_or("")))
+        Some((code, rest))
     }
 }
 
-/// A run of 1 to `max` ASCII digits without a superfluous leading zero.
-fn number(s: &str, max: usize) -> Option<u16> {
-    let ok = !s.is_empty()
-        && s.len() <= max
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s.len() == 1 || !s.starts_with('0'));
-    if ok {
-        s.parse().ok()
-    } else {
-        None
+/// The position after the dot at `at`.
+fn dot(bytes: &[u8], at: usize) -> Option<usize> {
+    (bytes.get(at) == Some(&b'.')).then_some(at + 1)
+}
+
+/// A run of 1 to `max` ASCII digits at `from`, without a superfluous
+/// leading zero, and the position after it.
+fn number(bytes: &[u8], from: usize, max: usize) -> Option<(u16, usize)> {
+    let digits = bytes
+        .get(from..)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 || digits > max || (digits > 1 && bytes[from] == b'0') {
+        return None;
     }
+    let value = bytes[from..from + digits]
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    Some((value, from + digits))
 }
 
 impl fmt::Display for EnhancedCode {
@@ -281,8 +295,14 @@ impl ReplyParser {
         if self.raw.len() >= MAX_LINES || self.bytes > MAX_REPLY_LEN {
             return Err(ReplyError::TooLong);
         }
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = match line {
+            [line @ .., b'\n'] => line,
+            line => line,
+        };
+        let line = match line {
+            [line @ .., b'\r'] => line,
+            line => line,
+        };
         let (code, last, text) = split_line(line)?;
         match self.code {
             None => self.code = Some(code),
@@ -297,7 +317,10 @@ impl ReplyParser {
             .spare
             .pop()
             .unwrap_or_else(|| String::with_capacity(SPARE_LINE_ROOM));
-        kept.push_str(&String::from_utf8_lossy(text));
+        match std::str::from_utf8(text) {
+            Ok(text) => kept.push_str(text),
+            Err(_) => kept.push_str(&String::from_utf8_lossy(text)),
+        }
         self.raw.push(kept);
         if !last {
             return Ok(None);
@@ -365,25 +388,26 @@ fn split_line(line: &[u8]) -> Result<(u16, bool, &[u8]), ReplyError> {
 /// Pulls the enhanced status code off the first line, and off every other
 /// line that repeats it (RFC 2034 puts it on each line).
 fn build(code: u16, mut lines: Vec<String>) -> Reply {
-    let enhanced = lines
-        .first()
-        .and_then(|first| EnhancedCode::parse_prefix(first))
-        .map(|(e, _)| e)
-        .filter(|e| u16::from(e.class) == code / 100);
-    if let Some(e) = enhanced {
-        for line in &mut lines {
-            if let Some((found, rest)) = EnhancedCode::parse_prefix(line) {
-                if found == e {
-                    // In place: a reply is built for every command.
-                    let prefix = line.len() - rest.len();
-                    line.drain(..prefix);
-                }
+    // The length of the code and its space at the start of `line`, when it
+    // starts with `want` (any code of the reply's class, for the first).
+    let prefix = |line: &str, want: Option<EnhancedCode>| {
+        EnhancedCode::parse_prefix(line)
+            .filter(|(e, _)| want.map_or(u16::from(e.class) == code / 100, |w| *e == w))
+            .map(|(e, rest)| (e, line.len() - rest.len()))
+    };
+    let enhanced = lines.first().and_then(|first| prefix(first, None));
+    if let Some((e, len)) = enhanced {
+        // In place: a reply is built for every command.
+        lines[0].drain(..len);
+        for line in &mut lines[1..] {
+            if let Some((_, len)) = prefix(line, Some(e)) {
+                line.drain(..len);
             }
         }
     }
     Reply {
         code,
-        enhanced,
+        enhanced: enhanced.map(|(e, _)| e),
         lines,
         in_reply_to: None,
     }

@@ -417,7 +417,9 @@ impl Connection {
     }
 
     fn parse_reply(&mut self, parser: &mut ReplyParser, during: &str) -> Result<Reply, Error> {
-        let deadline = Instant::now() + self.timeout;
+        // Set when the reply is not all here yet: one already read costs
+        // no clock reading (in a pipelined batch most are).
+        let mut deadline = None;
         let malformed = |source: ReplyError| Error::MalformedReply {
             during: during.to_owned(),
             source,
@@ -439,7 +441,7 @@ impl Connection {
             if pending.len() > MAX_LINE_LEN {
                 return Err(malformed(ReplyError::LineTooLong));
             }
-            self.fill(deadline, during)?;
+            self.fill(&mut deadline, during)?;
         }
     }
 
@@ -500,8 +502,9 @@ impl Connection {
         })
     }
 
-    /// Reads more bytes into the reply buffer before `deadline`.
-    fn fill(&mut self, deadline: Instant, during: &str) -> Result<(), Error> {
+    /// Reads more bytes into the reply buffer before `deadline`, which the
+    /// first wait sets to the timeout from now.
+    fn fill(&mut self, deadline: &mut Option<Instant>, during: &str) -> Result<(), Error> {
         if self.rstart > 0 {
             self.rbuf.copy_within(self.rstart..self.rend, 0);
             self.rend -= self.rstart;
@@ -509,6 +512,7 @@ impl Connection {
         }
         loop {
             let now = Instant::now();
+            let deadline = *deadline.get_or_insert(now + self.timeout);
             if now >= deadline {
                 return Err(Error::Timeout {
                     during: during.to_owned(),
