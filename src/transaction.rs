@@ -156,8 +156,9 @@ pub(crate) fn reset_after_failure(conn: &mut Connection) {
 }
 
 /// Buffers kept from message to message so that sending does not allocate
-/// on the hot path: the read-ahead block of a streamed body and the plan of
-/// a BDAT chunk.
+/// on the hot path: the read-ahead block of a streamed body, the plan of a
+/// BDAT chunk and the queue of pending replies. (The connection keeps the
+/// replies and command names that are done with, for reuse.)
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     block: Vec<u8>,
