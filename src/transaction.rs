@@ -157,13 +157,16 @@ pub(crate) fn reset_after_failure(conn: &mut Connection) {
 
 /// Buffers kept from message to message so that sending does not allocate
 /// on the hot path: the read-ahead block of a streamed body, the plan of a
-/// BDAT chunk and the queue of pending replies. (The connection keeps the
+/// BDAT chunk, the queue of pending replies and a single send's result
+/// list. (The connection keeps the
 /// replies and command names that are done with, for reuse.)
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     block: Vec<u8>,
     plan: Vec<Piece>,
     pending: VecDeque<Pending>,
+    /// The result list of a single send.
+    results: Vec<Option<Result<Delivery, Error>>>,
 }
 
 /// A message's content.
@@ -335,13 +338,80 @@ enum Start {
     Refused,
 }
 
+/// The messages in flight, oldest first. A single send has one, kept
+/// inline; a queue is made when a second one joins (a batch).
+enum Flight<T> {
+    One(Option<T>),
+    Many(VecDeque<T>),
+}
+
+impl<T> Flight<T> {
+    fn push_back(&mut self, t: T) {
+        match self {
+            Flight::One(slot @ None) => *slot = Some(t),
+            Flight::One(slot) => {
+                let mut queue: VecDeque<T> = slot.take().into_iter().collect();
+                queue.push_back(t);
+                *self = Flight::Many(queue);
+            }
+            Flight::Many(queue) => queue.push_back(t),
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        match self {
+            Flight::One(slot) => slot.take(),
+            Flight::Many(queue) => queue.pop_front(),
+        }
+    }
+
+    fn pop_back(&mut self) -> Option<T> {
+        match self {
+            Flight::One(slot) => slot.take(),
+            Flight::Many(queue) => queue.pop_back(),
+        }
+    }
+
+    fn front(&self) -> Option<&T> {
+        match self {
+            Flight::One(slot) => slot.as_ref(),
+            Flight::Many(queue) => queue.front(),
+        }
+    }
+
+    fn back(&self) -> Option<&T> {
+        match self {
+            Flight::One(slot) => slot.as_ref(),
+            Flight::Many(queue) => queue.back(),
+        }
+    }
+
+    fn back_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Flight::One(slot) => slot.as_mut(),
+            Flight::Many(queue) => queue.back_mut(),
+        }
+    }
+
+    fn find_mut(&mut self, mut f: impl FnMut(&T) -> bool) -> Option<&mut T> {
+        match self {
+            Flight::One(slot) => slot.as_mut().filter(|t| f(t)),
+            Flight::Many(queue) => queue.iter_mut().find(|t| f(t)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.front().is_none()
+    }
+}
+
 /// The connection with its queue of pending replies and the transactions
 /// they belong to, oldest first.
 struct Pipe<'c, E> {
     conn: &'c mut Connection,
     ext: &'c Extensions,
     pending: VecDeque<Pending>,
-    flight: VecDeque<Tx<E>>,
+    flight: Flight<Tx<E>>,
     /// No PIPELINING: each command alone, its reply read before the next.
     lockstep: bool,
 }
@@ -368,7 +438,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
             conn,
             ext,
             pending,
-            flight: VecDeque::new(),
+            flight: Flight::One(None),
             lockstep: !ext.pipelining(),
         }
     }
@@ -390,7 +460,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         };
         let message = first.message;
         if let Err(e) = self.conn.flush(&first.during) {
-            if let Some(tx) = self.flight.iter_mut().find(|t| t.index == message) {
+            if let Some(tx) = self.flight.find_mut(|t| t.index == message) {
                 tx.fail(e);
             }
         }
@@ -402,7 +472,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
             return;
         };
         let reply = self.conn.read_reply_to(p.during);
-        if let Some(tx) = self.flight.iter_mut().find(|t| t.index == p.message) {
+        if let Some(tx) = self.flight.find_mut(|t| t.index == p.message) {
             if let Some(spare) = tx.absorb(p.expect, reply) {
                 self.conn.recycle(spare);
             }
@@ -644,42 +714,24 @@ pub(crate) fn send(
 ) -> Result<Delivery, Error> {
     let mut block = std::mem::take(&mut scratch.block);
     block.resize(IO_BLOCK, 0);
-    let result = match fill(body, &mut block) {
-        Err(e) => Err(reading_error(e)),
+    match fill(body, &mut block) {
+        Err(e) => {
+            scratch.block = block;
+            Err(reading_error(e))
+        }
         Ok((n, true)) => {
             let message = std::iter::once((envelope, Source::Ready(&block[..n])));
-            first(run(
-                conn,
-                ext,
-                &mut scratch.plan,
-                &mut Vec::new(),
-                &mut scratch.pending,
-                message,
-            ))
+            let result = run_one(conn, ext, scratch, message);
+            scratch.block = block;
+            result
         }
         Ok((head, false)) => {
+            // The head stays in the scratch block, where `run` finds it.
+            scratch.block = block;
             let source: Source<'_, &[u8]> = Source::Stream { head, rest: body };
-            let message = std::iter::once((envelope, source));
-            first(run(
-                conn,
-                ext,
-                &mut scratch.plan,
-                &mut block,
-                &mut scratch.pending,
-                message,
-            ))
+            run_one(conn, ext, scratch, std::iter::once((envelope, source)))
         }
-    };
-    scratch.block = block;
-    result
-}
-
-fn first(results: Vec<Result<Delivery, Error>>) -> Result<Delivery, Error> {
-    results.into_iter().next().unwrap_or_else(|| {
-        Err(Error::ConnectionClosed {
-            during: "sending the message".into(),
-        })
-    })
+    }
 }
 
 /// Sends one message whose content is in memory or prepared.
@@ -691,14 +743,22 @@ pub(crate) fn send_content(
     content: impl Content,
 ) -> Result<Delivery, Error> {
     let message = std::iter::once((envelope, Source::Ready(content)));
-    first(run(
-        conn,
-        ext,
-        &mut scratch.plan,
-        &mut scratch.block,
-        &mut scratch.pending,
-        message,
-    ))
+    run_one(conn, ext, scratch, message)
+}
+
+/// [`run`] for one message, with a result list kept for reuse.
+fn run_one<'r, B: Content>(
+    conn: &mut Connection,
+    ext: &Extensions,
+    scratch: &mut Scratch,
+    message: std::iter::Once<(&Envelope, Source<'r, B>)>,
+) -> Result<Delivery, Error> {
+    let mut results = std::mem::take(&mut scratch.results);
+    results.clear();
+    run(conn, ext, scratch, &mut results, message);
+    let result = settled(results.pop().flatten());
+    scratch.results = results;
+    result
 }
 
 /// Sends every message, in order, each with its own result.
@@ -713,46 +773,47 @@ where
     B: Content,
 {
     let messages = messages.into_iter().map(|(e, b)| (e, Source::Ready(b)));
+    // Sized once where the caller's iterator says how many (within reason:
+    // the hint is the caller's word, not a count).
+    let mut results = Vec::with_capacity(messages.size_hint().0.min(1 << 16));
+    run(conn, ext, scratch, &mut results, messages);
+    results.into_iter().map(settled).collect()
+}
+
+/// A message's result; every message gets one, so `None` is only a
+/// safeguard: nothing is ever reported as sent that was not.
+fn settled(result: Option<Result<Delivery, Error>>) -> Result<Delivery, Error> {
+    result.unwrap_or_else(|| {
+        Err(Error::ConnectionClosed {
+            during: "sending the message".into(),
+        })
+    })
+}
+
+/// The engine: sends every message and puts their results in `results`,
+/// one per message in order. The scratch block holds a stream's head.
+fn run<'r, E: Borrow<Envelope>, B: Content>(
+    conn: &mut Connection,
+    ext: &Extensions,
+    scratch: &mut Scratch,
+    results: &mut Vec<Option<Result<Delivery, Error>>>,
+    messages: impl Iterator<Item = (E, Source<'r, B>)>,
+) {
     let Scratch {
         block,
         plan,
         pending,
+        ..
     } = scratch;
-    run(conn, ext, plan, block, pending, messages)
-}
-
-/// The engine: sends every message and returns their results in order.
-/// `block` is the scratch block that holds a stream's head.
-fn run<'r, E: Borrow<Envelope>, B: Content>(
-    conn: &mut Connection,
-    ext: &Extensions,
-    plan: &mut Vec<Piece>,
-    block: &mut Vec<u8>,
-    pending: &mut VecDeque<Pending>,
-    messages: impl Iterator<Item = (E, Source<'r, B>)>,
-) -> Vec<Result<Delivery, Error>> {
-    // Sized once where the caller's iterator says how many (within reason:
-    // the hint is the caller's word, not a count).
-    let mut results = Vec::with_capacity(messages.size_hint().0.min(1 << 16));
     let mut pipe = Pipe::new(conn, ext, std::mem::take(pending));
     if ext.chunking() {
-        run_bdat(&mut pipe, plan, block, messages, &mut results);
+        run_bdat(&mut pipe, plan, block, messages, results);
     } else {
-        run_data(&mut pipe, block, messages, &mut results);
+        run_data(&mut pipe, block, messages, results);
     }
     // Empty by now (every reply was read); kept for its memory.
     pipe.pending.clear();
     *pending = pipe.pending;
-    results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(Error::ConnectionClosed {
-                    during: "sending the message".into(),
-                })
-            })
-        })
-        .collect()
 }
 
 /// Messages with DATA. With PIPELINING, a message's envelope and DATA
