@@ -273,10 +273,11 @@ pub struct ReplyParser {
     spare: Vec<String>,
 }
 
-/// Lines kept for reuse: enough for the usual replies, each no larger
-/// than a usual line (a huge EHLO reply is not kept alive).
+/// Lines kept for reuse: enough for the usual replies.
 const SPARE_LINES: usize = 8;
+/// The largest line kept for reuse (a huge EHLO reply is not kept alive).
 const SPARE_LINE_CAPACITY: usize = 512;
+/// The room a new line starts with: a usual reply line fits.
 const SPARE_LINE_ROOM: usize = 64;
 
 impl ReplyParser {

@@ -252,6 +252,11 @@ pub(crate) struct Connection {
 /// Command names kept for reuse: at least as many as there can be
 /// replies pending at once in a pipelined batch.
 pub(crate) const SPARE_NAMES: usize = 128;
+/// The largest command name kept for reuse.
+const SPARE_NAME_CAPACITY: usize = 512;
+/// The room a new command name starts with: a usual MAIL or RCPT line
+/// fits, so that it is not regrown.
+const NAME_ROOM: usize = 96;
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -348,11 +353,10 @@ impl Connection {
     /// Queues a command in the write buffer; nothing is sent until
     /// [`Connection::flush`]. Returns how the transcript shows it.
     pub fn queue(&mut self, command: &Command<'_>) -> String {
-        // Room for a usual MAIL or RCPT line, so that it is not regrown.
         let mut shown = self
             .names
             .pop()
-            .unwrap_or_else(|| String::with_capacity(96));
+            .unwrap_or_else(|| String::with_capacity(NAME_ROOM));
         command.encode_described(&mut self.wbuf, &mut shown);
         self.note(Direction::Sent, &shown);
         shown
@@ -362,7 +366,7 @@ impl Connection {
     /// it kept, so that the next ones reuse their memory.
     pub fn recycle(&mut self, mut reply: Reply) {
         if let Some(Cow::Owned(name)) = reply.in_reply_to.take() {
-            if self.names.len() < SPARE_NAMES && name.capacity() <= 512 {
+            if self.names.len() < SPARE_NAMES && name.capacity() <= SPARE_NAME_CAPACITY {
                 self.names.push(name);
             }
         }
