@@ -87,10 +87,14 @@ fn number(bytes: &[u8], from: usize, max: usize) -> Option<(u16, usize)> {
     if digits == 0 || digits > max || (digits > 1 && bytes[from] == b'0') {
         return None;
     }
-    let value = bytes[from..from + digits]
+    Some((decimal(&bytes[from..from + digits]), from + digits))
+}
+
+/// The value of at most four ASCII digits (checked by the caller).
+fn decimal(digits: &[u8]) -> u16 {
+    digits
         .iter()
-        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-    Some((value, from + digits))
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'))
 }
 
 impl fmt::Display for EnhancedCode {
@@ -375,9 +379,7 @@ fn split_line(line: &[u8]) -> Result<(u16, bool, &[u8]), ReplyError> {
     if !valid {
         return Err(bad());
     }
-    let code = digits
-        .iter()
-        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let code = decimal(digits);
     match line.get(3) {
         None => Ok((code, true, &[])),
         Some(b' ') => Ok((code, true, &line[4..])),
