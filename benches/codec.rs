@@ -9,7 +9,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use smtpc::{DataEncoder, Reply, ReplyParser};
+use smtpc::codec::{DataEncoder, ReplyParser};
+use smtpc::Reply;
 
 const SIZE: usize = 64 << 20;
 

@@ -13,10 +13,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
 
 use crate::command::Command;
+use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::reply::Reply;
-use crate::stream::Connection;
 
 /// Most 334 challenges answered before giving up. LOGIN needs two.
 const MAX_CHALLENGES: usize = 4;

@@ -4,32 +4,31 @@
 //! The client only strings the rooms together: setting up the session is
 //! [`crate::session`]'s job, a mail transaction is
 //! [`crate::transaction`]'s, and the bytes go through
-//! [`crate::stream::Connection`].
+//! [`crate::connection::Connection`].
 
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use std::path::PathBuf;
-
-use crate::auth::{AuthConfig, Credentials, Mechanism};
-use crate::command::{check_domain, check_path, check_text, Command, MailParams};
+use crate::auth::{Credentials, Mechanism};
+use crate::checks::{check_path, check_text, MAX_PATH_LEN};
+use crate::command::{Command, MailParams};
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::delivery::Delivery;
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::message::Content;
 use crate::reply::Reply;
 use crate::session::{self, SessionConfig, SessionInfo};
-use crate::stream::{Connection, Direction, Stream, TranscriptHook, Transport};
-use crate::tls::{self, CertSource, IdentitySource, Tls, TlsOptions, TlsVersion};
-use crate::transaction::{self, Delivery, Scratch};
+use crate::stream::{net, Stream, Transport};
+use crate::tls::{CertSource, IdentitySource, Tls, TlsVersion};
+use crate::transaction::{self, Scratch};
+use crate::transcript::{Direction, Hook, Transcript};
 
-/// How long to wait for each reply unless told otherwise. RFC 5321
-/// 4.5.3.2 asks clients to wait at least 5 minutes for most replies.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-/// How long to wait for the TCP connection unless told otherwise.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Options for a connection, set before [`ClientBuilder::connect`].
+/// Options for a connection, set before [`ClientBuilder::connect`]: a
+/// [`Config`] and, for this connection only, a transcript function.
 ///
 /// By default the client requires STARTTLS on port 587, verifies the
 /// server's certificate and host name against the system's roots, and
@@ -48,58 +47,45 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Ok::<(), smtpc::Error>(())
 /// ```
 pub struct ClientBuilder {
-    host: String,
-    port: Option<u16>,
-    helo_name: Option<String>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    transcript: Option<TranscriptHook>,
-    tls: Tls,
-    tls_options: TlsOptions,
-    credentials: Option<Credentials>,
-    mechanisms: Vec<Mechanism>,
-    allow_insecure_auth: bool,
+    config: Config,
+    transcript: Option<Hook>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("helo_name", &self.helo_name)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
+            .field("config", &self.config)
             .field("transcript", &self.transcript.is_some())
-            .field("tls", &self.tls)
-            .field("tls_options", &self.tls_options)
-            .field("credentials", &self.credentials)
-            .field("mechanisms", &self.mechanisms)
-            .field("allow_insecure_auth", &self.allow_insecure_auth)
             .finish()
     }
 }
 
-impl ClientBuilder {
-    fn new(host: impl Into<String>) -> Self {
+impl From<Config> for ClientBuilder {
+    /// A builder that starts from `config`.
+    fn from(config: Config) -> Self {
         ClientBuilder {
-            host: host.into(),
-            port: None,
-            helo_name: None,
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            config,
             transcript: None,
-            tls: Tls::default(),
-            tls_options: TlsOptions::default(),
-            credentials: None,
-            mechanisms: Mechanism::PASSWORD_DEFAULT.to_vec(),
-            allow_insecure_auth: false,
         }
+    }
+}
+
+impl ClientBuilder {
+    /// The options set so far.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The options set so far, as a value to keep (the transcript
+    /// function is dropped).
+    pub fn into_config(self) -> Config {
+        self.config
     }
 
     /// The server's port. By default it follows the TLS mode: 587 for
     /// STARTTLS, 465 for implicit TLS, 25 without TLS.
     pub fn port(mut self, port: u16) -> Self {
-        self.port = Some(port);
+        self.config.port = Some(port);
         self
     }
 
@@ -107,7 +93,7 @@ impl ClientBuilder {
     /// name. By default the local address as an address literal
     /// (`[192.0.2.1]`), which RFC 5321 4.1.4 allows when the name is unknown.
     pub fn helo_name(mut self, name: &str) -> Self {
-        self.helo_name = Some(name.to_owned());
+        self.config.helo_name = Some(name.to_owned());
         self
     }
 
@@ -115,13 +101,13 @@ impl ClientBuilder {
     /// progress (default 5 minutes). A server that sends a reply one byte
     /// at a time still has only this long for all of it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.config.timeout = timeout;
         self
     }
 
     /// How long to wait for the TCP connection to each address (default 30 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.config.connect_timeout = timeout;
         self
     }
 
@@ -135,14 +121,15 @@ impl ClientBuilder {
 
     /// How the connection is protected (default [`Tls::StartTls`], required).
     pub fn tls(mut self, mode: Tls) -> Self {
-        self.tls = mode;
+        self.config.tls = mode;
         self
     }
 
     /// Trusts the root certificate(s) in `pem_or_der` (one or more PEM
     /// certificates, or one DER certificate) besides the system's.
     pub fn add_root_certificate(mut self, pem_or_der: &[u8]) -> Self {
-        self.tls_options
+        self.config
+            .tls_options
             .roots
             .push(CertSource::Bytes(pem_or_der.to_vec()));
         self
@@ -150,20 +137,23 @@ impl ClientBuilder {
 
     /// Trusts the root certificate(s) in a PEM or DER file (read at connect).
     pub fn add_root_certificate_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.tls_options.roots.push(CertSource::File(path.into()));
+        self.config
+            .tls_options
+            .roots
+            .push(CertSource::File(path.into()));
         self
     }
 
     /// Trusts only the roots added with `add_root_certificate*`, not the
     /// system's.
     pub fn disable_system_roots(mut self) -> Self {
-        self.tls_options.disable_system_roots = true;
+        self.config.tls_options.disable_system_roots = true;
         self
     }
 
     /// Presents a client certificate from a PKCS#12 archive (DER bytes).
     pub fn identity_pkcs12(mut self, der: &[u8], password: &str) -> Self {
-        self.tls_options.identity = Some(IdentitySource::Pkcs12 {
+        self.config.tls_options.identity = Some(IdentitySource::Pkcs12 {
             der: der.to_vec(),
             password: password.to_owned(),
         });
@@ -173,7 +163,7 @@ impl ClientBuilder {
     /// Presents a client certificate: a PEM certificate chain and its PEM
     /// PKCS#8 private key.
     pub fn identity_pem(mut self, chain: &[u8], key: &[u8]) -> Self {
-        self.tls_options.identity = Some(IdentitySource::Pem {
+        self.config.tls_options.identity = Some(IdentitySource::Pem {
             chain: chain.to_vec(),
             key: key.to_vec(),
         });
@@ -182,27 +172,27 @@ impl ClientBuilder {
 
     /// The lowest TLS version accepted (default TLS 1.2).
     pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
-        self.tls_options.min_version = Some(version);
+        self.config.tls_options.min_version = Some(version);
         self
     }
 
     /// The name the server's certificate must carry, and the SNI sent, when
     /// it differs from the host connected to (connecting by IP address).
     pub fn tls_server_name(mut self, name: &str) -> Self {
-        self.tls_options.server_name = Some(name.to_owned());
+        self.config.tls_options.server_name = Some(name.to_owned());
         self
     }
 
     /// DANGER: accepts any certificate, even expired or self-signed, so
     /// anyone on the path can read and change the session. For tests only.
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.tls_options.accept_invalid_certs = accept;
+        self.config.tls_options.accept_invalid_certs = accept;
         self
     }
 
     /// DANGER: accepts a valid certificate issued for another host name.
     pub fn danger_accept_invalid_hostnames(mut self, accept: bool) -> Self {
-        self.tls_options.accept_invalid_hostnames = accept;
+        self.config.tls_options.accept_invalid_hostnames = accept;
         self
     }
 
@@ -211,7 +201,7 @@ impl ClientBuilder {
     /// LOGIN); for OAuth tokens name the mechanism with
     /// [`auth_mechanisms`](Self::auth_mechanisms).
     pub fn credentials(mut self, user: &str, secret: &str) -> Self {
-        self.credentials = Some(Credentials {
+        self.config.credentials = Some(Credentials {
             user: user.to_owned(),
             secret: secret.to_owned(),
         });
@@ -221,7 +211,7 @@ impl ClientBuilder {
     /// The mechanisms allowed, in order of preference (overrides the
     /// default CRAM-MD5, PLAIN, LOGIN).
     pub fn auth_mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
-        self.mechanisms = mechanisms.to_vec();
+        self.config.mechanisms = mechanisms.to_vec();
         self
     }
 
@@ -229,136 +219,64 @@ impl ClientBuilder {
     /// with no exception for localhost: anyone who can see the traffic
     /// can read the password.
     pub fn allow_insecure_auth(mut self, allow: bool) -> Self {
-        self.allow_insecure_auth = allow;
+        self.config.allow_insecure_auth = allow;
         self
     }
 
     /// Connects, reads the greeting and says EHLO (HELO if the server does
     /// not know EHLO), then STARTTLS and AUTH as configured.
-    pub fn connect(mut self) -> Result<Client, Error> {
-        let port = self.port.unwrap_or(self.tls.default_port());
-        let config = self.session_config()?;
-        let tcp = self.open_tcp(port)?;
-        let during = format!("connecting to {}:{port}", self.host);
-        let setup = |e| Error::Io {
-            during: during.clone(),
-            source: e,
-        };
-        tcp.set_nodelay(true).map_err(setup)?;
-        tcp.set_write_timeout(Some(self.timeout.max(Duration::from_millis(1))))
-            .map_err(setup)?;
-        let peer = tcp.peer_addr().map_err(setup)?;
-        let mut transcript = self.transcript.take();
-        if let Some(hook) = transcript.as_mut() {
-            hook(Direction::Info, &format!("connected to {peer}"));
+    pub fn connect(self) -> Result<Client, Error> {
+        let config = &self.config;
+        if config.host.is_empty() {
+            return Err(Error::InvalidInput("no server to connect to".into()));
         }
-        let mut config = config;
-        if self.helo_name.is_none() {
-            config.helo_name = tcp
-                .local_addr()
-                .map(|a| address_literal(a.ip()))
-                .unwrap_or(config.helo_name);
+        // Checked before anything goes on the network.
+        let mut session = config.session("[127.0.0.1]".to_owned())?;
+        let port = config.port();
+        let timeout = config.timeout;
+        let tcp = net::connect(&config.host, port, config.connect_timeout, timeout)?;
+        let during = || format!("connecting to {}:{port}", config.host);
+        let peer = tcp.peer_addr().map_err(|source| Error::Io {
+            during: during(),
+            source,
+        })?;
+        let mut transcript = Transcript::new(self.transcript);
+        transcript.note(Direction::Info, &format!("connected to {peer}"));
+        if config.helo_name.is_none() {
+            if let Ok(local) = tcp.local_addr() {
+                session.helo_name = net::address_literal(local.ip());
+            }
         }
-        self.start(Stream::Tcp(tcp), transcript, config)
+        start(Stream::Tcp(tcp), transcript, timeout, session)
     }
 
     /// Runs the session over a stream the caller opened (a tunnel, a Unix
     /// socket, an in-memory script in tests). The timeout then bounds only
     /// the total time of each reply as far as the stream returns control;
     /// the stream's own reads must not block forever.
-    pub fn connect_stream(mut self, stream: impl Transport + 'static) -> Result<Client, Error> {
-        let config = self.session_config()?;
-        let transcript = self.transcript.take();
-        self.start(Stream::Custom(Box::new(stream)), transcript, config)
-    }
-
-    /// Checks the options and builds what the session needs, before any
-    /// connection is made.
-    fn session_config(&self) -> Result<SessionConfig, Error> {
-        if let Some(name) = &self.helo_name {
-            check_domain("HELO name", name)?;
-        }
-        let connector = match self.tls {
-            Tls::None => None,
-            _ => Some(self.tls_options.connector()?),
-        };
-        let auth = self.credentials.as_ref().map(|credentials| AuthConfig {
-            credentials: credentials.clone(),
-            mechanisms: self.mechanisms.clone(),
-            allow_insecure: self.allow_insecure_auth,
-        });
-        if auth.as_ref().is_some_and(|a| a.mechanisms.is_empty()) {
-            return Err(Error::InvalidInput(
-                "the list of AUTH mechanisms is empty".into(),
-            ));
-        }
-        Ok(SessionConfig {
-            helo_name: self
-                .helo_name
-                .clone()
-                .unwrap_or_else(|| "[127.0.0.1]".to_owned()),
-            tls: self.tls,
-            connector,
-            tls_name: tls::server_name(&self.tls_options, &self.host).to_owned(),
-            auth,
-        })
-    }
-
-    fn start(
-        self,
-        stream: Stream,
-        transcript: Option<TranscriptHook>,
-        config: SessionConfig,
-    ) -> Result<Client, Error> {
-        let mut conn = Connection::new(stream, self.timeout, transcript);
-        let info = session::open(&mut conn, &config)?;
-        Ok(Client {
-            conn,
-            config,
-            info,
-            scratch: Scratch::default(),
-        })
-    }
-
-    /// Resolves the host and connects to the first address that answers.
-    fn open_tcp(&self, port: u16) -> Result<TcpStream, Error> {
-        let host = self
-            .host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(&self.host);
-        let during = format!("connecting to {}:{port}", self.host);
-        let addrs: Vec<SocketAddr> = (host, port)
-            .to_socket_addrs()
-            .map_err(|source| Error::Io {
-                during: format!("resolving {host}"),
-                source,
-            })?
-            .collect();
-        let mut last = None;
-        for addr in &addrs {
-            match TcpStream::connect_timeout(addr, self.connect_timeout) {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(match last {
-            Some(e) if e.kind() == std::io::ErrorKind::TimedOut => Error::Timeout { during },
-            Some(source) => Error::Io { during, source },
-            None => Error::InvalidInput(format!("{host} has no address")),
-        })
+    pub fn connect_stream(self, stream: impl Transport + 'static) -> Result<Client, Error> {
+        let session = self.config.session("[127.0.0.1]".to_owned())?;
+        let transcript = Transcript::new(self.transcript);
+        let stream = Stream::Custom(Box::new(stream));
+        start(stream, transcript, self.config.timeout, session)
     }
 }
 
-/// `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 4.1.3).
-fn address_literal(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("[{v4}]"),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => format!("[{v4}]"),
-            None => format!("[IPv6:{v6}]"),
-        },
-    }
+/// Sets up the session over an open stream.
+fn start(
+    stream: Stream,
+    transcript: Transcript,
+    timeout: Duration,
+    config: SessionConfig,
+) -> Result<Client, Error> {
+    let mut conn = Connection::new(stream, timeout, transcript);
+    let info = session::open(&mut conn, &config)?;
+    Ok(Client {
+        conn,
+        config,
+        info,
+        scratch: Scratch::default(),
+    })
 }
 
 /// A session with an SMTP server.
@@ -391,7 +309,7 @@ impl Client {
     /// Options for a connection to `host` (a name, an IPv4 address, or an
     /// IPv6 address with or without brackets).
     pub fn builder(host: impl Into<String>) -> ClientBuilder {
-        ClientBuilder::new(host)
+        ClientBuilder::from(Config::new(host))
     }
 
     /// What the server offered in its last EHLO reply.
@@ -481,7 +399,7 @@ impl Client {
     /// dot-stuffed), then the end of data. Returns the final reply: the
     /// message is accepted only when this returns `Ok`.
     pub fn data(&mut self, mut body: impl Read) -> Result<Reply, Error> {
-        transaction::data(&mut self.conn, &mut body)
+        transaction::data(&mut self.conn, &mut self.scratch.block, &mut body)
     }
 
     /// `RSET`: abandons the current transaction.
@@ -496,7 +414,7 @@ impl Client {
 
     /// `VRFY what`. Servers often answer 252 (cannot verify, will try).
     pub fn vrfy(&mut self, what: &str) -> Result<Reply, Error> {
-        check_text("VRFY argument", what, crate::command::MAX_PATH_LEN)?;
+        check_text("VRFY argument", what, MAX_PATH_LEN)?;
         self.step(&Command::Vrfy(what), "2xx")
     }
 
@@ -622,20 +540,5 @@ impl Drop for Client {
             let _ = self.conn.flush("QUIT");
             self.conn.shutdown();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn address_literals() {
-        assert_eq!(address_literal("192.0.2.1".parse().unwrap()), "[192.0.2.1]");
-        assert_eq!(address_literal("::1".parse().unwrap()), "[IPv6:::1]");
-        assert_eq!(
-            address_literal("::ffff:10.0.0.1".parse().unwrap()),
-            "[10.0.0.1]"
-        );
     }
 }

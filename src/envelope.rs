@@ -2,8 +2,48 @@
 //! is for (the forward-paths), with the optional parameters that travel on
 //! `MAIL FROM` and `RCPT TO`.
 
-use crate::command::{check_path, Body, Notify, Ret, MAX_ENVID_LEN, MAX_ORCPT_LEN};
+use crate::checks::{check_path, check_text, MAX_ENVID_LEN, MAX_ORCPT_LEN};
 use crate::error::Error;
+
+/// The BODY parameter of MAIL (RFC 6152, RFC 3030).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// `BODY=7BIT`.
+    SevenBit,
+    /// `BODY=8BITMIME`.
+    EightBitMime,
+    /// `BODY=BINARYMIME` (only with BDAT).
+    BinaryMime,
+}
+
+/// What a delivery status notification returns (RFC 3461 `RET`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// `RET=FULL`: the whole message.
+    Full,
+    /// `RET=HDRS`: the headers only.
+    Headers,
+}
+
+/// When a delivery status notification is wanted (RFC 3461 `NOTIFY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Notify {
+    /// On successful delivery.
+    pub success: bool,
+    /// On failure.
+    pub failure: bool,
+    /// When delivery is delayed.
+    pub delay: bool,
+}
+
+impl Notify {
+    /// `NOTIFY=NEVER`.
+    pub const NEVER: Notify = Notify {
+        success: false,
+        failure: false,
+        delay: false,
+    };
+}
 
 /// One forward-path with its delivery-status-notification options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,7 +236,7 @@ impl Envelope {
 /// DSN values are xtext-encoded on the wire, so any character is safe;
 /// only the length and control characters are checked.
 fn check_param(what: &str, value: &str, max: usize) -> Result<(), Error> {
-    crate::command::check_text(what, value, max)
+    check_text(what, value, max)
 }
 
 #[cfg(test)]

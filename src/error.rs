@@ -8,24 +8,45 @@
 use std::fmt;
 use std::io;
 
+use crate::delivery::Rejection;
 use crate::reply::{Reply, ReplyClass, ReplyError};
 
-/// A recipient the server refused, with the reply that refused it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The forward-path as given in the envelope.
-    pub recipient: String,
-    /// The server's reply to `RCPT TO`.
-    pub reply: Reply,
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}>: {}", self.recipient, self.reply)
-    }
-}
-
 /// Everything that can go wrong.
+///
+/// The `Display` of an error names what was being done:
+///
+/// ```text
+/// RCPT TO:<b@x>: 550 5.1.1 No such user
+/// end of data: connection closed
+/// greeting: timed out
+/// ```
+///
+/// | variant | when | [`kind()`](Error::kind) |
+/// |---|---|---|
+/// | `Transient(Reply)` | a 4yz reply: try again later | `Transient` |
+/// | `Permanent(Reply)` | a 5yz reply: do not retry | `Permanent` |
+/// | `AllRecipientsRejected(Vec<Rejection>)` | every RCPT was refused; the content was not sent; each recipient's reply is kept | `Transient` if any refusal was 4yz, else `Permanent` |
+/// | `UnexpectedReply { expected, reply }` | a well-formed reply that makes no sense here (250 where 354 was due) | `Protocol` |
+/// | `MalformedReply { during, source }` | bytes that are not a reply, or a reply over the bounds (4 KiB a line, 256 lines, 64 KiB) | `Protocol` |
+/// | `ConnectionClosed { during }` | the server closed the connection, or an earlier failure left it unusable | `Closed` |
+/// | `Timeout { during }` | a whole reply did not arrive within the timeout (however slowly its bytes came) | `Timeout` |
+/// | `Io { during, source }` | any other I/O error, including failing to read the message | `Io` |
+/// | `Tls { during, source }` | the TLS handshake failed (untrusted or expired certificate, wrong host name, not a TLS server) or a TLS alert arrived | `Tls` |
+/// | `TlsUnavailable { reply }` | TLS is required but STARTTLS is not offered (`None`) or was refused (its reply) | `Tls` |
+/// | `StartTlsInjection { bytes }` | plaintext arrived after the 220 to STARTTLS: the connection was dropped | `Tls` |
+/// | `Auth { reason, reply }` | authentication refused (535...), no mechanism in common, or credentials that would have gone over plaintext | `Auth` |
+/// | `MessageTooLarge { size, limit }` | the message is over the server's SIZE limit; nothing was sent | `Permanent` |
+/// | `Unsupported(String)` | the message needs an extension the server lacks (SMTPUTF8 for a non-ASCII address) | `Unsupported` |
+/// | `InvalidInput(String)` | a caller's argument is unacceptable; nothing was sent | `InvalidInput` |
+///
+/// [`Error::reply`] gives the server's reply when there is one;
+/// [`Error::is_transient`] and [`Error::is_permanent`] follow its class
+/// (4yz, 5yz) whatever the variant, so a 454 to STARTTLS or AUTH is
+/// transient and a 535 permanent. A message is reported as sent only when
+/// the reply to its end of data is 2yz. After any failed transaction the
+/// client sends RSET, so the same connection carries the next message;
+/// after 421, an I/O error, a timeout or a malformed reply the connection
+/// is closed and every later call says so.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -138,7 +159,66 @@ pub enum Error {
     InvalidInput(String),
 }
 
+/// The class of an [`Error`], for code that acts on what kind of failure
+/// it was rather than on its details: retry later, give up, fix the
+/// configuration. The C interface's results and the command-line tool's
+/// exit statuses are both made from it.
+///
+/// ```
+/// use smtpc::{Error, ErrorKind, Reply};
+/// let e = Error::Transient(Reply::parse(b"451 4.3.0 try later\r\n").unwrap());
+/// assert_eq!(e.kind(), ErrorKind::Transient);
+/// assert_eq!(Error::InvalidInput("no".into()).kind(), ErrorKind::InvalidInput);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The server answered 4yz: the same request may succeed later.
+    Transient,
+    /// The server answered 5yz, or the message is over its size limit:
+    /// repeating the request will not help.
+    Permanent,
+    /// The server broke the protocol: a malformed reply, or a reply that
+    /// makes no sense at this point.
+    Protocol,
+    /// The connection is closed: the server closed it, or an earlier
+    /// failure left it unusable.
+    Closed,
+    /// The server did not answer, or accept data, in time.
+    Timeout,
+    /// An I/O error on the connection, or while reading the message.
+    Io,
+    /// TLS could not be set up.
+    Tls,
+    /// Authentication failed or was not attempted.
+    Auth,
+    /// The server lacks an extension the message needs.
+    Unsupported,
+    /// Something the caller passed is unacceptable; nothing was sent.
+    InvalidInput,
+}
+
 impl Error {
+    /// The class of this error (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Transient(_) => ErrorKind::Transient,
+            Error::Permanent(_) | Error::MessageTooLarge { .. } => ErrorKind::Permanent,
+            Error::AllRecipientsRejected(_) if self.is_transient() => ErrorKind::Transient,
+            Error::AllRecipientsRejected(_) => ErrorKind::Permanent,
+            Error::UnexpectedReply { .. } | Error::MalformedReply { .. } => ErrorKind::Protocol,
+            Error::ConnectionClosed { .. } => ErrorKind::Closed,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Tls { .. } | Error::TlsUnavailable { .. } | Error::StartTlsInjection { .. } => {
+                ErrorKind::Tls
+            }
+            Error::Auth { .. } => ErrorKind::Auth,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+        }
+    }
+
     /// The server reply behind this error, when there is one (for
     /// [`Error::AllRecipientsRejected`], the first recipient's).
     pub fn reply(&self) -> Option<&Reply> {
@@ -206,18 +286,18 @@ impl Error {
     }
 
     /// Whether the session cannot go on after this error: the byte stream
-    /// is in an unknown state, or the server said it is closing (421).
+    /// is in an unknown state. (A reply that closes the session is seen
+    /// where it is read: [`Reply::closes_session`].)
     pub(crate) fn ends_session(&self) -> bool {
-        match self {
-            Error::Transient(r) => r.code == 421,
+        matches!(
+            self,
             Error::MalformedReply { .. }
-            | Error::ConnectionClosed { .. }
-            | Error::Timeout { .. }
-            | Error::Io { .. }
-            | Error::Tls { .. }
-            | Error::StartTlsInjection { .. } => true,
-            _ => false,
-        }
+                | Error::ConnectionClosed { .. }
+                | Error::Timeout { .. }
+                | Error::Io { .. }
+                | Error::Tls { .. }
+                | Error::StartTlsInjection { .. }
+        )
     }
 }
 
@@ -268,10 +348,8 @@ mod tests {
 
     #[test]
     fn all_rejected_classes() {
-        let rej = |code: &str| Rejection {
-            recipient: "b@x".into(),
-            reply: reply(&format!("{code} no\r\n"), "RCPT TO:<b@x>"),
-        };
+        let rej =
+            |code: &str| Rejection::new("b@x", reply(&format!("{code} no\r\n"), "RCPT TO:<b@x>"));
         let perm = Error::AllRecipientsRejected(vec![rej("550"), rej("551")]);
         assert!(perm.is_permanent() && !perm.is_transient());
         assert_eq!(
@@ -309,7 +387,6 @@ mod tests {
 
     #[test]
     fn session_ending_errors() {
-        assert!(Error::Transient(reply("421 bye\r\n", "RSET")).ends_session());
         assert!(!Error::Transient(reply("450 busy\r\n", "RSET")).ends_session());
         assert!(Error::Timeout { during: "x".into() }.ends_session());
         assert!(!Error::InvalidInput("x".into()).ends_session());

@@ -31,9 +31,14 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod block;
+mod checks;
 mod client;
 mod command;
-mod data;
+mod config;
+mod connection;
+mod delivery;
+mod encoder;
 mod envelope;
 mod error;
 mod extensions;
@@ -44,22 +49,29 @@ mod session;
 mod stream;
 mod tls;
 mod transaction;
+mod transcript;
 
 pub use auth::Mechanism;
-pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-pub use command::{Body, Notify, Ret};
-pub use data::{has_8bit, DataEncoder};
-pub use envelope::{Envelope, Recipient};
-pub use error::{Error, Rejection};
+pub use client::{Client, ClientBuilder};
+pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use delivery::{Delivery, Rejection};
+pub use envelope::{Body, Envelope, Notify, Recipient, Ret};
+pub use error::{Error, ErrorKind};
 pub use extensions::Extensions;
 pub use message::{Content, Message, MessageFile};
-pub use reply::{
-    EnhancedCode, Reply, ReplyClass, ReplyError, ReplyParser, MAX_LINES, MAX_LINE_LEN,
-    MAX_REPLY_LEN,
-};
-pub use stream::{Direction, TranscriptHook, Transport};
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyError};
+pub use stream::Transport;
 pub use tls::{Tls, TlsVersion};
-pub use transaction::Delivery;
+pub use transcript::Direction;
+
+/// The wire format's building blocks, public for the fuzz targets and the
+/// benchmarks. **Not part of the stable API**: anything here may change or
+/// go in any release.
+#[doc(hidden)]
+pub mod codec {
+    pub use crate::encoder::{has_8bit, DataEncoder};
+    pub use crate::reply::{ReplyParser, MAX_LINES, MAX_LINE_LEN, MAX_REPLY_LEN};
+}
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

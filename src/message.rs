@@ -14,9 +14,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use memchr::memmem;
-
-use crate::data::{canonical, has_8bit, DataEncoder, END_OF_DATA};
+use crate::block::{fill, IO_BLOCK};
+use crate::encoder::{canonical, has_8bit, line_start_dots, stuffed, DataEncoder};
 use crate::error::Error;
 
 /// Message content checked and normalised once, ready to be sent any
@@ -51,10 +50,7 @@ impl<'a> Message<'a> {
     }
 
     fn prepared(content: Cow<'a, [u8]>) -> Self {
-        let mut dots: Vec<usize> = memmem::find_iter(&content, b"\n.").map(|i| i + 1).collect();
-        if content.first() == Some(&b'.') {
-            dots.insert(0, 0);
-        }
+        let dots = line_start_dots(&content);
         let eight_bit = has_8bit(&content);
         Message {
             content,
@@ -103,18 +99,7 @@ impl<'a> Message<'a> {
         &self,
         put: &mut impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut from = 0;
-        for &dot in &self.dots {
-            if from < dot {
-                put(&self.content[from..dot])?;
-            }
-            put(b".")?;
-            from = dot;
-        }
-        if from < self.content.len() {
-            put(&self.content[from..])?;
-        }
-        put(END_OF_DATA)
+        stuffed(&self.content, &self.dots, put)
     }
 }
 
@@ -154,9 +139,9 @@ impl<'a> From<&'a str> for Message<'a> {
 /// `SIZE=` declares) and whether it has 8-bit bytes. When the file is
 /// already CRLF text and the server offers CHUNKING, each BDAT chunk goes
 /// from the file to the socket without passing through the client (on
-/// Linux over plain TCP, `sendfile(2)` through [`std::io::copy`]); any
-/// other way, the file is read and encoded as it is sent, like a body
-/// given to [`Client::send`](crate::Client::send).
+/// Linux over plain TCP, by `sendfile(2)`; over TLS, read and written in
+/// large blocks); any other way, the file is read and encoded as it is
+/// sent, like a body given to [`Client::send`](crate::Client::send).
 ///
 /// The file must not change while the message is in use: a send first
 /// checks its length and modification time and refuses, before anything
@@ -166,9 +151,11 @@ impl<'a> From<&'a str> for Message<'a> {
 /// early). A file cut short during a send breaks the connection, since
 /// the server was promised more bytes.
 ///
-/// On Linux, `sendfile(2)` raises SIGPIPE when the server has closed the
-/// connection. Rust programs ignore SIGPIPE from the start; a program
-/// that does not (a C host, say) must ignore it itself to use this type.
+/// `sendfile(2)` would raise SIGPIPE when the server has closed the
+/// connection, killing a host program that has not ignored it (a C
+/// program, say): smtpc blocks SIGPIPE on the sending thread for the
+/// duration of the call and takes back any it raised, so the program sees
+/// only the error.
 ///
 /// ```no_run
 /// use smtpc::{Client, Envelope, MessageFile};
@@ -210,20 +197,16 @@ impl MessageFile {
         }
         let stamp = stamp_of(&meta);
         file.seek(SeekFrom::Start(0))?;
-        let mut block = vec![0u8; crate::stream::IO_BLOCK];
+        let mut block = vec![0u8; IO_BLOCK];
         let mut encoder = DataEncoder::for_bdat();
         let mut plan = Vec::new();
         let (mut read, mut len, mut eight_bit) = (0u64, 0u64, false);
         loop {
-            let n = match file.read(&mut block) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let (n, ended) = fill(&mut file, &mut block)?;
             read += n as u64;
             eight_bit |= has_8bit(&block[..n]);
-            len += encoder.plan(&block[..n], n == 0, &mut plan) as u64;
-            if n == 0 {
+            len += encoder.plan(&block[..n], ended, &mut plan) as u64;
+            if ended {
                 break;
             }
         }
@@ -378,8 +361,8 @@ pub(crate) mod private {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::oracle::{normalised, unstuff};
-    use crate::data::{encode_all, DataEncoder};
+    use crate::encoder::oracle::{normalised, unstuff};
+    use crate::encoder::{encode_all, DataEncoder};
     use proptest::prelude::*;
 
     fn data_wire(m: &Message<'_>) -> Vec<u8> {

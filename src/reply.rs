@@ -140,6 +140,12 @@ impl Reply {
         }
     }
 
+    /// True for a reply that closes the session: 421, the server is
+    /// shutting the channel down (RFC 5321 3.8), whatever it answers.
+    pub fn closes_session(&self) -> bool {
+        self.code == 421
+    }
+
     /// True for 2yz replies.
     pub fn is_positive(&self) -> bool {
         self.class() == ReplyClass::PositiveCompletion

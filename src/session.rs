@@ -6,11 +6,12 @@ use native_tls::TlsConnector;
 
 use crate::auth::{self, AuthConfig};
 use crate::command::Command;
+use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::reply::Reply;
-use crate::stream::{Connection, Direction};
 use crate::tls::Tls;
+use crate::transcript::Direction;
 
 /// What the session is set up with.
 #[derive(Debug, Clone)]

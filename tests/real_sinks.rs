@@ -125,7 +125,7 @@ fn smtp_sink_stores_a_pipelined_batch_exactly() {
         // is not offered by smtp-sink, so not declared.
         assert_eq!(
             mail.contains("BODY=8BITMIME"),
-            smtpc::has_8bit(sent) || i == 101,
+            smtpc::codec::has_8bit(sent) || i == 101,
             "{i}: {mail}"
         );
         assert!(!mail.contains("SIZE="));

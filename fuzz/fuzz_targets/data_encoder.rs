@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smtpc::{has_8bit, DataEncoder, Message};
+use smtpc::codec::{has_8bit, DataEncoder};
+use smtpc::Message;
 
 // The reference shared with the unit and integration tests.
 #[path = "../../tests/support/oracle.rs"]

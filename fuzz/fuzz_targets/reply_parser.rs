@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smtpc::{Reply, ReplyParser};
+use smtpc::codec::ReplyParser;
+use smtpc::Reply;
 
 fuzz_target!(|data: &[u8]| {
     let mut parser = ReplyParser::new();
@@ -21,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     }
     for r in &replies {
         assert!((200..=559).contains(&r.code), "code {}", r.code);
-        assert!(!r.lines.is_empty() && r.lines.len() <= smtpc::MAX_LINES);
+        assert!(!r.lines.is_empty() && r.lines.len() <= smtpc::codec::MAX_LINES);
         if let Some(e) = r.enhanced {
             assert_eq!(u16::from(e.class), r.code / 100);
         }

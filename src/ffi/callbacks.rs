@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::io;
 
 use super::args::c_string;
-use crate::stream::Direction;
+use crate::transcript::Direction;
 
 /// Which way a transcript line went.
 #[repr(C)]

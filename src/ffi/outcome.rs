@@ -8,9 +8,9 @@ use std::fmt;
 use super::args::c_string;
 use super::handle::smtpc_client;
 use super::result::smtpc_result::{self, *};
-use crate::error::{Error, Rejection};
+use crate::delivery::{Delivery, Rejection};
+use crate::error::Error;
 use crate::reply::Reply;
-use crate::transaction::Delivery;
 
 /// What a successful action produced.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The result of a call. `SMTPC_OK` is 0; every other value is a failure
 /// (or, for `SMTPC_PARTIAL`, a success with exceptions). After any call,
@@ -64,21 +64,17 @@ use smtpc_result::*;
 impl smtpc_result {
     /// The result for a failed call of the Rust API.
     pub(crate) fn of(error: &Error) -> smtpc_result {
-        match error {
-            Error::Transient(_) => SMTPC_TRANSIENT,
-            Error::Permanent(_) | Error::MessageTooLarge { .. } => SMTPC_PERMANENT,
-            Error::AllRecipientsRejected(_) if error.is_transient() => SMTPC_TRANSIENT,
-            Error::AllRecipientsRejected(_) => SMTPC_PERMANENT,
-            Error::UnexpectedReply { .. } | Error::MalformedReply { .. } => SMTPC_PROTOCOL,
-            Error::ConnectionClosed { .. } => SMTPC_CLOSED,
-            Error::Timeout { .. } => SMTPC_TIMEOUT,
-            Error::Io { .. } => SMTPC_IO,
-            Error::Unsupported(_) => SMTPC_UNSUPPORTED,
-            Error::InvalidInput(_) => SMTPC_INVALID_ARGUMENT,
-            Error::Tls { .. } | Error::TlsUnavailable { .. } | Error::StartTlsInjection { .. } => {
-                SMTPC_TLS
-            }
-            Error::Auth { .. } => SMTPC_AUTH,
+        match error.kind() {
+            ErrorKind::Transient => SMTPC_TRANSIENT,
+            ErrorKind::Permanent => SMTPC_PERMANENT,
+            ErrorKind::Protocol => SMTPC_PROTOCOL,
+            ErrorKind::Closed => SMTPC_CLOSED,
+            ErrorKind::Timeout => SMTPC_TIMEOUT,
+            ErrorKind::Io => SMTPC_IO,
+            ErrorKind::Tls => SMTPC_TLS,
+            ErrorKind::Auth => SMTPC_AUTH,
+            ErrorKind::Unsupported => SMTPC_UNSUPPORTED,
+            ErrorKind::InvalidInput => SMTPC_INVALID_ARGUMENT,
         }
     }
 

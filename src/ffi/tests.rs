@@ -11,9 +11,9 @@ use super::outcome::*;
 use super::result::smtpc_result::{self, *};
 use super::security::*;
 use super::smtpc_version;
-use crate::error::{Error, Rejection};
+use crate::delivery::{Delivery, Rejection};
+use crate::error::Error;
 use crate::reply::Reply;
-use crate::transaction::Delivery;
 
 /// The string at `p`, or None for NULL.
 fn s(p: *const c_char) -> Option<String> {

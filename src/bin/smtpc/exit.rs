@@ -1,7 +1,7 @@
 //! Exit statuses (sysexits.h, as sendmail and msmtp use them) and which
 //! outcome gets which.
 
-use smtpc::{Error, Rejection, ReplyClass};
+use smtpc::{Error, ErrorKind, Rejection, ReplyClass};
 
 /// The exit statuses smtpc uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,34 +43,30 @@ pub struct Context {
 
 /// The exit status for an error.
 pub fn for_error(error: &Error, cx: Context) -> Exit {
-    match error {
-        Error::InvalidInput(_) => Exit::DataErr,
-        Error::Io { .. } if cx.input_failed => Exit::NoInput,
-        Error::Tls { .. } if !cx.connected => Exit::DataErr,
-        // 454 4.7.0 "temporary authentication failure": retrying may work.
-        Error::Auth { reply: Some(r), .. } if r.class() == ReplyClass::TransientNegative => {
-            Exit::TempFail
-        }
-        Error::Auth { .. } => Exit::NoPerm,
-        Error::MalformedReply { .. }
-        | Error::UnexpectedReply { .. }
-        | Error::Tls { .. }
-        | Error::TlsUnavailable { .. }
-        | Error::StartTlsInjection { .. } => Exit::Protocol,
-        Error::Transient(_)
-        | Error::ConnectionClosed { .. }
-        | Error::Timeout { .. }
-        | Error::Io { .. } => Exit::TempFail,
-        Error::Permanent(_) | Error::MessageTooLarge { .. } | Error::Unsupported(_) => {
-            Exit::Unavailable
-        }
-        Error::AllRecipientsRejected(list) => match for_refusals(list) {
+    if let Error::AllRecipientsRejected(list) = error {
+        // As for a partial delivery: 69 when any refusal was permanent.
+        return match for_refusals(list) {
             Exit::Ok => Exit::Unavailable,
             exit => exit,
-        },
-        // Variants added to the library later.
-        e if e.is_permanent() => Exit::Unavailable,
-        e if e.is_transient() => Exit::TempFail,
+        };
+    }
+    match error.kind() {
+        ErrorKind::InvalidInput => Exit::DataErr,
+        ErrorKind::Io if cx.input_failed => Exit::NoInput,
+        // Before the connection, a TLS error is the local configuration's
+        // (a CA file that holds no certificate).
+        ErrorKind::Tls if !cx.connected => Exit::DataErr,
+        // 454 4.7.0 "temporary authentication failure": retrying may work.
+        ErrorKind::Auth if error.is_transient() => Exit::TempFail,
+        ErrorKind::Auth => Exit::NoPerm,
+        ErrorKind::Protocol | ErrorKind::Tls => Exit::Protocol,
+        ErrorKind::Transient | ErrorKind::Closed | ErrorKind::Timeout | ErrorKind::Io => {
+            Exit::TempFail
+        }
+        ErrorKind::Permanent | ErrorKind::Unsupported => Exit::Unavailable,
+        // Kinds added to the library later.
+        _ if error.is_permanent() => Exit::Unavailable,
+        _ if error.is_transient() => Exit::TempFail,
         _ => Exit::Protocol,
     }
 }
@@ -102,10 +98,7 @@ mod tests {
     }
 
     fn refused(code: &str) -> Rejection {
-        Rejection {
-            recipient: "b@x".into(),
-            reply: reply(&format!("{code} no")),
-        }
+        Rejection::new("b@x", reply(&format!("{code} no")))
     }
 
     const ONLINE: Context = Context {

@@ -18,7 +18,7 @@ use memchr::memchr2_iter;
 /// them into a buffer or write large runs straight out.
 ///
 /// ```
-/// use smtpc::DataEncoder;
+/// use smtpc::codec::DataEncoder;
 /// let mut enc = DataEncoder::for_data();
 /// let mut wire = Vec::new();
 /// let mut put = |piece: &[u8]| -> Result<(), ()> { wire.extend_from_slice(piece); Ok(()) };
@@ -34,7 +34,7 @@ pub struct DataEncoder {
 }
 
 /// The mark that ends the content of DATA.
-pub(crate) const END_OF_DATA: &[u8] = b".\r\n";
+const END_OF_DATA: &[u8] = b".\r\n";
 
 /// Bytes checked at a time by the fast path: a window with nothing to
 /// change is passed over with one vectorised test.
@@ -341,6 +341,42 @@ pub(crate) fn canonical(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         Some(copy) => std::borrow::Cow::Owned(copy),
         None => std::borrow::Cow::Borrowed(&input[..out.upto]),
     }
+}
+
+/// Offsets of the dots that start a line in `text` (CRLF text, as
+/// [`canonical`] makes it): DATA doubles each.
+pub(crate) fn line_start_dots(text: &[u8]) -> Vec<usize> {
+    let mut dots: Vec<usize> = memchr::memmem::find_iter(text, b"\n.")
+        .map(|i| i + 1)
+        .collect();
+    if text.first() == Some(&b'.') {
+        dots.insert(0, 0);
+    }
+    dots
+}
+
+/// DATA's content for CRLF `text` whose line-starting dots are at `dots`
+/// (from [`line_start_dots`]), handed to `put` in as few pieces as the
+/// dots allow: the runs between them, each dot doubled, then the
+/// end-of-data mark. The same bytes as [`DataEncoder::for_data`] makes of
+/// `text`, without a scan.
+pub(crate) fn stuffed<E>(
+    text: &[u8],
+    dots: &[usize],
+    put: &mut impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut from = 0;
+    for &dot in dots {
+        if from < dot {
+            put(&text[from..dot])?;
+        }
+        put(b".")?;
+        from = dot;
+    }
+    if from < text.len() {
+        put(&text[from..])?;
+    }
+    put(END_OF_DATA)
 }
 
 /// True if any byte has the high bit set (the body needs 8BITMIME).

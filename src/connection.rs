@@ -1,0 +1,523 @@
+//! The connection: a byte stream with a read buffer for replies, a write
+//! buffer that coalesces commands into one write, deadlines, and the
+//! transcript.
+//!
+//! Everything that touches the socket goes through [`Connection`], so the
+//! bounds (line length, reply size, time) are enforced in one place, and
+//! so is what a reply that closes the session (421) does to it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use native_tls::TlsConnector;
+
+use crate::block::{fill, IO_BLOCK};
+use crate::command::Command;
+use crate::encoder::DataEncoder;
+use crate::error::Error;
+use crate::reply::{Reply, ReplyError, ReplyParser, MAX_LINE_LEN};
+use crate::stream::{handshake, Stream};
+use crate::transcript::{Direction, Transcript};
+
+/// Read buffer for replies; holds at least one maximal line.
+const READ_BUF: usize = 4 * MAX_LINE_LEN;
+
+/// Command names kept for reuse: at least as many as there can be
+/// replies pending at once in a pipelined batch.
+pub(crate) const SPARE_NAMES: usize = 128;
+/// The largest command name kept for reuse.
+const SPARE_NAME_CAPACITY: usize = 512;
+/// The room a new command name starts with: a usual MAIL or RCPT line
+/// fits, so that it is not regrown.
+const NAME_ROOM: usize = 96;
+
+/// A connection to the server: buffered, bounded, transcribed.
+pub(crate) struct Connection {
+    stream: Stream,
+    timeout: Duration,
+    rbuf: Box<[u8]>,
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    transcript: Transcript,
+    /// Set once the byte stream can no longer be trusted or was closed.
+    closed: bool,
+    /// The socket's read timeout as last set (None: unknown).
+    read_timeout: Option<Duration>,
+    /// Parses replies, reusing the memory of those given back.
+    parser: ReplyParser,
+    /// Command names given back with their replies, for reuse.
+    names: Vec<String>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("timeout", &self.timeout)
+            .field("buffered_reply_bytes", &(self.rend - self.rstart))
+            .field("pending_write_bytes", &self.wbuf.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a socket error to ours: a timed-out read or write is a timeout.
+/// On a TLS stream, an error that is not the socket's own is TLS talking
+/// (an alert such as "certificate required", a bad record).
+fn io_error(e: io::Error, during: &str, tls: bool) -> Error {
+    let during = during.to_owned();
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout { during },
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => Error::ConnectionClosed { during },
+        io::ErrorKind::Other if tls => Error::Tls {
+            during,
+            source: Box::new(e),
+        },
+        _ => Error::Io { during, source: e },
+    }
+}
+
+/// Appends `piece` to the write buffer, or, when the buffer would overflow,
+/// writes the buffer out and then writes a large piece straight from the
+/// caller's memory. Plain `write_all` only (see [`Stream`]'s `write`).
+fn put(stream: &mut Stream, wbuf: &mut Vec<u8>, piece: &[u8]) -> io::Result<()> {
+    if wbuf.len() + piece.len() <= IO_BLOCK {
+        wbuf.extend_from_slice(piece);
+        return Ok(());
+    }
+    stream.write_all(wbuf)?;
+    wbuf.clear();
+    if piece.len() >= IO_BLOCK / 2 {
+        stream.write_all(piece)
+    } else {
+        wbuf.extend_from_slice(piece);
+        Ok(())
+    }
+}
+
+/// Whether the socket's read timeout must be set again before a read that
+/// must end within `remaining`. A timeout that fires a little early only
+/// costs a loop; one that fires late would break the deadline, and one far
+/// too short would wake the reader for nothing. Between those, the value
+/// already set is kept, which spares a system call per reply.
+fn needs_arming(armed: Option<Duration>, remaining: Duration) -> bool {
+    match armed {
+        None => true,
+        Some(t) => t > remaining + remaining / 64 || t < remaining / 2,
+    }
+}
+
+/// Copies all of `source` to `stream` through `block`: large writes, which
+/// TLS turns into full records.
+fn copy_through(source: &mut dyn Read, stream: &mut Stream, block: &mut [u8]) -> io::Result<u64> {
+    let mut copied = 0;
+    loop {
+        let (n, ended) = fill(source, block)?;
+        stream.write_all(&block[..n])?;
+        copied += n as u64;
+        if ended {
+            return Ok(copied);
+        }
+    }
+}
+
+impl Connection {
+    pub fn new(stream: Stream, timeout: Duration, transcript: Transcript) -> Self {
+        Connection {
+            stream,
+            timeout,
+            rbuf: vec![0; READ_BUF].into_boxed_slice(),
+            rstart: 0,
+            rend: 0,
+            wbuf: Vec::with_capacity(IO_BLOCK + 4096),
+            transcript,
+            closed: false,
+            read_timeout: None,
+            parser: ReplyParser::new(),
+            names: Vec::new(),
+        }
+    }
+
+    /// Fails when the connection is closed; otherwise runs `f` and closes
+    /// the connection if what happened leaves the stream in an unknown
+    /// state (I/O error, timeout, malformed reply).
+    fn guard<T>(
+        &mut self,
+        during: &str,
+        f: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if self.closed {
+            return Err(Error::ConnectionClosed {
+                during: during.to_owned(),
+            });
+        }
+        let result = f(self);
+        if let Err(e) = &result {
+            if e.ends_session() {
+                self.shutdown();
+            }
+        }
+        result
+    }
+
+    /// True once the connection was closed (by QUIT, the server, or an
+    /// error that left the byte stream in an unknown state).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// True once TLS protects the connection.
+    pub fn is_encrypted(&self) -> bool {
+        self.stream.is_tls()
+    }
+
+    /// Passes a line to the transcript.
+    pub fn note(&mut self, direction: Direction, line: &str) {
+        self.transcript.note(direction, line);
+    }
+
+    /// Tells the transcript that `bytes` of message content went out.
+    pub fn note_content(&mut self, bytes: impl fmt::Display) {
+        self.transcript.content(bytes);
+    }
+
+    /// Queues a command in the write buffer; nothing is sent until
+    /// [`Connection::flush`]. Returns how the transcript shows it.
+    pub fn queue(&mut self, command: &Command<'_>) -> String {
+        let mut shown = self
+            .names
+            .pop()
+            .unwrap_or_else(|| String::with_capacity(NAME_ROOM));
+        command.encode_described(&mut self.wbuf, &mut shown);
+        self.transcript.note(Direction::Sent, &shown);
+        shown
+    }
+
+    /// Takes back a reply that is no longer needed, and the command name
+    /// it kept, so that the next ones reuse their memory.
+    pub fn recycle(&mut self, mut reply: Reply) {
+        if let Some(Cow::Owned(name)) = reply.in_reply_to.take() {
+            if self.names.len() < SPARE_NAMES && name.capacity() <= SPARE_NAME_CAPACITY {
+                self.names.push(name);
+            }
+        }
+        self.parser.recycle(reply);
+    }
+
+    /// Writes everything queued, in one write where the OS allows.
+    pub fn flush(&mut self, during: &str) -> Result<(), Error> {
+        self.guard(during, |conn| {
+            if conn.wbuf.is_empty() {
+                return Ok(());
+            }
+            let result = conn.stream.write_all(&conn.wbuf);
+            conn.wbuf.clear();
+            result.map_err(|e| io_error(e, during, conn.is_encrypted()))
+        })
+    }
+
+    /// Sends one command and reads its reply.
+    pub fn execute(&mut self, command: &Command<'_>) -> Result<Reply, Error> {
+        let shown = self.queue(command);
+        self.flush(&shown)?;
+        self.read_reply(&shown)
+    }
+
+    /// Reads one complete reply, which must arrive within the timeout
+    /// however slowly its bytes come. `during` names what it answers.
+    pub fn read_reply(&mut self, during: &str) -> Result<Reply, Error> {
+        self.read_reply_to(Cow::Owned(during.to_owned()))
+    }
+
+    /// [`Connection::read_reply`], keeping `during` in the reply as what
+    /// it answered without copying it. A reply that closes the session
+    /// (421) closes the connection; it is still handed back, for the
+    /// caller to report.
+    pub fn read_reply_to(&mut self, during: Cow<'static, str>) -> Result<Reply, Error> {
+        let mut reply = self.guard(&during, |conn| conn.read_reply_inner(&during))?;
+        if reply.closes_session() {
+            self.shutdown();
+        }
+        reply.in_reply_to = Some(during);
+        Ok(reply)
+    }
+
+    fn read_reply_inner(&mut self, during: &str) -> Result<Reply, Error> {
+        let mut parser = std::mem::take(&mut self.parser);
+        let result = self.parse_reply(&mut parser, during);
+        if result.is_err() {
+            parser.reset();
+        }
+        self.parser = parser;
+        result
+    }
+
+    fn parse_reply(&mut self, parser: &mut ReplyParser, during: &str) -> Result<Reply, Error> {
+        // Set when the reply is not all here yet: one already read costs
+        // no clock reading (in a pipelined batch most are).
+        let mut deadline = None;
+        let malformed = |source: ReplyError| Error::MalformedReply {
+            during: during.to_owned(),
+            source,
+        };
+        loop {
+            let pending = &self.rbuf[self.rstart..self.rend];
+            if let Some(nl) = memchr::memchr(b'\n', pending) {
+                let line = &pending[..=nl];
+                self.rstart += nl + 1;
+                self.transcript.received(line);
+                if let Some(reply) = parser.push_line(line).map_err(malformed)? {
+                    return Ok(reply);
+                }
+                continue;
+            }
+            if pending.len() > MAX_LINE_LEN {
+                return Err(malformed(ReplyError::LineTooLong));
+            }
+            self.fill(&mut deadline, during)?;
+        }
+    }
+
+    /// How many bytes beyond the last reply have already arrived.
+    pub fn buffered_input(&self) -> usize {
+        self.rend - self.rstart
+    }
+
+    /// Runs the TLS handshake over the current stream, bounded by the
+    /// timeout. The caller has checked that no plaintext is left unread.
+    pub fn start_tls(&mut self, connector: &TlsConnector, name: &str) -> Result<(), Error> {
+        let during = format!("TLS handshake with {name}");
+        self.guard(&during, |conn| {
+            conn.rstart = 0;
+            conn.rend = 0;
+            conn.read_timeout = None;
+            let plain = std::mem::replace(&mut conn.stream, Stream::Gone);
+            conn.stream = handshake::run(connector, name, plain, conn.timeout)?;
+            conn.note(Direction::Info, &format!("TLS established with {name}"));
+            Ok(())
+        })
+    }
+
+    /// Reads more bytes into the reply buffer before `deadline`, which the
+    /// first wait sets to the timeout from now.
+    fn fill(&mut self, deadline: &mut Option<Instant>, during: &str) -> Result<(), Error> {
+        if self.rstart > 0 {
+            self.rbuf.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+        }
+        loop {
+            let now = Instant::now();
+            let deadline = *deadline.get_or_insert(now + self.timeout);
+            if now >= deadline {
+                return Err(Error::Timeout {
+                    during: during.to_owned(),
+                });
+            }
+            let tls = self.is_encrypted();
+            let remaining = deadline - now;
+            if needs_arming(self.read_timeout, remaining) {
+                self.stream
+                    .set_read_timeout(remaining)
+                    .map_err(|e| io_error(e, during, tls))?;
+                self.read_timeout = Some(remaining);
+            }
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => {
+                    return Err(Error::ConnectionClosed {
+                        during: during.to_owned(),
+                    })
+                }
+                Ok(n) => {
+                    self.rend += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The OS timeout fired: loop to check the deadline.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(io_error(e, during, tls)),
+            }
+        }
+    }
+
+    /// Streams message content through `encoder`: the first `filled` bytes
+    /// of `block`, then the rest of `body`, read through `block` (made
+    /// [`IO_BLOCK`] long). Ends with what [`DataEncoder::finish`] adds, left
+    /// queued (not flushed) so that it can share a write with what
+    /// follows. Returns the number of content bytes read.
+    ///
+    /// A failure to read `body` is reported as I/O on "reading the
+    /// message"; the connection is then unusable, since the content was
+    /// cut short.
+    pub fn queue_body(
+        &mut self,
+        block: &mut Vec<u8>,
+        filled: usize,
+        body: &mut dyn Read,
+        encoder: &mut DataEncoder,
+        during: &str,
+    ) -> Result<u64, Error> {
+        block.resize(IO_BLOCK.max(filled), 0);
+        self.guard(during, |conn| {
+            conn.encode(&block[..filled], encoder, during)?;
+            let mut total = filled as u64;
+            loop {
+                let (n, ended) = fill(body, block).map_err(|source| Error::Io {
+                    during: format!("{during}: reading the message"),
+                    source,
+                })?;
+                total += n as u64;
+                conn.encode(&block[..n], encoder, during)?;
+                if ended {
+                    break;
+                }
+            }
+            conn.end(encoder);
+            conn.note_content(total);
+            Ok(total)
+        })
+    }
+
+    /// Encodes `content`, a whole message, into the write buffer, ending
+    /// it as [`Connection::queue_body`] does. Large unchanged runs go to
+    /// the socket without being copied.
+    pub fn queue_content(
+        &mut self,
+        content: &[u8],
+        encoder: &mut DataEncoder,
+        during: &str,
+    ) -> Result<(), Error> {
+        self.guard(during, |conn| {
+            conn.encode(content, encoder, during)?;
+            conn.end(encoder);
+            conn.note_content(content.len());
+            Ok(())
+        })
+    }
+
+    /// Queues what `encoder` adds at the end of a message with nothing
+    /// more of it to come: after a 354 to a message that failed, a lone
+    /// end of data.
+    pub fn queue_end(&mut self, encoder: &mut DataEncoder, during: &str) -> Result<(), Error> {
+        self.guard(during, |conn| {
+            conn.end(encoder);
+            Ok(())
+        })
+    }
+
+    /// Encodes a block of content into the write buffer, writing it out
+    /// whenever it holds a full block.
+    fn encode(
+        &mut self,
+        content: &[u8],
+        encoder: &mut DataEncoder,
+        during: &str,
+    ) -> Result<(), Error> {
+        let tls = self.is_encrypted();
+        let Connection { stream, wbuf, .. } = self;
+        encoder
+            .encode(content, &mut |piece: &[u8]| put(stream, wbuf, piece))
+            .map_err(|e| io_error(e, during, tls))
+    }
+
+    /// The encoder's end of the message, into the write buffer (a few
+    /// bytes: the buffer always has room).
+    fn end(&mut self, encoder: &mut DataEncoder) {
+        let wbuf = &mut self.wbuf;
+        let _ = encoder.finish(&mut |p: &[u8]| -> Result<(), ()> {
+            wbuf.extend_from_slice(p);
+            Ok(())
+        });
+    }
+
+    /// Queues bytes that are already encoded (a BDAT chunk's pieces, a
+    /// prepared message), with the same rule as for content: large pieces
+    /// go to the socket without being copied.
+    pub fn queue_raw(&mut self, piece: &[u8], during: &str) -> Result<(), Error> {
+        self.guard(during, |conn| {
+            let tls = conn.is_encrypted();
+            put(&mut conn.stream, &mut conn.wbuf, piece).map_err(|e| io_error(e, during, tls))
+        })
+    }
+
+    /// Writes what is queued, then `len` bytes of `file` from `offset`
+    /// (where the file is positioned), unchanged. Over plain TCP on Linux
+    /// the kernel moves them (`sendfile(2)`), so they never pass through
+    /// this process; any other way they are read through `block` (made
+    /// [`IO_BLOCK`] long) and written. A file that ends early leaves the stream short of what was
+    /// announced: that is an I/O error, and the connection is closed.
+    pub fn queue_file(
+        &mut self,
+        file: &File,
+        offset: u64,
+        len: u64,
+        block: &mut Vec<u8>,
+        during: &str,
+    ) -> Result<(), Error> {
+        self.flush(during)?;
+        self.guard(during, |conn| {
+            let tls = conn.is_encrypted();
+            let copied = match &mut conn.stream {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                Stream::Tcp(tcp) => crate::stream::sendfile::send(tcp, file, offset, len),
+                stream => {
+                    let _ = offset;
+                    block.resize(IO_BLOCK, 0);
+                    copy_through(&mut file.take(len), stream, block)
+                }
+            }
+            .map_err(|e| io_error(e, during, tls))?;
+            if copied < len {
+                return Err(Error::Io {
+                    during: during.to_owned(),
+                    source: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the message file ended early",
+                    ),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// How many bytes are queued and not yet written.
+    pub fn queued_len(&self) -> usize {
+        self.wbuf.len()
+    }
+
+    /// Closes the socket; any later read or write fails.
+    pub fn shutdown(&mut self) {
+        self.closed = true;
+        self.wbuf.clear();
+        self.stream.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_timeout_is_set_again_only_when_it_must_be() {
+        let s = Duration::from_secs;
+        assert!(needs_arming(None, s(300)));
+        // The next reply has about the same time left: keep it.
+        assert!(!needs_arming(
+            Some(s(300)),
+            s(300) - Duration::from_micros(5)
+        ));
+        // Later in a slow reply: the deadline is nearer than the timeout.
+        assert!(needs_arming(Some(s(300)), s(100)));
+        // A short timeout left from the end of a reply is too short now.
+        assert!(needs_arming(Some(Duration::from_millis(1)), s(300)));
+    }
+}

@@ -1,0 +1,94 @@
+//! The byte stream under a session: a TCP socket, a stream the caller
+//! supplied, or TLS over either; and how it is set up ([`net`]), upgraded
+//! ([`handshake`]) and fed from a file ([`sendfile`]).
+//!
+//! Nothing here knows SMTP: the protocol's bytes are made elsewhere and
+//! read through [`crate::connection::Connection`].
+
+pub(crate) mod handshake;
+pub(crate) mod net;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) mod sendfile;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use native_tls::TlsStream;
+
+/// A stream the caller supplies instead of a TCP connection (for tunnels,
+/// tests and fuzzing). Timeouts are then the stream's own business.
+pub trait Transport: Read + Write + Send {}
+impl<T: Read + Write + Send> Transport for T {}
+
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Custom(Box<dyn Transport>),
+    /// TLS over either of the above.
+    Tls(Box<TlsStream<Stream>>),
+    /// Nothing: the stream was closed or is being upgraded.
+    Gone,
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection closed")
+}
+
+impl Stream {
+    pub fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            // A zero timeout means "none" to the OS; never pass it.
+            Stream::Tcp(s) => s.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))),
+            Stream::Tls(s) => s.get_ref().set_read_timeout(timeout),
+            Stream::Custom(_) | Stream::Gone => Ok(()),
+        }
+    }
+
+    pub fn shutdown(&self) {
+        match self {
+            Stream::Tcp(s) => {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            Stream::Tls(s) => s.get_ref().shutdown(),
+            Stream::Custom(_) | Stream::Gone => {}
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Custom(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+            Stream::Gone => Err(gone()),
+        }
+    }
+}
+
+impl Write for Stream {
+    // Plain `write`: on Linux std sends with MSG_NOSIGNAL, so a closed peer
+    // gives EPIPE instead of killing a C host with SIGPIPE. (`writev` would
+    // not; never use write_vectored here.)
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Custom(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+            Stream::Gone => Err(gone()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Custom(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Gone => Err(gone()),
+        }
+    }
+}

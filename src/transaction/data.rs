@@ -1,0 +1,162 @@
+//! Messages with DATA. With PIPELINING, a message's envelope and DATA
+//! leave in one write; after the 354, its content, its end of data and the
+//! next message's envelope and DATA leave in the next (RFC 2920 3.1: the
+//! content may open a group). And the step-by-step `data` of a session
+//! typed by hand.
+
+use std::borrow::{Borrow, Cow};
+use std::io::Read;
+
+use super::pipe::{Pipe, Progress, Results, Settled, Start};
+use super::tx::Expect;
+use super::{describe, reset_after_failure, Source};
+use crate::command::Command;
+use crate::connection::Connection;
+use crate::delivery::Delivery;
+use crate::encoder::DataEncoder;
+use crate::envelope::Envelope;
+use crate::error::Error;
+use crate::message::private::Payload;
+use crate::message::Content;
+use crate::reply::Reply;
+use crate::transcript::Direction;
+
+/// Sends every message with DATA; `block` holds a stream's head.
+pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
+    pipe: &mut Pipe<'_, E>,
+    block: &mut Vec<u8>,
+    messages: impl Iterator<Item = (E, Source<'r, B>)>,
+    results: &mut Vec<Option<Result<Delivery, Error>>>,
+) {
+    let mut messages = messages.enumerate();
+    let mut next = start(pipe, block, &mut messages, results);
+    let mut last_failed = false;
+    while let Some((index, source)) = next.take() {
+        pipe.drain();
+        // The replies read include the previous message's end of data.
+        pipe.settle_before(index, results);
+        if pipe.current().failed() {
+            abandon(pipe, results);
+            last_failed = false;
+            next = start(pipe, block, &mut messages, results);
+            continue;
+        }
+        if let Err(e) = queue_content(pipe.wire.conn, source, block) {
+            pipe.current().fail(e);
+            pipe.settle(results);
+            next = start(pipe, block, &mut messages, results);
+            continue;
+        }
+        pipe.wire
+            .expect(index, Expect::EndOfData, Cow::Borrowed("end of data"));
+        // Without PIPELINING the end of data is answered before anything
+        // else is sent.
+        if pipe.wire.lockstep && pipe.settle(results) == Settled::Open {
+            reset_after_failure(pipe.wire.conn);
+        }
+        next = start(pipe, block, &mut messages, results);
+        if next.is_none() {
+            last_failed = pipe.settle(results) == Settled::Open;
+        }
+    }
+    if last_failed {
+        reset_after_failure(pipe.wire.conn);
+    }
+}
+
+/// Takes messages until one has its envelope and DATA queued (with
+/// PIPELINING; in lockstep, answered 354). A message that fails before
+/// that gets its result here.
+fn start<'r, E: Borrow<Envelope>, B: Content>(
+    pipe: &mut Pipe<'_, E>,
+    block: &[u8],
+    messages: &mut impl Iterator<Item = (usize, (E, Source<'r, B>))>,
+    results: &mut Vec<Option<Result<Delivery, Error>>>,
+) -> Option<(usize, Source<'r, B>)> {
+    for (index, (envelope, source)) in messages {
+        results.push(None);
+        let facts = describe(&source, block);
+        match pipe.start(index, envelope, facts, false) {
+            Start::Refused => {
+                pipe.refuse(results);
+                continue;
+            }
+            Start::Queued => {
+                pipe.wire.push(index, Expect::Data, &Command::Data);
+                if pipe.step() == Progress::Going {
+                    pipe.flush();
+                    return Some((index, source));
+                }
+            }
+            Start::Failed => {}
+        }
+        abandon(pipe, results);
+    }
+    None
+}
+
+/// Ends a message that failed on the wire: reads every reply due, sends
+/// the lone end of data if DATA was answered 354 anyway (RFC 2920 3.1:
+/// the content is then empty, never the body), RSET, and hands out the
+/// results.
+fn abandon<E: Borrow<Envelope>>(pipe: &mut Pipe<'_, E>, results: &mut Results) {
+    pipe.drain();
+    if pipe.current().go_ahead {
+        let index = pipe.current().index;
+        let end = pipe
+            .wire
+            .conn
+            .queue_end(&mut DataEncoder::for_data(), "end of data");
+        pipe.wire.conn.note(Direction::Sent, ".");
+        if end.is_ok() {
+            pipe.wire
+                .expect(index, Expect::EndOfData, Cow::Borrowed("end of data"));
+        }
+        pipe.drain();
+    }
+    reset_after_failure(pipe.wire.conn);
+    pipe.settle(results);
+}
+
+/// Queues the content for DATA, dot-stuffed, and the end of data.
+fn queue_content<B: Content>(
+    conn: &mut Connection,
+    source: Source<'_, B>,
+    block: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let mut encoder = DataEncoder::for_data();
+    match source {
+        Source::Ready(body) => match body.payload() {
+            Payload::Bytes(body) => conn.queue_content(body, &mut encoder, "DATA")?,
+            Payload::Prepared(m) => {
+                m.data_pieces(&mut |p: &[u8]| conn.queue_raw(p, "DATA"))?;
+                conn.note_content(m.len());
+            }
+            Payload::File(f) => {
+                // After the 354 the server takes whatever comes as
+                // content: if the file cannot be read to its end, the
+                // connection must go (queue_body sees to it).
+                conn.queue_body(block, 0, &mut f.reader(), &mut encoder, "DATA")?;
+            }
+        },
+        Source::Stream { head, rest } => {
+            conn.queue_body(block, head, rest, &mut encoder, "DATA")?;
+        }
+    }
+    conn.note(Direction::Sent, ".");
+    Ok(())
+}
+
+/// DATA, the content, and the end of data, step by step. Returns the
+/// final reply, which is 2yz or an error.
+pub(crate) fn data(
+    conn: &mut Connection,
+    block: &mut Vec<u8>,
+    body: &mut dyn Read,
+) -> Result<Reply, Error> {
+    Error::check(conn.execute(&Command::Data)?, "354")?;
+    conn.queue_body(block, 0, body, &mut DataEncoder::for_data(), "DATA")?;
+    conn.note(Direction::Sent, ".");
+    conn.flush("end of data")?;
+    Error::check(conn.read_reply("end of data")?, "2xx")
+}

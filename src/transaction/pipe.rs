@@ -1,0 +1,398 @@
+//! The pipeline: commands queued on the connection, the replies they are
+//! owed, and the messages in flight those replies belong to, oldest
+//! first. With PIPELINING a group of commands leaves in one write and its
+//! replies are read in order; without it (lockstep) each command's reply
+//! is read before the next is sent. The drivers (`data`, `bdat`) say what
+//! to send; the pipe matches every reply to its message.
+
+use std::borrow::{Borrow, Cow};
+use std::collections::VecDeque;
+
+use super::params::{mail_params, rcpt_params, Facts};
+use super::tx::{Expect, Pending, Tx};
+use crate::command::Command;
+use crate::connection::Connection;
+use crate::delivery::Delivery;
+use crate::envelope::Envelope;
+use crate::error::Error;
+use crate::extensions::Extensions;
+
+/// Most replies outstanding at once. The server writes them while the
+/// client is still writing; keeping them well under a socket buffer's worth
+/// means neither side can end up blocked on the other.
+pub(super) const MAX_PENDING: usize = 100;
+// The names of pending commands are reused once their replies are read.
+const _: () = assert!(MAX_PENDING <= crate::connection::SPARE_NAMES);
+/// BDAT chunks written ahead of their replies.
+const BDAT_WINDOW: usize = 4;
+
+/// Each message's result, by its index in the batch; `None` until known.
+pub(super) type Results = [Option<Result<Delivery, Error>>];
+
+/// How taking in a message went.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Start {
+    /// MAIL and every RCPT are queued (or, in lockstep, accepted).
+    Queued,
+    /// It failed on the wire; its replies are read or dead.
+    Failed,
+    /// It failed a local check; nothing was sent.
+    Refused,
+}
+
+/// Whether the current message can go on after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Progress {
+    Going,
+    /// It failed: send nothing more of it.
+    Failed,
+}
+
+/// What was left when every message in flight got its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settled {
+    /// No message was in flight.
+    Nothing,
+    /// The last message was sent, or failed before anything of it went on
+    /// the wire: no transaction is open.
+    Closed,
+    /// The last message failed after some of it went on the wire: its
+    /// transaction may still be open on the server.
+    Open,
+}
+
+impl Settled {
+    /// Whether RSET is due before the next transaction, given whether it
+    /// was due before this settling.
+    pub fn rset_due(self, before: bool) -> bool {
+        match self {
+            Settled::Nothing => before,
+            Settled::Closed => false,
+            Settled::Open => true,
+        }
+    }
+}
+
+/// The messages in flight, oldest first. A single send has one, kept
+/// inline; a queue is made when a second one joins (a batch).
+enum Flight<T> {
+    One(Option<T>),
+    Many(VecDeque<T>),
+}
+
+impl<T> Flight<T> {
+    fn push_back(&mut self, t: T) {
+        match self {
+            Flight::One(slot @ None) => *slot = Some(t),
+            Flight::One(slot) => {
+                let mut queue: VecDeque<T> = slot.take().into_iter().collect();
+                queue.push_back(t);
+                *self = Flight::Many(queue);
+            }
+            Flight::Many(queue) => queue.push_back(t),
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        match self {
+            Flight::One(slot) => slot.take(),
+            Flight::Many(queue) => queue.pop_front(),
+        }
+    }
+
+    fn pop_back(&mut self) -> Option<T> {
+        match self {
+            Flight::One(slot) => slot.take(),
+            Flight::Many(queue) => queue.pop_back(),
+        }
+    }
+
+    fn front(&self) -> Option<&T> {
+        match self {
+            Flight::One(slot) => slot.as_ref(),
+            Flight::Many(queue) => queue.front(),
+        }
+    }
+
+    fn back(&self) -> Option<&T> {
+        match self {
+            Flight::One(slot) => slot.as_ref(),
+            Flight::Many(queue) => queue.back(),
+        }
+    }
+
+    fn back_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Flight::One(slot) => slot.as_mut(),
+            Flight::Many(queue) => queue.back_mut(),
+        }
+    }
+
+    fn find_mut(&mut self, mut f: impl FnMut(&T) -> bool) -> Option<&mut T> {
+        match self {
+            Flight::One(slot) => slot.as_mut().filter(|t| f(t)),
+            Flight::Many(queue) => queue.iter_mut().find(|t| f(t)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.front().is_none()
+    }
+}
+
+/// The connection with the replies it owes, in order.
+pub(super) struct Wire<'c> {
+    pub conn: &'c mut Connection,
+    pub ext: &'c Extensions,
+    pub pending: VecDeque<Pending>,
+    /// No PIPELINING: each command alone, its reply read before the next.
+    pub lockstep: bool,
+}
+
+impl Wire<'_> {
+    /// Queues a command whose reply belongs to `message`.
+    pub fn push(&mut self, message: usize, expect: Expect, command: &Command<'_>) {
+        let during = self.conn.queue(command);
+        self.expect(message, expect, Cow::Owned(during));
+    }
+
+    /// Notes a reply due for something queued by other means (content).
+    pub fn expect(&mut self, message: usize, expect: Expect, during: Cow<'static, str>) {
+        self.pending.push_back(Pending {
+            message,
+            expect,
+            during,
+        });
+    }
+
+    /// BDAT chunks whose replies are still due, but for the last ones.
+    fn chunks_ahead(&self) -> usize {
+        self.pending
+            .iter()
+            .filter(|p| p.expect == Expect::Bdat { last: false })
+            .count()
+    }
+}
+
+/// The wire and the messages in flight on it.
+pub(super) struct Pipe<'c, E> {
+    pub wire: Wire<'c>,
+    flight: Flight<Tx<E>>,
+}
+
+impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
+    /// `pending` is an empty queue, lent for its memory.
+    pub fn new(conn: &'c mut Connection, ext: &'c Extensions, pending: VecDeque<Pending>) -> Self {
+        Pipe {
+            wire: Wire {
+                conn,
+                ext,
+                pending,
+                lockstep: !ext.pipelining(),
+            },
+            flight: Flight::One(None),
+        }
+    }
+
+    /// Gives back the queue of pending replies (empty by now) for reuse.
+    pub fn into_pending(self) -> VecDeque<Pending> {
+        let mut pending = self.wire.pending;
+        pending.clear();
+        pending
+    }
+
+    /// The message taken in last.
+    pub fn current(&mut self) -> &mut Tx<E> {
+        self.flight.back_mut().expect("a message in flight")
+    }
+
+    /// True while some message has no result yet.
+    pub fn in_flight(&self) -> bool {
+        !self.flight.is_empty()
+    }
+
+    /// Hands out the results of the messages before `index`, whose
+    /// replies have all been read.
+    pub fn settle_before(&mut self, index: usize, results: &mut Results) {
+        while self.flight.front().is_some_and(|t| t.index != index) {
+            let tx = self.flight.pop_front().expect("checked");
+            let index = tx.index;
+            results[index] = Some(tx.into_result());
+        }
+    }
+
+    /// Writes what is queued. A failure goes to the message whose reply is
+    /// due first; the others then read "connection closed".
+    pub fn flush(&mut self) {
+        let Some(first) = self.wire.pending.front() else {
+            return;
+        };
+        let message = first.message;
+        if let Err(e) = self.wire.conn.flush(&first.during) {
+            if let Some(tx) = self.flight.find_mut(|t| t.index == message) {
+                tx.fail(e);
+            }
+        }
+    }
+
+    /// Reads the oldest pending reply into its transaction.
+    fn read_one(&mut self) {
+        let Some(p) = self.wire.pending.pop_front() else {
+            return;
+        };
+        let reply = self.wire.conn.read_reply_to(p.during);
+        if let Some(tx) = self.flight.find_mut(|t| t.index == p.message) {
+            if let Some(spare) = tx.absorb(p.expect, reply) {
+                self.wire.conn.recycle(spare);
+            }
+        }
+    }
+
+    /// Writes what is queued and reads every pending reply.
+    pub fn drain(&mut self) {
+        self.flush();
+        while !self.wire.pending.is_empty() {
+            self.read_one();
+        }
+    }
+
+    /// After queuing a command: in lockstep, sends it and reads its reply.
+    pub fn step(&mut self) -> Progress {
+        if self.wire.lockstep {
+            self.drain();
+        }
+        self.progress()
+    }
+
+    fn progress(&mut self) -> Progress {
+        if self.current().failed() {
+            Progress::Failed
+        } else {
+            Progress::Going
+        }
+    }
+
+    /// Keeps the replies due under MAX_PENDING.
+    fn make_room(&mut self) {
+        if self.wire.pending.len() >= MAX_PENDING {
+            self.flush();
+            while self.wire.pending.len() > MAX_PENDING / 2 {
+                self.read_one();
+            }
+        }
+    }
+
+    /// Takes in a message: checks its parameters (a local failure touches
+    /// nothing on the wire), then queues RSET when asked (the previous
+    /// transaction may still be open), MAIL and every RCPT.
+    pub fn start(
+        &mut self,
+        index: usize,
+        envelope: E,
+        facts: Result<Facts, Error>,
+        rset: bool,
+    ) -> Start {
+        self.flight.push_back(Tx::new(index, envelope));
+        let Pipe { wire, flight } = self;
+        let env = flight.back().expect("just pushed").envelope.borrow();
+        let refused = match facts.and_then(|facts| mail_params(wire.ext, env, facts)) {
+            Err(e) => Some(e),
+            Ok(_) if wire.conn.is_closed() => Some(Error::ConnectionClosed {
+                during: format!("MAIL FROM:<{}>", env.sender()),
+            }),
+            Ok(params) => {
+                if rset {
+                    wire.push(index, Expect::Rset, &Command::Rset);
+                }
+                let from = env.sender();
+                wire.push(index, Expect::Mail, &Command::Mail { from, params });
+                None
+            }
+        };
+        if let Some(e) = refused {
+            self.current().fail(e);
+            return Start::Refused;
+        }
+        self.current().touched = true;
+        if self.step() == Progress::Failed {
+            return Start::Failed;
+        }
+        let count = self.current().envelope.borrow().recipient_list().len();
+        for i in 0..count {
+            self.make_room();
+            let Pipe { wire, flight } = self;
+            let r = &flight
+                .back()
+                .expect("in flight")
+                .envelope
+                .borrow()
+                .recipient_list()[i];
+            let rcpt = Command::Rcpt {
+                to: r.address(),
+                params: rcpt_params(wire.ext, r),
+            };
+            wire.push(index, Expect::Rcpt, &rcpt);
+            if self.step() == Progress::Failed {
+                return Start::Failed;
+            }
+        }
+        Start::Queued
+    }
+
+    /// Drops a message refused by a local check (nothing of it is pending).
+    pub fn refuse(&mut self, results: &mut Results) {
+        if let Some(tx) = self.flight.pop_back() {
+            let index = tx.index;
+            results[index] = Some(tx.into_result());
+        }
+    }
+
+    /// Writes what is queued, reads every reply and hands out the results
+    /// of every message in flight.
+    pub fn settle(&mut self, results: &mut Results) -> Settled {
+        self.drain();
+        let mut last = Settled::Nothing;
+        while let Some(tx) = self.flight.pop_front() {
+            last = if tx.failed() && tx.touched {
+                Settled::Open
+            } else {
+                Settled::Closed
+            };
+            let index = tx.index;
+            results[index] = Some(tx.into_result());
+        }
+        last
+    }
+
+    /// Queues one BDAT chunk (the command, then its `size` bytes, which
+    /// `content` queues) and keeps at most BDAT_WINDOW chunks ahead of
+    /// their replies.
+    pub fn chunk(
+        &mut self,
+        index: usize,
+        size: u64,
+        last: bool,
+        content: impl FnOnce(&mut Connection, &str) -> Result<(), Error>,
+    ) -> Progress {
+        if self.current().failed() {
+            return Progress::Failed;
+        }
+        let during = self.wire.conn.queue(&Command::Bdat { size, last });
+        if let Err(e) = content(self.wire.conn, &during) {
+            self.current().fail(e);
+        }
+        self.wire
+            .expect(index, Expect::Bdat { last }, Cow::Owned(during));
+        if self.wire.lockstep {
+            self.drain();
+        } else {
+            // Only a large message's non-last chunks wait: the small
+            // messages of a batch each end with their only (LAST) chunk.
+            while self.wire.chunks_ahead() >= BDAT_WINDOW {
+                self.flush();
+                self.read_one();
+            }
+        }
+        self.progress()
+    }
+}
