@@ -5,12 +5,14 @@
 use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};
 
+use super::accessors::*;
 use super::actions::*;
 use super::handle::*;
+use super::options::*;
 use super::outcome::*;
 use super::result::smtpc_result::{self, *};
-use super::security::*;
-use super::smtpc_version;
+use super::result::{Done, Fail};
+use super::{smtpc_result_str, smtpc_version};
 use crate::delivery::{Delivery, Rejection};
 use crate::error::Error;
 use crate::reply::Reply;
@@ -352,4 +354,58 @@ fn failures_keep_the_reply_and_the_refused() {
     let v = o.view();
     assert_eq!((v.code, v.text.as_str(), v.error.as_str()), (250, "ok", ""));
     assert_eq!(v.enhanced, None);
+}
+
+#[test]
+fn every_value_has_a_distinct_name() {
+    let mut names = std::collections::HashSet::new();
+    for value in -1..20 {
+        // SAFETY: smtpc_result_str returns a static NUL-terminated string.
+        let name = unsafe { CStr::from_ptr(smtpc_result_str(value)) };
+        let known = smtpc_result::from_int(value).is_some();
+        assert_eq!(known, (0..=12).contains(&value), "{value}");
+        if known {
+            assert!(names.insert(name.to_owned()), "{name:?} twice");
+        } else {
+            assert_eq!(name, c"unknown result");
+        }
+    }
+}
+
+/// The handle's options, as Debug shows them (secrets redacted).
+fn options(h: &Handle) -> String {
+    // SAFETY: a live handle, used by this thread only.
+    format!("{:?}", unsafe { &(*h.0).config })
+}
+
+#[test]
+fn options_land_in_the_config() {
+    let h = Handle::new();
+    // SAFETY: a live handle, NULLs and static strings.
+    unsafe {
+        assert_eq!(smtpc_set_server(h.0, c"mx.test".as_ptr(), 0), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_tls(h.0, smtpc_tls::SMTPC_TLS_IMPLICIT as _),
+            SMTPC_OK
+        );
+        assert_eq!(smtpc_set_timeout_ms(h.0, 1500), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_credentials(h.0, c"me".as_ptr(), c"hunter2".as_ptr()),
+            SMTPC_OK
+        );
+        let config = &(*h.0).config;
+        assert_eq!((config.host(), config.port()), ("mx.test", 465));
+        assert_eq!(config.timeout(), std::time::Duration::from_millis(1500));
+        assert!(!options(&h).contains("hunter2"), "{}", options(&h));
+        // Port 0 goes back to the mode's default; the system's roots can
+        // be trusted again after being turned off.
+        assert_eq!(smtpc_set_server(h.0, c"mx.test".as_ptr(), 2465), SMTPC_OK);
+        assert_eq!((*h.0).config.port(), 2465);
+        assert_eq!(smtpc_set_server(h.0, c"mx.test".as_ptr(), 0), SMTPC_OK);
+        assert_eq!((*h.0).config.port(), 465);
+        assert_eq!(smtpc_set_system_roots(h.0, false), SMTPC_OK);
+        assert!((*h.0).config.tls_options.disable_system_roots);
+        assert_eq!(smtpc_set_system_roots(h.0, true), SMTPC_OK);
+        assert!(!(*h.0).config.tls_options.disable_system_roots);
+    }
 }
