@@ -196,7 +196,8 @@ typedef enum {
  * Make one with `smtpc_client_new`, set options with the `smtpc_set_*`
  * functions, then `smtpc_connect`; send with `smtpc_send` or step by step
  * (`smtpc_mail`, `smtpc_rcpt`, `smtpc_data`); end with `smtpc_quit` and
- * `smtpc_client_free`. Options take effect at the next `smtpc_connect`.
+ * `smtpc_client_free`. Options take effect at the next `smtpc_connect`;
+ * `smtpc_client_reset` sets them all back to their defaults.
  *
  * Threads: a handle may be used by one thread at a time (it may move
  * between threads between calls); different handles may be used in
@@ -290,6 +291,22 @@ smtpc_client *smtpc_client_new(void);
  * `c` is NULL or a handle from `smtpc_client_new` that was not freed yet.
  */
 void smtpc_client_free(smtpc_client *c);
+
+/**
+ * Sets every option back to its default, as in a new handle (like
+ * `curl_easy_reset`): the server and port, the timeouts, the HELO name,
+ * the TLS options, the credentials and AUTH mechanisms, and the
+ * transcript callback. The outcome of the last call is cleared too.
+ *
+ * An open session stays open and usable with the options it was opened
+ * with, its transcript callback included (which it still calls); the
+ * defaults take effect at the next `smtpc_connect`. To end the session
+ * as well, call `smtpc_quit` first.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_client_reset(smtpc_client *c);
 
 /**
  * The server to connect to: a host name, an IPv4 address, or an IPv6

@@ -1,7 +1,7 @@
 //! The handle: its options (a [`Config`] and the transcript callback),
 //! the session once connected, and the outcome of the last call; the
 //! `ffi_boundary!` macro every `extern "C"` function runs in; and the
-//! handle's life: new, free.
+//! handle's life: new, reset, free.
 
 use std::alloc::{alloc, Layout};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -64,7 +64,8 @@ macro_rules! ffi_boundary {
 /// Make one with `smtpc_client_new`, set options with the `smtpc_set_*`
 /// functions, then `smtpc_connect`; send with `smtpc_send` or step by step
 /// (`smtpc_mail`, `smtpc_rcpt`, `smtpc_data`); end with `smtpc_quit` and
-/// `smtpc_client_free`. Options take effect at the next `smtpc_connect`.
+/// `smtpc_client_free`. Options take effect at the next `smtpc_connect`;
+/// `smtpc_client_reset` sets them all back to their defaults.
 ///
 /// Threads: a handle may be used by one thread at a time (it may move
 /// between threads between calls); different handles may be used in
@@ -207,4 +208,26 @@ pub unsafe extern "C" fn smtpc_client_free(c: *mut smtpc_client) {
             drop(unsafe { Box::from_raw(c) });
         }
     }
+}
+
+/// Sets every option back to its default, as in a new handle (like
+/// `curl_easy_reset`): the server and port, the timeouts, the HELO name,
+/// the TLS options, the credentials and AUTH mechanisms, and the
+/// transcript callback. The outcome of the last call is cleared too.
+///
+/// An open session stays open and usable with the options it was opened
+/// with, its transcript callback included (which it still calls); the
+/// defaults take effect at the next `smtpc_connect`. To end the session
+/// as well, call `smtpc_quit` first.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_client_reset(c: *mut smtpc_client) -> smtpc_result {
+    ffi_boundary! { c => |h| {
+        h.config = Config::default();
+        h.transcript = None;
+        // Recording this success clears the last outcome.
+        Ok(Done::Nothing)
+    }}
 }

@@ -18,7 +18,7 @@
 //! - `callbacks`: the transcript and read callbacks;
 //! - `outcome`: what the last call left, as C strings;
 //! - `handle`: the handle (a [`Config`](crate::Config), the transcript,
-//!   the session, the outcome), `ffi_boundary!`, and new and free;
+//!   the session, the outcome), `ffi_boundary!`, and new, free, reset;
 //! - `options`: every `smtpc_set_*`;
 //! - `actions`: the calls that talk to the server;
 //! - `accessors`: `smtpc_reply_*`, `smtpc_error_message`,
