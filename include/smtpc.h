@@ -196,7 +196,8 @@ typedef enum {
  * Make one with `smtpc_client_new`, set options with the `smtpc_set_*`
  * functions, then `smtpc_connect`; send with `smtpc_send` or step by step
  * (`smtpc_mail`, `smtpc_rcpt`, `smtpc_data`); end with `smtpc_quit` and
- * `smtpc_client_free`. Options take effect at the next `smtpc_connect`.
+ * `smtpc_client_free`. Options take effect at the next `smtpc_connect`;
+ * `smtpc_client_reset` sets them all back to their defaults.
  *
  * Threads: a handle may be used by one thread at a time (it may move
  * between threads between calls); different handles may be used in
@@ -207,8 +208,8 @@ typedef enum {
  * string smtpc returns belongs to the handle and stays valid until the
  * next call on the same handle other than the accessors
  * (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
- * `smtpc_rejected_*`, `smtpc_is_connected`, `smtpc_is_encrypted`,
- * `smtpc_has_extension`), or
+ * `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_connected`,
+ * `smtpc_is_encrypted`, `smtpc_has_extension`), or
  * until `smtpc_client_free`; the caller never frees them.
  *
  * Every function accepts NULL for any pointer and returns
@@ -290,6 +291,22 @@ smtpc_client *smtpc_client_new(void);
  * `c` is NULL or a handle from `smtpc_client_new` that was not freed yet.
  */
 void smtpc_client_free(smtpc_client *c);
+
+/**
+ * Sets every option back to its default, as in a new handle (like
+ * `curl_easy_reset`): the server and port, the timeouts, the HELO name,
+ * the TLS options, the credentials and AUTH mechanisms, and the
+ * transcript callback. The outcome of the last call is cleared too.
+ *
+ * An open session stays open and usable with the options it was opened
+ * with, its transcript callback included (which it still calls); the
+ * defaults take effect at the next `smtpc_connect`. To end the session
+ * as well, call `smtpc_quit` first.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_client_reset(smtpc_client *c);
 
 /**
  * The server to connect to: a host name, an IPv4 address, or an IPv6
@@ -490,15 +507,6 @@ smtpc_result smtpc_set_danger_accept_invalid_certs(smtpc_client *c, bool accept)
 smtpc_result smtpc_set_danger_accept_invalid_hostnames(smtpc_client *c, bool accept);
 
 /**
- * True while the session runs over TLS. False for NULL or when no
- * session is open.
- *
- * # Safety
- * `c` is NULL or a live handle (see `smtpc_client`).
- */
-bool smtpc_is_encrypted(const smtpc_client *c);
-
-/**
  * Connects to the server set with `smtpc_set_server`, reads the greeting
  * and says EHLO (HELO if the server does not know EHLO). After a session
  * ended (`smtpc_quit`, or the server closed it), connects anew; while a
@@ -658,27 +666,6 @@ smtpc_result smtpc_noop(smtpc_client *c);
 smtpc_result smtpc_quit(smtpc_client *c);
 
 /**
- * True while a session is open: after a successful `smtpc_connect` and
- * until `smtpc_quit`, or until the server closed the connection or an
- * error left it unusable. False for NULL.
- *
- * # Safety
- * `c` is NULL or a live handle (see `smtpc_client`).
- */
-bool smtpc_is_connected(const smtpc_client *c);
-
-/**
- * True when the server offered the extension `keyword` (e.g.
- * "PIPELINING", "SIZE", case-insensitive) in its last EHLO reply. False
- * when no session is open or an argument is NULL or not UTF-8.
- *
- * # Safety
- * `c` is NULL or a live handle; `keyword` is NULL or a NUL-terminated
- * string.
- */
-bool smtpc_has_extension(const smtpc_client *c, const char *keyword);
-
-/**
  * The server's reply code from the last call (e.g. 250, 550), or 0 when
  * the last call got no reply (it failed before one came, or only set an
  * option) or `c` is NULL. After `smtpc_send`, the reply to the end of
@@ -825,6 +812,36 @@ const char *smtpc_batch_queue_id(const smtpc_client *c, size_t i);
  * As for `smtpc_reply_enhanced`.
  */
 const char *smtpc_batch_error_message(const smtpc_client *c, size_t i);
+
+/**
+ * True while a session is open: after a successful `smtpc_connect` and
+ * until `smtpc_quit`, or until the server closed the connection or an
+ * error left it unusable. False for NULL.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+bool smtpc_is_connected(const smtpc_client *c);
+
+/**
+ * True while the session runs over TLS. False for NULL or when no
+ * session is open.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+bool smtpc_is_encrypted(const smtpc_client *c);
+
+/**
+ * True when the server offered the extension `keyword` (e.g.
+ * "PIPELINING", "SIZE", case-insensitive) in its last EHLO reply. False
+ * when no session is open or an argument is NULL or not UTF-8.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `keyword` is NULL or a NUL-terminated
+ * string.
+ */
+bool smtpc_has_extension(const smtpc_client *c, const char *keyword);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,15 +1,14 @@
 //! The calls that talk to the server: connect, the steps of a mail
-//! transaction, whole messages, and the questions about the session.
-//! Each only translates its arguments and calls the Rust API.
+//! transaction, whole messages and batches, RSET, NOOP, QUIT. Each only
+//! reads its arguments and calls the Rust API; the handle records what
+//! came back.
 
 use std::ffi::{c_char, c_void};
 
 use super::args;
 use super::callbacks::{smtpc_read_fn, Reader};
-use super::handle::{act, borrow, smtpc_client};
-use super::outcome::{Done, Fail};
-use super::result::smtpc_result;
-use crate::envelope::Envelope;
+use super::handle::smtpc_client;
+use super::result::{smtpc_result, Done, Fail};
 use crate::error::Error;
 use crate::message::MessageFile;
 
@@ -22,21 +21,16 @@ use crate::message::MessageFile;
 /// `c` is NULL or a live handle (see `smtpc_client`).
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_connect(c: *mut smtpc_client) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        unsafe {
-            act(c, |h| {
-                if h.session.as_ref().is_some_and(|s| !s.is_closed()) {
-                    return Err(Fail::invalid("already connected: call smtpc_quit first"));
-                }
-                h.session = None;
-                let client = h.builder()?.connect()?;
-                let greeting = client.greeting().clone();
-                h.session = Some(client);
-                Ok(Done::Reply(greeting))
-            })
+    ffi_boundary! { c => |h| {
+        if h.open_session().is_some() {
+            return Err(Fail::invalid("already connected: call smtpc_quit first"));
         }
-    }
+        h.session = None;
+        let client = h.builder()?.connect()?;
+        let greeting = client.greeting().clone();
+        h.session = Some(client);
+        Ok(Done::Reply(greeting))
+    }}
 }
 
 /// `MAIL FROM:<from>`: starts a message. An empty `from` is the null
@@ -46,15 +40,11 @@ pub unsafe extern "C" fn smtpc_connect(c: *mut smtpc_client) -> smtpc_result {
 /// `c` is NULL or a live handle; `from` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_mail(c: *mut smtpc_client, from: *const c_char) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                let from = args::text(from, "from")?;
-                Ok(Done::Reply(h.session()?.mail(from)?))
-            })
-        }
-    }
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `from` is NULL or a NUL-terminated string.
+        let from = unsafe { args::text(from, "from") }?;
+        Ok(Done::Reply(h.session()?.mail(from)?))
+    }}
 }
 
 /// `RCPT TO:<to>`: adds a recipient to the message started with
@@ -64,15 +54,11 @@ pub unsafe extern "C" fn smtpc_mail(c: *mut smtpc_client, from: *const c_char) -
 /// `c` is NULL or a live handle; `to` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_rcpt(c: *mut smtpc_client, to: *const c_char) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                let to = args::text(to, "to")?;
-                Ok(Done::Reply(h.session()?.rcpt(to)?))
-            })
-        }
-    }
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `to` is NULL or a NUL-terminated string.
+        let to = unsafe { args::text(to, "to") }?;
+        Ok(Done::Reply(h.session()?.rcpt(to)?))
+    }}
 }
 
 /// `DATA`, then the `len` bytes at `message`, then the end of data. Line
@@ -88,23 +74,11 @@ pub unsafe extern "C" fn smtpc_data(
     message: *const c_void,
     len: usize,
 ) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                let message = args::bytes(message.cast(), len, "message")?;
-                Ok(Done::Reply(h.session()?.data(message)?))
-            })
-        }
-    }
-}
-
-fn reader(read: smtpc_read_fn, user_data: *mut c_void) -> Result<Reader, Fail> {
-    let callback = read.ok_or_else(|| Fail::invalid("the read callback is NULL"))?;
-    Ok(Reader {
-        callback,
-        user_data,
-    })
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `message` is NULL or `len` readable bytes.
+        let message = unsafe { args::bytes(message.cast(), len, "message") }?;
+        Ok(Done::Reply(h.session()?.data(message)?))
+    }}
 }
 
 /// Like `smtpc_data`, with the message supplied piece by piece by `read`
@@ -119,34 +93,10 @@ pub unsafe extern "C" fn smtpc_data_stream(
     read: smtpc_read_fn,
     user_data: *mut c_void,
 ) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        unsafe {
-            act(c, |h| {
-                let body = reader(read, user_data)?;
-                Ok(Done::Reply(h.session()?.data(body)?))
-            })
-        }
-    }
-}
-
-/// The envelope of a whole message.
-///
-/// # Safety
-/// As for `smtpc_send`.
-unsafe fn envelope(
-    from: *const c_char,
-    to: *const *const c_char,
-    to_count: usize,
-) -> Result<Envelope, Fail> {
-    // SAFETY: the caller's promises, passed on.
-    let (from, to) = unsafe {
-        (
-            args::text(from, "from")?,
-            args::text_array(to, to_count, "to")?,
-        )
-    };
-    Ok(Envelope::new(from, to)?)
+    ffi_boundary! { c => |h| {
+        let body = Reader::new(read, user_data)?;
+        Ok(Done::Reply(h.session()?.data(body)?))
+    }}
 }
 
 /// Sends one message: MAIL FROM, RCPT TO for each of the `to_count`
@@ -176,16 +126,13 @@ pub unsafe extern "C" fn smtpc_send(
     message: *const c_void,
     len: usize,
 ) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                let envelope = envelope(from, to, to_count)?;
-                let message = args::bytes(message.cast(), len, "message")?;
-                Ok(Done::Delivery(h.session()?.send_bytes(&envelope, message)?))
-            })
-        }
-    }
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `from` and `to` as documented above.
+        let envelope = unsafe { args::envelope(from, to, to_count) }?;
+        // SAFETY: the caller promises `message` is NULL or `len` readable bytes.
+        let message = unsafe { args::bytes(message.cast(), len, "message") }?;
+        Ok(Done::Delivery(h.session()?.send_bytes(&envelope, message)?))
+    }}
 }
 
 /// Like `smtpc_send`, with the message supplied by `read` (see
@@ -203,16 +150,12 @@ pub unsafe extern "C" fn smtpc_send_stream(
     read: smtpc_read_fn,
     user_data: *mut c_void,
 ) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                let envelope = envelope(from, to, to_count)?;
-                let body = reader(read, user_data)?;
-                Ok(Done::Delivery(h.session()?.send(&envelope, body)?))
-            })
-        }
-    }
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `from` and `to` as for smtpc_send.
+        let envelope = unsafe { args::envelope(from, to, to_count) }?;
+        let body = Reader::new(read, user_data)?;
+        Ok(Done::Delivery(h.session()?.send(&envelope, body)?))
+    }}
 }
 
 /// Like `smtpc_send`, with the message in the file at `path` (a
@@ -234,20 +177,17 @@ pub unsafe extern "C" fn smtpc_send_file(
     to_count: usize,
     path: *const c_char,
 ) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                let envelope = envelope(from, to, to_count)?;
-                let path = args::text(path, "path")?;
-                let file = MessageFile::open(path).map_err(|source| Error::Io {
-                    during: format!("reading the message file {path}"),
-                    source,
-                })?;
-                Ok(Done::Delivery(h.session()?.send_message(&envelope, &file)?))
-            })
-        }
-    }
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `from` and `to` as for smtpc_send.
+        let envelope = unsafe { args::envelope(from, to, to_count) }?;
+        // SAFETY: the caller promises `path` is NULL or a NUL-terminated string.
+        let path = unsafe { args::text(path, "path") }?;
+        let file = MessageFile::open(path).map_err(|source| Error::Io {
+            during: format!("reading the message file {path}"),
+            source,
+        })?;
+        Ok(Done::Delivery(h.session()?.send_message(&envelope, &file)?))
+    }}
 }
 
 /// One message of a batch (see `smtpc_send_batch`): the sender, the
@@ -289,52 +229,48 @@ pub unsafe extern "C" fn smtpc_send_batch(
     messages: *const smtpc_message,
     count: usize,
 ) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                let messages: &[smtpc_message] = if count == 0 {
-                    &[]
-                } else if messages.is_null() {
-                    return Err(Fail::invalid("messages is NULL"));
-                } else if count > isize::MAX as usize / std::mem::size_of::<smtpc_message>() {
-                    return Err(Fail::invalid(format!("count {count} is too large")));
-                } else {
-                    // SAFETY: not NULL, the length fits, and the caller
-                    // promises `count` messages.
-                    std::slice::from_raw_parts(messages, count)
-                };
-                let session = h.session()?;
-                // Each message's arguments are read first: a bad one is
-                // that message's failure, and never reaches the wire.
-                let mut results: Vec<Option<Result<_, Fail>>> = Vec::with_capacity(count);
-                let mut valid = Vec::with_capacity(count);
-                for (i, m) in messages.iter().enumerate() {
-                    // SAFETY: the caller's promises, for each message.
-                    let read = envelope(m.from, m.to, m.to_count)
-                        .and_then(|e| Ok((e, args::bytes(m.data.cast(), m.len, "data")?)));
-                    match read {
-                        Ok(message) => {
-                            valid.push((i, message));
-                            results.push(None);
-                        }
-                        Err(fail) => results.push(Some(Err(fail))),
-                    }
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `messages` is NULL or `count` messages.
+        let messages = unsafe { args::array(messages, count, "messages") }?;
+        let session = h.session()?;
+        // Each message's arguments are read first: a bad one is that
+        // message's failure, and never reaches the wire.
+        let mut results: Vec<Option<Result<_, Fail>>> = Vec::with_capacity(count);
+        let mut valid = Vec::with_capacity(count);
+        for (i, m) in messages.iter().enumerate() {
+            // SAFETY: the caller promises each message's `from` and `to` as
+            // smtpc_send takes them.
+            let envelope = unsafe { args::envelope(m.from, m.to, m.to_count) };
+            let read = envelope.and_then(|e| {
+                // SAFETY: the caller promises each message's `data` is NULL
+                // or `len` readable bytes.
+                let data = unsafe { args::bytes(m.data.cast(), m.len, "data") }?;
+                Ok((e, data))
+            });
+            match read {
+                Ok(message) => {
+                    valid.push((i, message));
+                    results.push(None);
                 }
-                let sent = session.send_batch(valid.iter().map(|(_, (e, data))| (e, *data)));
-                for ((i, _), result) in valid.iter().zip(sent) {
-                    results[*i] = Some(result.map_err(Fail::from));
-                }
-                let steps = results
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|| Err(Fail::from(Error::ConnectionClosed {
-                        during: "sending the batch".into(),
-                    }))))
-                    .collect();
-                Ok(Done::Batch(steps))
-            })
+                Err(fail) => results.push(Some(Err(fail))),
+            }
         }
-    }
+        let sent = session.send_batch(valid.iter().map(|(_, (e, data))| (e, *data)));
+        for ((i, _), result) in valid.iter().zip(sent) {
+            results[*i] = Some(result.map_err(Fail::from));
+        }
+        let steps = results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Fail::from(Error::ConnectionClosed {
+                        during: "sending the batch".into(),
+                    }))
+                })
+            })
+            .collect();
+        Ok(Done::Batch(steps))
+    }}
 }
 
 /// `RSET`: abandons the message in progress.
@@ -343,10 +279,7 @@ pub unsafe extern "C" fn smtpc_send_batch(
 /// `c` is NULL or a live handle (see `smtpc_client`).
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_rset(c: *mut smtpc_client) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        unsafe { act(c, |h| Ok(Done::Reply(h.session()?.rset()?))) }
-    }
+    ffi_boundary! { c => |h| Ok(Done::Reply(h.session()?.rset()?)) }
 }
 
 /// `NOOP`: checks that the server is still there.
@@ -355,10 +288,7 @@ pub unsafe extern "C" fn smtpc_rset(c: *mut smtpc_client) -> smtpc_result {
 /// `c` is NULL or a live handle (see `smtpc_client`).
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_noop(c: *mut smtpc_client) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        unsafe { act(c, |h| Ok(Done::Reply(h.session()?.noop()?))) }
-    }
+    ffi_boundary! { c => |h| Ok(Done::Reply(h.session()?.noop()?)) }
 }
 
 /// `QUIT`, then closes the connection whatever the reply. Later calls
@@ -369,46 +299,5 @@ pub unsafe extern "C" fn smtpc_noop(c: *mut smtpc_client) -> smtpc_result {
 /// `c` is NULL or a live handle (see `smtpc_client`).
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_quit(c: *mut smtpc_client) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        unsafe { act(c, |h| Ok(Done::Reply(h.session()?.quit()?))) }
-    }
-}
-
-/// True while a session is open: after a successful `smtpc_connect` and
-/// until `smtpc_quit`, or until the server closed the connection or an
-/// error left it unusable. False for NULL.
-///
-/// # Safety
-/// `c` is NULL or a live handle (see `smtpc_client`).
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_is_connected(c: *const smtpc_client) -> bool {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        let handle = unsafe { borrow(c) };
-        handle.and_then(|h| h.session.as_ref()).is_some_and(|s| !s.is_closed())
-    }
-}
-
-/// True when the server offered the extension `keyword` (e.g.
-/// "PIPELINING", "SIZE", case-insensitive) in its last EHLO reply. False
-/// when no session is open or an argument is NULL or not UTF-8.
-///
-/// # Safety
-/// `c` is NULL or a live handle; `keyword` is NULL or a NUL-terminated
-/// string.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_has_extension(
-    c: *const smtpc_client,
-    keyword: *const c_char,
-) -> bool {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        let (handle, keyword) = unsafe { (borrow(c), args::text(keyword, "keyword")) };
-        let session = handle.and_then(|h| h.session.as_ref()).filter(|s| !s.is_closed());
-        match (session, keyword) {
-            (Some(session), Ok(keyword)) => session.extensions().has(keyword),
-            _ => false,
-        }
-    }
+    ffi_boundary! { c => |h| Ok(Done::Reply(h.session()?.quit()?)) }
 }

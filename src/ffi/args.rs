@@ -1,9 +1,13 @@
 //! Reading C arguments into Rust values, and making C strings of Rust
-//! ones. A bad argument is [`Fail::invalid`], never a crash.
+//! ones: the one place where either happens. A bad argument is
+//! [`Fail::invalid`], never a crash.
 
 use std::ffi::{c_char, CStr, CString};
+use std::time::Duration;
 
-use super::outcome::Fail;
+use super::result::Fail;
+use crate::auth::Mechanism;
+use crate::envelope::Envelope;
 
 /// Borrows a NUL-terminated C string as UTF-8.
 ///
@@ -41,6 +45,27 @@ pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// Borrows the array of `count` values at `p`; NULL is accepted when
+/// `count` is 0.
+///
+/// # Safety
+/// Unless `count` is 0, `p` is NULL or points to `count` readable,
+/// aligned values of `T` that stay valid and unchanged for `'a`.
+pub(crate) unsafe fn array<'a, T>(p: *const T, count: usize, name: &str) -> Result<&'a [T], Fail> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Fail::invalid(format!("{name} is NULL")));
+    }
+    if count > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(Fail::invalid(format!("{name}: count {count} is too large")));
+    }
+    // SAFETY: `p` is not NULL, the size fits in isize, and the caller
+    // promises `count` readable, aligned values that outlive 'a.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
 /// Borrows an array of `count` C strings, each read with [`text`].
 ///
 /// # Safety
@@ -51,24 +76,57 @@ pub(crate) unsafe fn text_array<'a>(
     count: usize,
     name: &str,
 ) -> Result<Vec<&'a str>, Fail> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    if p.is_null() {
-        return Err(Fail::invalid(format!("{name} is NULL")));
-    }
-    if count > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
-        return Err(Fail::invalid(format!("{name}: count {count} is too large")));
-    }
-    // SAFETY: `p` is not NULL, the size fits in isize, and the caller
-    // promises `count` readable, aligned pointers that outlive 'a.
-    let pointers = unsafe { std::slice::from_raw_parts(p, count) };
+    // SAFETY: the caller promises `count` pointers at `p` (or count 0).
+    let pointers = unsafe { array(p, count, name) }?;
     pointers
         .iter()
         .enumerate()
         // SAFETY: each element is NULL or a string valid for 'a (caller).
         .map(|(i, &s)| unsafe { text(s, &format!("{name}[{i}]")) })
         .collect()
+}
+
+/// The envelope of a message: the sender `from` and the `to_count`
+/// recipients at `to`, checked by [`Envelope::new`].
+///
+/// # Safety
+/// `from` is NULL or a NUL-terminated string; `to` is as for
+/// [`text_array`]; both stay valid during the call.
+pub(crate) unsafe fn envelope(
+    from: *const c_char,
+    to: *const *const c_char,
+    to_count: usize,
+) -> Result<Envelope, Fail> {
+    // SAFETY: the caller promises `from` is NULL or a NUL-terminated string.
+    let from = unsafe { text(from, "from") }?;
+    // SAFETY: the caller promises `to` is NULL or `to_count` such strings.
+    let to = unsafe { text_array(to, to_count, "to") }?;
+    Ok(Envelope::new(from, to)?)
+}
+
+/// A duration given in milliseconds, which C may not give as 0.
+pub(crate) fn millis(ms: u32, what: &str) -> Result<Duration, Fail> {
+    if ms == 0 {
+        return Err(Fail::invalid(format!("{what} of 0 ms")));
+    }
+    Ok(Duration::from_millis(u64::from(ms)))
+}
+
+/// SASL mechanism names separated by spaces or commas, in any case; an
+/// unknown name or an empty list is an invalid argument.
+pub(crate) fn mechanisms(names: &str) -> Result<Vec<Mechanism>, Fail> {
+    let list = names
+        .split([' ', ','])
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            Mechanism::from_name(n)
+                .ok_or_else(|| Fail::invalid(format!("unknown SASL mechanism {n:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if list.is_empty() {
+        return Err(Fail::invalid("no SASL mechanism named"));
+    }
+    Ok(list)
 }
 
 /// A C string of `s`. A NUL inside (a hostile server can send one in a

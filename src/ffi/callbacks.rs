@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::io;
 
 use super::args::c_string;
+use super::result::Fail;
 use crate::transcript::Direction;
 
 /// Which way a transcript line went.
@@ -60,6 +61,14 @@ pub(crate) struct Transcript {
 unsafe impl Send for Transcript {}
 
 impl Transcript {
+    /// The transcript C asked for: none when `callback` is NULL.
+    pub(crate) fn from_c(callback: smtpc_transcript_fn, user_data: *mut c_void) -> Option<Self> {
+        callback.map(|callback| Transcript {
+            callback,
+            user_data,
+        })
+    }
+
     fn call(&self, direction: Direction, line: &str) {
         let line = c_string(line);
         // SAFETY: the callback was given by the C caller for exactly this
@@ -77,6 +86,17 @@ impl Transcript {
 pub(crate) struct Reader {
     pub callback: unsafe extern "C" fn(*mut c_void, usize, *mut c_void) -> isize,
     pub user_data: *mut c_void,
+}
+
+impl Reader {
+    /// Message content read through `read`, which must not be NULL.
+    pub(crate) fn new(read: smtpc_read_fn, user_data: *mut c_void) -> Result<Reader, Fail> {
+        let callback = read.ok_or_else(|| Fail::invalid("the read callback is NULL"))?;
+        Ok(Reader {
+            callback,
+            user_data,
+        })
+    }
 }
 
 impl io::Read for Reader {

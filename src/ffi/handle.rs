@@ -1,24 +1,71 @@
-//! The handle: options set before the action, the session once connected,
-//! and the outcome of the last call.
+//! The handle: its options (a [`Config`] and the transcript callback),
+//! the session once connected, and the outcome of the last call; the
+//! `ffi_boundary!` macro every `extern "C"` function runs in; and the
+//! handle's life: new, reset, free.
 
 use std::alloc::{alloc, Layout};
-use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Duration;
 
-use super::args;
-use super::callbacks::{smtpc_transcript_fn, Transcript};
-use super::outcome::{Done, Fail, Outcome};
-use super::result::smtpc_result;
-use super::security::Security;
+use super::callbacks::Transcript;
+use super::outcome::Outcome;
+use super::result::{smtpc_result, Done, Fail};
 use crate::client::{Client, ClientBuilder};
+use crate::config::Config;
+
+/// The body of every `extern "C"` function, inside the panic boundary
+/// (`boundary::run`): a panic becomes `SMTPC_PANIC`, NULL, 0 or false
+/// instead of unwinding into C. Three forms:
+///
+/// - `ffi_boundary! { body }` for a function without a handle;
+/// - `ffi_boundary! { c => |h| body }` acts on the handle `c`
+///   (`*mut smtpc_client`) through [`act`]: NULL is
+///   `SMTPC_INVALID_ARGUMENT`, otherwise `body` gets `h: &mut
+///   smtpc_client` and gives a `Result<Done, Fail>`, recorded as the
+///   handle's outcome;
+/// - `ffi_boundary! { c or null => |h| body }` reads the handle `c` (an
+///   accessor): `body` gets `h: &smtpc_client`; NULL gives `null`.
+///
+/// The handle forms dereference `c`, so they belong only in `unsafe
+/// extern "C"` functions whose `# Safety` says that `c` is NULL or a live
+/// handle no other thread is using. `body` is outside any `unsafe` block:
+/// each pointer it reads takes a block, and a SAFETY comment, of its own.
+/// (cbindgen does not expand macros, so the signatures stay written out.)
+macro_rules! ffi_boundary {
+    ($c:ident => |$h:ident| $body:expr) => {
+        $crate::ffi::boundary::run(move || {
+            let action = |$h: &mut $crate::ffi::handle::smtpc_client| -> ::std::result::Result<
+                $crate::ffi::result::Done,
+                $crate::ffi::result::Fail,
+            > { $body };
+            let handle: *mut $crate::ffi::handle::smtpc_client = $c;
+            // SAFETY: used only in functions whose callers promise that
+            // `c` is NULL or a live handle no other thread is using.
+            unsafe { $crate::ffi::handle::act(handle, action) }
+        })
+    };
+    ($c:ident or $null:expr => |$h:ident| $body:expr) => {
+        $crate::ffi::boundary::run(move || {
+            let handle: *const $crate::ffi::handle::smtpc_client = $c;
+            // SAFETY: used only in functions whose callers promise that
+            // `c` is NULL or a live handle no other thread is using.
+            match unsafe { $crate::ffi::handle::borrow(handle) } {
+                ::std::option::Option::Some($h) => $body,
+                ::std::option::Option::None => $null,
+            }
+        })
+    };
+    ($($body:tt)*) => {
+        $crate::ffi::boundary::run(move || { $($body)* })
+    };
+}
 
 /// A connection to an SMTP server and its options (opaque).
 ///
 /// Make one with `smtpc_client_new`, set options with the `smtpc_set_*`
 /// functions, then `smtpc_connect`; send with `smtpc_send` or step by step
 /// (`smtpc_mail`, `smtpc_rcpt`, `smtpc_data`); end with `smtpc_quit` and
-/// `smtpc_client_free`. Options take effect at the next `smtpc_connect`.
+/// `smtpc_client_free`. Options take effect at the next `smtpc_connect`;
+/// `smtpc_client_reset` sets them all back to their defaults.
 ///
 /// Threads: a handle may be used by one thread at a time (it may move
 /// between threads between calls); different handles may be used in
@@ -29,8 +76,8 @@ use crate::client::{Client, ClientBuilder};
 /// string smtpc returns belongs to the handle and stays valid until the
 /// next call on the same handle other than the accessors
 /// (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
-/// `smtpc_rejected_*`, `smtpc_is_connected`, `smtpc_is_encrypted`,
-/// `smtpc_has_extension`), or
+/// `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_connected`,
+/// `smtpc_is_encrypted`, `smtpc_has_extension`), or
 /// until `smtpc_client_free`; the caller never frees them.
 ///
 /// Every function accepts NULL for any pointer and returns
@@ -38,43 +85,39 @@ use crate::client::{Client, ClientBuilder};
 /// crash. A pointer that is not NULL must be valid: a handle must come
 /// from `smtpc_client_new` and not be freed yet.
 pub struct smtpc_client {
-    host: Option<String>,
-    port: Option<u16>,
-    helo_name: Option<String>,
-    timeout: Option<Duration>,
-    connect_timeout: Option<Duration>,
-    transcript: Option<Transcript>,
-    pub(crate) security: Security,
+    /// Every option but the transcript; the host is "" until
+    /// `smtpc_set_server`.
+    pub(crate) config: Config,
+    /// Not part of [`Config`]: a callback belongs to one connection.
+    pub(crate) transcript: Option<Transcript>,
     pub(crate) session: Option<Client>,
     pub(crate) outcome: Outcome,
 }
 
 impl smtpc_client {
-    /// A builder with the options set so far.
-    pub(crate) fn builder(&self) -> Result<ClientBuilder, Fail> {
-        let Some(host) = &self.host else {
-            return Err(Fail::invalid("no server: call smtpc_set_server first"));
-        };
-        let mut b = Client::builder(host.as_str());
-        if let Some(port) = self.port {
-            b = b.port(port);
+    fn new() -> smtpc_client {
+        smtpc_client {
+            config: Config::default(),
+            transcript: None,
+            session: None,
+            outcome: Outcome::default(),
         }
-        if let Some(name) = &self.helo_name {
-            b = b.helo_name(name);
-        }
-        if let Some(t) = self.timeout {
-            b = b.timeout(t);
-        }
-        if let Some(t) = self.connect_timeout {
-            b = b.connect_timeout(t);
-        }
-        if let Some(t) = self.transcript {
-            b = b.transcript(t.hook());
-        }
-        Ok(self.security.apply(b))
     }
 
-    /// The open session, or `SMTPC_CLOSED` when there is none.
+    /// A builder with the options set so far.
+    pub(crate) fn builder(&self) -> Result<ClientBuilder, Fail> {
+        // Said here, in C's terms, rather than by the builder.
+        if self.config.host().is_empty() {
+            return Err(Fail::invalid("no server: call smtpc_set_server first"));
+        }
+        let builder = ClientBuilder::from(self.config.clone());
+        Ok(match self.transcript {
+            Some(t) => builder.transcript(t.hook()),
+            None => builder,
+        })
+    }
+
+    /// The session, or `SMTPC_CLOSED` when there is none.
     pub(crate) fn session(&mut self) -> Result<&mut Client, Fail> {
         self.session.as_mut().ok_or_else(|| {
             Fail::Usage(
@@ -82,6 +125,12 @@ impl smtpc_client {
                 "not connected: call smtpc_connect first".into(),
             )
         })
+    }
+
+    /// The session while it is open (not ended by QUIT, the server or an
+    /// error).
+    pub(crate) fn open_session(&self) -> Option<&Client> {
+        self.session.as_ref().filter(|s| !s.is_closed())
     }
 }
 
@@ -135,21 +184,10 @@ pub extern "C" fn smtpc_client_new() -> *mut smtpc_client {
         if p.is_null() {
             return std::ptr::null_mut();
         }
-        let handle = smtpc_client {
-            host: None,
-            port: None,
-            helo_name: None,
-            timeout: None,
-            connect_timeout: None,
-            transcript: None,
-            security: Security::default(),
-            session: None,
-            outcome: Outcome::default(),
-        };
         // SAFETY: `p` is not NULL and was allocated by the global allocator
         // with smtpc_client's layout, so it is valid and aligned for this
         // write, and Box::from_raw may take it over in smtpc_client_free.
-        unsafe { p.write(handle) };
+        unsafe { p.write(smtpc_client::new()) };
         p
     }
 }
@@ -172,125 +210,24 @@ pub unsafe extern "C" fn smtpc_client_free(c: *mut smtpc_client) {
     }
 }
 
-/// The server to connect to: a host name, an IPv4 address, or an IPv6
-/// address with or without brackets. `port` 0 means the default, which
-/// follows the TLS mode (`smtpc_set_tls`): 587 for STARTTLS, 465 for
-/// implicit TLS, 25 without TLS.
+/// Sets every option back to its default, as in a new handle (like
+/// `curl_easy_reset`): the server and port, the timeouts, the HELO name,
+/// the TLS options, the credentials and AUTH mechanisms, and the
+/// transcript callback. The outcome of the last call is cleared too.
+///
+/// An open session stays open and usable with the options it was opened
+/// with, its transcript callback included (which it still calls); the
+/// defaults take effect at the next `smtpc_connect`. To end the session
+/// as well, call `smtpc_quit` first.
 ///
 /// # Safety
-/// `c` is NULL or a live handle; `host` is NULL or a NUL-terminated string.
+/// `c` is NULL or a live handle (see `smtpc_client`).
 #[no_mangle]
-pub unsafe extern "C" fn smtpc_set_server(
-    c: *mut smtpc_client,
-    host: *const c_char,
-    port: u16,
-) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                let host = args::text(host, "host")?;
-                if host.is_empty() {
-                    return Err(Fail::invalid("host is empty"));
-                }
-                h.host = Some(host.to_owned());
-                h.port = (port != 0).then_some(port);
-                Ok(Done::Nothing)
-            })
-        }
-    }
-}
-
-/// The name this client gives in EHLO/HELO: its fully qualified domain
-/// name. By default the local address as an address literal
-/// ("[192.0.2.1]"). Checked at `smtpc_connect`.
-///
-/// # Safety
-/// `c` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_set_helo_name(
-    c: *mut smtpc_client,
-    name: *const c_char,
-) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, passed on.
-        unsafe {
-            act(c, |h| {
-                h.helo_name = Some(args::text(name, "HELO name")?.to_owned());
-                Ok(Done::Nothing)
-            })
-        }
-    }
-}
-
-fn millis(ms: u32, what: &str) -> Result<Duration, Fail> {
-    if ms == 0 {
-        return Err(Fail::invalid(format!("{what} of 0 ms")));
-    }
-    Ok(Duration::from_millis(u64::from(ms)))
-}
-
-/// How long to wait for each whole reply, and for each write to make
-/// progress, in milliseconds (default 300000: 5 minutes, as RFC 5321
-/// asks). 0 is `SMTPC_INVALID_ARGUMENT`.
-///
-/// # Safety
-/// `c` is NULL or a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_set_timeout_ms(c: *mut smtpc_client, ms: u32) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        unsafe {
-            act(c, |h| {
-                h.timeout = Some(millis(ms, "a timeout")?);
-                Ok(Done::Nothing)
-            })
-        }
-    }
-}
-
-/// How long to wait for the TCP connection to each address of the
-/// server, in milliseconds (default 30000). 0 is `SMTPC_INVALID_ARGUMENT`.
-///
-/// # Safety
-/// `c` is NULL or a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_set_connect_timeout_ms(
-    c: *mut smtpc_client,
-    ms: u32,
-) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        unsafe {
-            act(c, |h| {
-                h.connect_timeout = Some(millis(ms, "a connect timeout")?);
-                Ok(Done::Nothing)
-            })
-        }
-    }
-}
-
-/// Calls `callback(direction, line, user_data)` for every line of the
-/// exchange, from the next `smtpc_connect` on. NULL `callback` turns the
-/// transcript off. `user_data` is passed through untouched (it may be
-/// NULL).
-///
-/// # Safety
-/// `c` is NULL or a live handle; `callback` is NULL or a function of the
-/// declared type, which must stay callable while the handle lives.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_set_transcript(
-    c: *mut smtpc_client,
-    callback: smtpc_transcript_fn,
-    user_data: *mut c_void,
-) -> smtpc_result {
-    ffi_boundary! {
-        // SAFETY: the caller's promise, passed on.
-        unsafe {
-            act(c, |h| {
-                h.transcript = callback.map(|callback| Transcript { callback, user_data });
-                Ok(Done::Nothing)
-            })
-        }
-    }
+pub unsafe extern "C" fn smtpc_client_reset(c: *mut smtpc_client) -> smtpc_result {
+    ffi_boundary! { c => |h| {
+        h.config = Config::default();
+        h.transcript = None;
+        // Recording this success clears the last outcome.
+        Ok(Done::Nothing)
+    }}
 }

@@ -4,39 +4,59 @@
 //! This is the only module with `unsafe` code. It holds no protocol logic:
 //! each function reads its C arguments, calls the Rust API, and keeps what
 //! came back as C strings in the handle. Every `extern "C"` function runs
-//! inside [`ffi_boundary!`], so a panic becomes `SMTPC_PANIC` (or NULL, 0,
+//! inside `ffi_boundary!`, so a panic becomes `SMTPC_PANIC` (or NULL, 0,
 //! false) instead of unwinding into C, and every pointer argument may be
 //! NULL.
 //!
-//! The files: `boundary` (the panic boundary), `result` (`smtpc_result`),
-//! `args` (reading C arguments), `callbacks` (transcript and read
-//! callbacks), `handle` (the handle and its options), `security` (TLS
-//! and AUTH options), `actions` (the
-//! calls that talk to the server), `outcome` (what the last call left:
-//! reply, error message, refused recipients).
+//! The files, each using only those above it:
+//!
+//! - `boundary`: the panic boundary, and `c_enum!` for enums C passes as
+//!   `int`;
+//! - `result`: `smtpc_result`, and `Done` and `Fail`, what an action gives
+//!   before it becomes one;
+//! - `args`: reading C arguments, making C strings;
+//! - `callbacks`: the transcript and read callbacks;
+//! - `outcome`: what the last call left, as C strings;
+//! - `handle`: the handle (a [`Config`](crate::Config), the transcript,
+//!   the session, the outcome), `ffi_boundary!`, and new, free, reset;
+//! - `options`: every `smtpc_set_*`;
+//! - `actions`: the calls that talk to the server;
+//! - `accessors`: `smtpc_reply_*`, `smtpc_error_message`,
+//!   `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_*` and the like.
+//!
+//! This file has the functions that need no handle.
 
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types)]
 
-// The header declares items in this order, hence the groups.
+// The header declares the items in this order: the functions of this
+// file, then each file's in turn.
+// (Blank lines keep rustfmt from sorting them: the macros must be
+// defined before their users.)
 #[macro_use]
 mod boundary;
-mod args;
 
 mod result;
 
+mod args;
+
 mod callbacks;
-
-mod handle;
-
-mod security;
-
-mod actions;
 
 mod outcome;
 
-use std::ffi::c_char;
+#[macro_use]
+mod handle;
+
+mod options;
+
+mod actions;
+
+mod accessors;
+
+use std::ffi::{c_char, c_int};
+
+use result::smtpc_result;
 
 /// The version of the library, e.g. "0.1.0": compare it with the header's
 /// `SMTPC_VERSION` to detect a header/library mismatch. Static; never
@@ -45,6 +65,18 @@ use std::ffi::c_char;
 pub extern "C" fn smtpc_version() -> *const c_char {
     ffi_boundary! {
         concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    }
+}
+
+/// A static, human-readable name for a result ("ok", "permanent failure",
+/// ...); "unknown result" for a value that is not an `smtpc_result`.
+/// Never NULL; the string must not be freed.
+#[no_mangle]
+pub extern "C" fn smtpc_result_str(result: c_int) -> *const c_char {
+    ffi_boundary! {
+        smtpc_result::from_int(result)
+            .map_or(c"unknown result", smtpc_result::name)
+            .as_ptr()
     }
 }
 

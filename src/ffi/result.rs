@@ -1,9 +1,14 @@
-//! `smtpc_result`: the one result type of the C interface, and how each
-//! [`Error`] maps to it.
+//! `smtpc_result`: the one result type of the C interface; [`Done`] and
+//! [`Fail`], what an action on a handle gives before it becomes one; and
+//! how each [`Error`] maps to it.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::CStr;
+use std::fmt;
 
+use super::boundary::OnPanic;
+use crate::delivery::Delivery;
 use crate::error::{Error, ErrorKind};
+use crate::reply::Reply;
 
 /// The result of a call. `SMTPC_OK` is 0; every other value is a failure
 /// (or, for `SMTPC_PARTIAL`, a success with exceptions). After any call,
@@ -61,6 +66,25 @@ pub enum smtpc_result {
 
 use smtpc_result::*;
 
+c_enum! {
+    /// A short name, NUL-terminated so it can be handed to C as it is.
+    fn name(self: smtpc_result) -> &'static CStr {
+        SMTPC_OK => c"ok",
+        SMTPC_PARTIAL => c"some recipients rejected",
+        SMTPC_TRANSIENT => c"transient failure",
+        SMTPC_PERMANENT => c"permanent failure",
+        SMTPC_PROTOCOL => c"protocol error",
+        SMTPC_IO => c"I/O error",
+        SMTPC_TIMEOUT => c"timeout",
+        SMTPC_CLOSED => c"no session",
+        SMTPC_TLS => c"TLS error",
+        SMTPC_AUTH => c"authentication failed",
+        SMTPC_INVALID_ARGUMENT => c"invalid argument",
+        SMTPC_UNSUPPORTED => c"unsupported by the server",
+        SMTPC_PANIC => c"internal error (panic)",
+    }
+}
+
 impl smtpc_result {
     /// The result for a failed call of the Rust API.
     pub(crate) fn of(error: &Error) -> smtpc_result {
@@ -77,75 +101,74 @@ impl smtpc_result {
             ErrorKind::InvalidInput => SMTPC_INVALID_ARGUMENT,
         }
     }
+}
 
-    fn from_int(value: c_int) -> Option<smtpc_result> {
-        const ALL: [smtpc_result; 13] = [
-            SMTPC_OK,
-            SMTPC_PARTIAL,
-            SMTPC_TRANSIENT,
-            SMTPC_PERMANENT,
-            SMTPC_PROTOCOL,
-            SMTPC_IO,
-            SMTPC_TIMEOUT,
-            SMTPC_CLOSED,
-            SMTPC_TLS,
-            SMTPC_AUTH,
-            SMTPC_INVALID_ARGUMENT,
-            SMTPC_UNSUPPORTED,
-            SMTPC_PANIC,
-        ];
-        ALL.into_iter().find(|r| *r as c_int == value)
-    }
-
-    /// A short name, NUL-terminated so it can be handed to C as it is.
-    fn name(self) -> &'static CStr {
-        match self {
-            SMTPC_OK => c"ok",
-            SMTPC_PARTIAL => c"some recipients rejected",
-            SMTPC_TRANSIENT => c"transient failure",
-            SMTPC_PERMANENT => c"permanent failure",
-            SMTPC_PROTOCOL => c"protocol error",
-            SMTPC_IO => c"I/O error",
-            SMTPC_TIMEOUT => c"timeout",
-            SMTPC_CLOSED => c"no session",
-            SMTPC_TLS => c"TLS error",
-            SMTPC_AUTH => c"authentication failed",
-            SMTPC_INVALID_ARGUMENT => c"invalid argument",
-            SMTPC_UNSUPPORTED => c"unsupported by the server",
-            SMTPC_PANIC => c"internal error (panic)",
-        }
+impl OnPanic for smtpc_result {
+    fn on_panic() -> Self {
+        SMTPC_PANIC
     }
 }
 
-/// A static, human-readable name for a result ("ok", "permanent failure",
-/// ...); "unknown result" for a value that is not an `smtpc_result`.
-/// Never NULL; the string must not be freed.
-#[no_mangle]
-pub extern "C" fn smtpc_result_str(result: c_int) -> *const c_char {
-    ffi_boundary! {
-        smtpc_result::from_int(result)
-            .map_or(c"unknown result", smtpc_result::name)
-            .as_ptr()
+/// What a successful action produced.
+#[derive(Debug)]
+pub(crate) enum Done {
+    /// Nothing from the server (an option was set).
+    Nothing,
+    /// One reply.
+    Reply(Reply),
+    /// A whole message sent, perhaps with refused recipients.
+    Delivery(Delivery),
+    /// A batch: each message's own outcome, in order.
+    Batch(Vec<Result<Delivery, Fail>>),
+}
+
+/// Why an action failed.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// The Rust API said no.
+    Smtp(Error),
+    /// The C layer said no before reaching it (a bad argument, no session).
+    Usage(smtpc_result, String),
+}
+
+impl Fail {
+    /// A bad argument, said in `message`.
+    pub(crate) fn invalid(message: impl Into<String>) -> Fail {
+        Fail::Usage(SMTPC_INVALID_ARGUMENT, message.into())
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        Fail::Smtp(e)
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fail::Smtp(e) => e.fmt(f),
+            Fail::Usage(_, message) => f.write_str(message),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+    use std::ffi::c_int;
+
     use super::*;
 
     #[test]
-    fn every_value_has_a_distinct_name() {
-        let mut names = std::collections::HashSet::new();
-        for value in -1..20 {
-            // SAFETY: smtpc_result_str returns a static NUL-terminated string.
-            let name = unsafe { CStr::from_ptr(smtpc_result_str(value)) };
-            let known = smtpc_result::from_int(value).is_some();
-            assert_eq!(known, (0..=12).contains(&value), "{value}");
-            if known {
-                assert!(names.insert(name.to_owned()), "{name:?} twice");
-            } else {
-                assert_eq!(name, c"unknown result");
-            }
+    fn values_are_distinct_and_names_unique() {
+        let values: HashSet<c_int> = smtpc_result::ALL.iter().map(|&r| r as c_int).collect();
+        assert_eq!(values.len(), smtpc_result::ALL.len());
+        let names: HashSet<&CStr> = smtpc_result::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(names.len(), smtpc_result::ALL.len());
+        for &r in smtpc_result::ALL {
+            assert_eq!(smtpc_result::from_int(r as c_int), Some(r));
         }
+        assert_eq!(smtpc_result::from_int(-1), None);
     }
 }

@@ -5,12 +5,14 @@
 use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};
 
+use super::accessors::*;
 use super::actions::*;
 use super::handle::*;
+use super::options::*;
 use super::outcome::*;
 use super::result::smtpc_result::{self, *};
-use super::security::*;
-use super::smtpc_version;
+use super::result::{Done, Fail};
+use super::{smtpc_result_str, smtpc_version};
 use crate::delivery::{Delivery, Rejection};
 use crate::error::Error;
 use crate::reply::Reply;
@@ -352,4 +354,106 @@ fn failures_keep_the_reply_and_the_refused() {
     let v = o.view();
     assert_eq!((v.code, v.text.as_str(), v.error.as_str()), (250, "ok", ""));
     assert_eq!(v.enhanced, None);
+}
+
+#[test]
+fn every_value_has_a_distinct_name() {
+    let mut names = std::collections::HashSet::new();
+    for value in -1..20 {
+        // SAFETY: smtpc_result_str returns a static NUL-terminated string.
+        let name = unsafe { CStr::from_ptr(smtpc_result_str(value)) };
+        let known = smtpc_result::from_int(value).is_some();
+        assert_eq!(known, (0..=12).contains(&value), "{value}");
+        if known {
+            assert!(names.insert(name.to_owned()), "{name:?} twice");
+        } else {
+            assert_eq!(name, c"unknown result");
+        }
+    }
+}
+
+/// The handle's options, as Debug shows them (secrets redacted). (That
+/// a reset transcript is no longer called is tested from C, in
+/// tests/c/misuse.c: a callback would have to be an extern function here.)
+fn options(h: &Handle) -> String {
+    // SAFETY: a live handle, used by this thread only.
+    format!("{:?}", unsafe { &(*h.0).config })
+}
+
+#[test]
+fn options_land_in_the_config() {
+    let h = Handle::new();
+    // SAFETY: a live handle, NULLs and static strings.
+    unsafe {
+        assert_eq!(smtpc_set_server(h.0, c"mx.test".as_ptr(), 0), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_tls(h.0, smtpc_tls::SMTPC_TLS_IMPLICIT as _),
+            SMTPC_OK
+        );
+        assert_eq!(smtpc_set_timeout_ms(h.0, 1500), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_credentials(h.0, c"me".as_ptr(), c"hunter2".as_ptr()),
+            SMTPC_OK
+        );
+        let config = &(*h.0).config;
+        assert_eq!((config.host(), config.port()), ("mx.test", 465));
+        assert_eq!(config.timeout(), std::time::Duration::from_millis(1500));
+        assert!(!options(&h).contains("hunter2"), "{}", options(&h));
+        // Port 0 goes back to the mode's default; the system's roots can
+        // be trusted again after being turned off.
+        assert_eq!(smtpc_set_server(h.0, c"mx.test".as_ptr(), 2465), SMTPC_OK);
+        assert_eq!((*h.0).config.port(), 2465);
+        assert_eq!(smtpc_set_server(h.0, c"mx.test".as_ptr(), 0), SMTPC_OK);
+        assert_eq!((*h.0).config.port(), 465);
+        assert_eq!(smtpc_set_system_roots(h.0, false), SMTPC_OK);
+        assert!((*h.0).config.tls_options.disable_system_roots);
+        assert_eq!(smtpc_set_system_roots(h.0, true), SMTPC_OK);
+        assert!(!(*h.0).config.tls_options.disable_system_roots);
+    }
+}
+
+#[test]
+fn reset_forgets_every_option_and_the_last_outcome() {
+    let fresh = options(&Handle::new());
+    let h = Handle::new();
+    // SAFETY: a live handle, NULL, and static strings and buffers.
+    unsafe {
+        assert_eq!(smtpc_client_reset(null_mut()), SMTPC_INVALID_ARGUMENT);
+        assert_eq!(smtpc_set_server(h.0, c"127.0.0.1".as_ptr(), 2525), SMTPC_OK);
+        assert_eq!(smtpc_set_helo_name(h.0, c"client.test".as_ptr()), SMTPC_OK);
+        assert_eq!(smtpc_set_timeout_ms(h.0, 1000), SMTPC_OK);
+        assert_eq!(smtpc_set_connect_timeout_ms(h.0, 1000), SMTPC_OK);
+        assert_eq!(smtpc_set_tls(h.0, 0), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_credentials(h.0, c"u".as_ptr(), c"p".as_ptr()),
+            SMTPC_OK
+        );
+        assert_eq!(smtpc_set_auth_mechanisms(h.0, c"PLAIN".as_ptr()), SMTPC_OK);
+        assert_eq!(smtpc_set_allow_insecure_auth(h.0, true), SMTPC_OK);
+        assert_eq!(smtpc_set_ca_file(h.0, c"/ca.pem".as_ptr()), SMTPC_OK);
+        assert_eq!(smtpc_set_ca_blob(h.0, b"x".as_ptr().cast(), 1), SMTPC_OK);
+        assert_eq!(smtpc_set_system_roots(h.0, false), SMTPC_OK);
+        let (k, p) = (b"k".as_ptr().cast(), c"pw".as_ptr());
+        assert_eq!(smtpc_set_client_cert_pem(h.0, k, 1, k, 1), SMTPC_OK);
+        assert_eq!(smtpc_set_client_cert_pkcs12(h.0, k, 1, p), SMTPC_OK);
+        assert_eq!(smtpc_set_min_tls_version(h.0, 13), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_tls_server_name(h.0, c"mx.test".as_ptr()),
+            SMTPC_OK
+        );
+        assert_eq!(smtpc_set_danger_accept_invalid_certs(h.0, true), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_danger_accept_invalid_hostnames(h.0, true),
+            SMTPC_OK
+        );
+        assert_ne!(options(&h), fresh);
+        assert_eq!(smtpc_set_timeout_ms(h.0, 0), SMTPC_INVALID_ARGUMENT);
+        assert_ne!(h.error(), "");
+
+        assert_eq!(smtpc_client_reset(h.0), SMTPC_OK);
+        assert_eq!(h.error(), "", "the last outcome is cleared");
+        assert_eq!(options(&h), fresh);
+        assert_eq!(smtpc_connect(h.0), SMTPC_INVALID_ARGUMENT);
+        assert!(h.error().contains("smtpc_set_server"), "{}", h.error());
+    }
 }

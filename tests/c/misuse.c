@@ -2,7 +2,7 @@
  * Calls every function of smtpc.h the wrong way: NULL pointers, strings
  * that are not UTF-8, strings with a NUL or CRLF inside, calls out of
  * order, calls after QUIT, freeing NULL. Each must give an error result,
- * never a crash. Run by tests/c_api.rs (also under valgrind):
+ * never a crash. Also smtpc_client_reset: options gone, session kept. Run by tests/c_api.rs (also under valgrind):
  *
  *     misuse PORT1 PORT2 PORT3
  *
@@ -98,6 +98,7 @@ static void null_handle(void)
     smtpc_client *c = NULL;
     const char *to[] = {"b@y"};
     smtpc_client_free(NULL);
+    EXPECT(smtpc_client_reset(c), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_set_server(c, "localhost", 25), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_set_helo_name(c, "client.test"), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_set_timeout_ms(c, 1000), SMTPC_INVALID_ARGUMENT);
@@ -194,6 +195,13 @@ static void without_a_server(void)
     EXPECT(smtpc_set_tls_server_name(c, NULL), SMTPC_INVALID_ARGUMENT);
     EXPECT(smtpc_connect(c), SMTPC_INVALID_ARGUMENT);
     CHECK(says(c, "smtpc_set_server"));
+    /* A reset forgets the server: connecting is again an invalid argument. */
+    EXPECT(smtpc_set_server(c, "localhost", 2525), SMTPC_OK);
+    EXPECT(smtpc_set_timeout_ms(c, 0), SMTPC_INVALID_ARGUMENT);
+    EXPECT(smtpc_client_reset(c), SMTPC_OK);
+    CHECK(smtpc_error_message(c)[0] == '\0');
+    EXPECT(smtpc_connect(c), SMTPC_INVALID_ARGUMENT);
+    CHECK(says(c, "smtpc_set_server"));
     /* Steps before connecting. */
     EXPECT(smtpc_mail(c, "a@x"), SMTPC_CLOSED);
     CHECK(says(c, "not connected"));
@@ -244,6 +252,12 @@ static void session(int port, struct seen *seen)
     CHECK(!smtpc_has_extension(c, "\xff"));
     EXPECT(smtpc_connect(c), SMTPC_INVALID_ARGUMENT);
     CHECK(says(c, "already connected"));
+    /* A reset keeps the open session (and its transcript); the options it
+       forgot are missed only at the next smtpc_connect, below. */
+    EXPECT(smtpc_client_reset(c), SMTPC_OK);
+    CHECK(smtpc_reply_code(c) == 0);
+    CHECK(smtpc_is_connected(c));
+    CHECK(smtpc_has_extension(c, "SIZE"));
 
     /* Injections are refused before anything is sent. */
     EXPECT(smtpc_mail(c, "a@x>\r\nRCPT TO:<evil@x"), SMTPC_INVALID_ARGUMENT);
@@ -282,6 +296,8 @@ static void session(int port, struct seen *seen)
     EXPECT(smtpc_noop(c), SMTPC_CLOSED);
     EXPECT(smtpc_quit(c), SMTPC_CLOSED);
     CHECK(!smtpc_has_extension(c, "SIZE"));
+    EXPECT(smtpc_connect(c), SMTPC_INVALID_ARGUMENT);
+    CHECK(says(c, "smtpc_set_server"));
     smtpc_client_free(c);
 }
 
@@ -290,10 +306,19 @@ static void session(int port, struct seen *seen)
 static void abandoned(int port, smtpc_read_fn read, const char *why)
 {
     smtpc_client *c = smtpc_client_new();
+    /* Options set, then reset: the transcript is never called, and the
+       options set afterwards are the ones used. */
+    struct seen unseen = {0, 0, 0, 0};
+    EXPECT(smtpc_set_transcript(c, transcript, &unseen), SMTPC_OK);
+    EXPECT(smtpc_set_server(c, "192.0.2.1", 1), SMTPC_OK);
+    EXPECT(smtpc_set_tls(c, SMTPC_TLS_IMPLICIT), SMTPC_OK);
+    EXPECT(smtpc_set_helo_name(c, "bad name!"), SMTPC_OK);
+    EXPECT(smtpc_client_reset(c), SMTPC_OK);
     EXPECT(smtpc_set_server(c, "127.0.0.1", (uint16_t)port), SMTPC_OK);
     EXPECT(smtpc_set_tls(c, SMTPC_TLS_NONE), SMTPC_OK);
     EXPECT(smtpc_set_timeout_ms(c, 20000), SMTPC_OK);
     EXPECT(smtpc_connect(c), SMTPC_OK);
+    CHECK(unseen.sent == 0 && unseen.received == 0 && unseen.info == 0);
     EXPECT(smtpc_mail(c, "a@x"), SMTPC_OK);
     EXPECT(smtpc_rcpt(c, "b@y"), SMTPC_OK);
     int calls = 0;
