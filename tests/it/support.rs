@@ -1,7 +1,7 @@
 //! Test support: everything in testkit (the scripted and real servers, the
 //! in-memory transport, certificates, the oracle), and the helpers that
-//! build an smtpc client on top of it.
-#![allow(dead_code)]
+//! build an smtpc client on top of it (testkit cannot: smtpc's unit tests
+//! depend on testkit).
 
 pub use testkit::*;
 
