@@ -3,8 +3,8 @@
 //!
 //! Two tests are binaries of their own because they measure their whole
 //! process: `tests/allocations.rs` (a counting global allocator) and
-//! `tests/hostile_memory.rs` (peak RSS). `tests/cli.rs` runs the
-//! command-line tool.
+//! `tests/hostile_memory.rs` (peak RSS). The command-line tool's tests are
+//! in `cli/tests/`, where cargo builds the tool for them.
 
 mod support;
 

@@ -3,8 +3,6 @@
 //! partial rejection, secrets kept out of the output, standard input and
 //! file input, and a 100 MiB message streamed in bounded memory.
 
-#![cfg(feature = "cli")]
-
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
