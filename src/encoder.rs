@@ -398,11 +398,6 @@ pub(crate) fn encode_all(input: &[u8], mut enc: DataEncoder) -> Vec<u8> {
     out
 }
 
-// The reference shared with the integration tests and the fuzz targets.
-#[cfg(test)]
-#[path = "../tests/support/oracle.rs"]
-pub(crate) mod oracle;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,7 +407,8 @@ mod tests {
         encode_all(input, DataEncoder::for_data())
     }
 
-    use super::oracle::{normalised, unstuff};
+    // The reference shared with the integration tests and the fuzz targets.
+    use testkit::oracle::{normalised, unstuff};
 
     #[test]
     fn examples() {

@@ -361,9 +361,9 @@ pub(crate) mod private {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoder::oracle::{normalised, unstuff};
     use crate::encoder::{encode_all, DataEncoder};
     use proptest::prelude::*;
+    use testkit::oracle::{normalised, unstuff};
 
     fn data_wire(m: &Message<'_>) -> Vec<u8> {
         let mut wire = Vec::new();

@@ -2,12 +2,10 @@
 //! multiline reply, megabytes of replies after a refusal. One test in its
 //! own binary, so the process's peak RSS (VmHWM) measures this alone.
 
-mod support;
-
 use std::time::Duration;
 
 use smtpc::{Client, Error, Tls};
-use support::*;
+use testkit::*;
 
 /// The peak resident set of this process in KiB (Linux).
 fn peak_rss_kib() -> Option<u64> {

@@ -9,9 +9,7 @@ use smtpc::codec::{has_8bit, DataEncoder};
 use smtpc::Message;
 
 // The reference shared with the unit and integration tests.
-#[path = "../../tests/support/oracle.rs"]
-mod oracle;
-use oracle::{normalised, unstuff};
+use testkit::oracle::{normalised, unstuff};
 
 fn encode(enc: &mut DataEncoder, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     let mut wire = Vec::new();

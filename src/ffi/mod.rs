@@ -1,5 +1,5 @@
 //! The C interface: `include/smtpc.h`, generated from this module by
-//! cbindgen (see `tests/c_header.rs`).
+//! cbindgen (see `tests/it/c_header.rs`).
 //!
 //! This is the only module with `unsafe` code. It holds no protocol logic:
 //! each function reads its C arguments, calls the Rust API, and keeps what

@@ -1,6 +1,6 @@
 //! The C interface called from Rust: NULLs, bad strings, calls out of
 //! order, panics, and how outcomes are recorded. The network side is
-//! tested from C in tests/c_api.rs.
+//! tested from C in tests/it/c_api.rs.
 
 use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};

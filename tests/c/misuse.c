@@ -2,7 +2,8 @@
  * Calls every function of smtpc.h the wrong way: NULL pointers, strings
  * that are not UTF-8, strings with a NUL or CRLF inside, calls out of
  * order, calls after QUIT, freeing NULL. Each must give an error result,
- * never a crash. Also smtpc_client_reset: options gone, session kept. Run by tests/c_api.rs (also under valgrind):
+ * never a crash. Also smtpc_client_reset: options gone, session kept. Run
+ * by tests/it/c_api.rs (also under valgrind):
  *
  *     misuse PORT1 PORT2 PORT3
  *

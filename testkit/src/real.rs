@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::certs::pki;
+use crate::certs::pki;
 
 pub fn in_ci() -> bool {
     matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1"))
@@ -74,7 +74,7 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 
 fn server_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/servers")
+        .join("servers")
         .join(name)
 }
 
@@ -179,7 +179,7 @@ impl Drop for Aiosmtpd {
     }
 }
 
-/// A private Postfix instance (tests/servers/postfix.sh): STARTTLS, AUTH
+/// A private Postfix instance (testkit/servers/postfix.sh): STARTTLS, AUTH
 /// PLAIN/LOGIN/CRAM-MD5 for bob@pfx.test/hunter2 after TLS, and every
 /// message delivered into `save_dir` under its queue id.
 pub struct Postfix {

@@ -8,15 +8,13 @@
 //! `deps/` folder as this test's executable, so no separate build step is
 //! needed.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use support::certs::pki;
-use support::{
+use crate::support::certs::pki;
+use crate::support::{
     closes_mid_chunk, greet_ehlo, lines, mailin, mailin_with, normalised, on_line, quit, script,
     send, two_chunks, Act, Server, MAILIN_PASSWORD, MAILIN_USER,
 };
@@ -320,7 +318,7 @@ fn send_over_tls(
     valgrind: bool,
     ca: bool,
     password: &str,
-) -> (Output, Vec<support::Received>) {
+) -> (Output, Vec<crate::support::Received>) {
     let (port, store) = mailin_with(true);
     let (file, _) = message_file(&format!("tls-{port}.txt"));
     let mut cmd = command(exe, valgrind);
@@ -681,7 +679,7 @@ fn send_batch(valgrind: bool) {
     );
     assert!(lines[4].contains("nobody@y.test"), "{stdout}");
     assert_eq!(lines[5], "3: ok 250 M3 | ");
-    let sent = support::lines(&server.received());
+    let sent = crate::support::lines(&server.received());
     assert!(!sent.iter().any(|l| l.contains("bad")), "{sent:?}");
     assert!(!sent.iter().any(|l| l == "never sent"), "{sent:?}");
     assert_eq!(

@@ -2,14 +2,13 @@
 //! the choice of mechanism, failures, bounds, and secrets kept out of
 //! errors, Debug output and the transcript.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smtpc::{Client, ClientBuilder, Error, Mechanism, Tls};
-use support::certs::pki;
-use support::*;
+
+use crate::support::certs::pki;
+use crate::support::*;
 
 const USER: &str = "bob";
 const SECRET: &str = "hunter2";

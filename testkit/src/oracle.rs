@@ -1,6 +1,7 @@
 //! The reference a content encoder is checked against, shared by the unit
-//! tests (src/data.rs), the integration tests and the fuzz targets: plain,
-//! obviously correct byte loops, independent of the encoder's own code.
+//! tests (src/encoder.rs, src/message.rs), the integration tests and the
+//! fuzz targets: plain, obviously correct byte loops, independent of the
+//! encoder's own code.
 
 /// The input with every bare CR and bare LF made CRLF, and a final CRLF
 /// when the last line has none: what a server must store.

@@ -3,14 +3,13 @@
 //! and a private Postfix smtpd (OpenSSL, Cyrus SASL). The messages they
 //! stored must be what was sent.
 
-mod support;
-
 use std::time::Duration;
 
 use smtpc::{Client, ClientBuilder, Envelope, Error, Mechanism, Tls};
-use support::certs::pki;
-use support::real::{Aiosmtpd, Postfix, POSTFIX_USER};
-use support::{mailin_with, normalised, MAILIN_PASSWORD, MAILIN_USER};
+
+use crate::support::certs::pki;
+use crate::support::real::{Aiosmtpd, Postfix, POSTFIX_USER};
+use crate::support::{mailin_with, normalised, MAILIN_PASSWORD, MAILIN_USER};
 
 const MSG: &str =
     "From: a@x.test\r\nTo: b@y.test\r\nSubject: TLS matrix\r\n\r\nline\r\n.dot line\r\n";

@@ -3,7 +3,7 @@
 //! To regenerate it after changing the C interface:
 //!
 //! ```sh
-//! SMTPC_BLESS=1 cargo test --test c_header
+//! SMTPC_BLESS=1 cargo test --test it c_header
 //! ```
 
 use std::path::Path;
@@ -52,7 +52,7 @@ fn committed_header_is_up_to_date() {
             .unwrap_or_else(|| committed.lines().count().min(fresh.lines().count()));
         panic!(
             "include/smtpc.h is out of date (first difference at line {}).\n\
-             Regenerate it with: SMTPC_BLESS=1 cargo test --test c_header",
+             Regenerate it with: SMTPC_BLESS=1 cargo test --test it c_header",
             line + 1
         );
     }

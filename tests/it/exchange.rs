@@ -1,13 +1,12 @@
 //! The SMTP exchange against scripted loopback servers: what goes on the
 //! wire, and what the client makes of every kind of reply.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use smtpc::{Client, Direction, Envelope, Error, Tls};
-use support::*;
+
+use crate::support::*;
 
 fn connect(server: &Server) -> Result<Client, Error> {
     Client::builder("127.0.0.1")

@@ -1,12 +1,11 @@
 //! Against a real SMTP server: mailin-embedded on an ephemeral loopback
 //! port. What it stored must equal what was sent.
 
-mod support;
-
 use std::time::Duration;
 
 use smtpc::{Client, Envelope, Tls};
-use support::{mailin, normalised};
+
+use crate::support::{mailin, normalised};
 
 fn client(port: u16) -> Client {
     Client::builder("127.0.0.1")

@@ -3,10 +3,6 @@
 //! partial rejection, secrets kept out of the output, standard input and
 //! file input, and a 100 MiB message streamed in bounded memory.
 
-#![cfg(feature = "cli")]
-
-mod support;
-
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -15,8 +11,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::certs::pki;
-use support::*;
+use testkit::certs::pki;
+use testkit::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtpc");
 const PASSWORD_VAR: &str = "SMTPC_PASSWORD";

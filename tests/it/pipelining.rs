@@ -3,11 +3,10 @@
 //! write apart, so "one write" is checked, not assumed), and the exact
 //! result of every message and recipient.
 
-mod support;
-
 use proptest::prelude::*;
 use smtpc::{Envelope, Error, Notify, Recipient, Ret};
-use support::*;
+
+use crate::support::*;
 
 /// Every write after EHLO, as text.
 fn wire(writes: &Writes) -> Vec<String> {

@@ -4,14 +4,13 @@
 //! is sent, a file that ends early breaking the connection rather than the
 //! framing.
 
-mod support;
-
 use std::io::Write;
 use std::path::PathBuf;
 
 use smtpc::{Envelope, Error, Message, MessageFile};
-use support::real::scratch_dir;
-use support::*;
+
+use crate::support::real::scratch_dir;
+use crate::support::*;
 
 /// Everything written after EHLO, as one byte string.
 fn written(writes: &Writes) -> Vec<u8> {

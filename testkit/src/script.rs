@@ -1,22 +1,12 @@
-//! Test support: scripted loopback servers that play a fixed script of
-//! replies and record every byte the client sent, an in-memory transport,
-//! and a real embedded server (mailin-embedded).
+//! Scripted loopback servers that play a fixed script of replies and
+//! record every byte the client sent.
 //!
 //! Every server here is bounded: it accepts for at most `LIFETIME`, every
 //! read times out, and its thread ends with the script.
-#![allow(dead_code)]
 
-pub mod certs;
-pub mod oracle;
-pub mod real;
-
-#[allow(unused_imports)] // not every test crate needs both
-pub use oracle::{normalised, unstuff};
-
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -312,84 +302,6 @@ pub fn lines(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// An in-memory transport: reads come from a list of chunks (EOF after
-/// the last), every write is recorded separately.
-pub struct Memory {
-    pub input: VecDeque<Vec<u8>>,
-    pub writes: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Memory {
-    pub fn new(chunks: &[&str]) -> (Memory, Arc<Mutex<Vec<Vec<u8>>>>) {
-        let writes = Arc::new(Mutex::new(Vec::new()));
-        let m = Memory {
-            input: chunks.iter().map(|c| c.as_bytes().to_vec()).collect(),
-            writes: writes.clone(),
-        };
-        (m, writes)
-    }
-}
-
-impl Read for Memory {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(chunk) = self.input.front_mut() else {
-            return Ok(0);
-        };
-        let n = chunk.len().min(buf.len());
-        buf[..n].copy_from_slice(&chunk[..n]);
-        chunk.drain(..n);
-        if chunk.is_empty() {
-            self.input.pop_front();
-        }
-        Ok(n)
-    }
-}
-
-impl Write for Memory {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writes.lock().unwrap().push(buf.to_vec());
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every write a client made, each apart.
-pub type Writes = Arc<Mutex<Vec<Vec<u8>>>>;
-
-/// A client over the in-memory transport: the greeting, an EHLO reply
-/// offering `extensions`, then `replies` (each one chunk, as a server that
-/// answers a whole group at once would write them).
-pub fn memory_client(extensions: &[&str], replies: &[&str]) -> (smtpc::Client, Writes) {
-    let mut ehlo = String::from("250-mem.test");
-    for e in extensions {
-        ehlo.push_str(&format!("\r\n250-{e}"));
-    }
-    ehlo.push_str("\r\n250 ENHANCEDSTATUSCODES\r\n");
-    let mut chunks = vec!["220 mem.test ESMTP\r\n".to_owned(), ehlo];
-    chunks.extend(replies.iter().map(|r| r.replace('\n', "\r\n") + "\r\n"));
-    let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
-    let (mem, writes) = Memory::new(&chunks);
-    let c = smtpc::Client::builder("mem.test")
-        .helo_name("c.test")
-        .tls(smtpc::Tls::None)
-        .connect_stream(mem)
-        .unwrap();
-    (c, writes)
-}
-
-/// A client without TLS to a scripted server on 127.0.0.1.
-pub fn plain_client(port: u16) -> smtpc::Client {
-    smtpc::Client::builder("127.0.0.1")
-        .port(port)
-        .helo_name("client.test")
-        .tls(smtpc::Tls::None)
-        .timeout(Duration::from_secs(10))
-        .connect()
-        .unwrap()
-}
-
 /// A server offering PIPELINING, CHUNKING and a SIZE limit that takes one
 /// message in two BDAT chunks of `sizes` and queues it as `queue_id`.
 pub fn two_chunks(sizes: [usize; 2], queue_id: &str) -> Vec<Act> {
@@ -423,113 +335,4 @@ pub fn closes_mid_chunk(taken: usize) -> Vec<Act> {
             Act::Close,
         ],
     ])
-}
-
-/// A message as the embedded server received it.
-#[derive(Debug, Clone, Default)]
-pub struct Received {
-    pub from: String,
-    pub to: Vec<String>,
-    pub data: Vec<u8>,
-    pub is8bit: bool,
-}
-
-#[derive(Clone)]
-struct Recorder {
-    current: Received,
-    done: Arc<Mutex<Vec<Received>>>,
-}
-
-/// The user and password mailin-embedded accepts when AUTH is on.
-pub const MAILIN_USER: &str = "bob";
-pub const MAILIN_PASSWORD: &str = "hunter2";
-
-impl mailin_embedded::Handler for Recorder {
-    fn data_start(
-        &mut self,
-        _domain: &str,
-        from: &str,
-        is8bit: bool,
-        to: &[String],
-    ) -> mailin_embedded::Response {
-        self.current = Received {
-            from: from.to_owned(),
-            to: to.to_vec(),
-            data: Vec::new(),
-            is8bit,
-        };
-        mailin_embedded::response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.current.data.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        self.done
-            .lock()
-            .unwrap()
-            .push(std::mem::take(&mut self.current));
-        mailin_embedded::response::OK
-    }
-
-    fn auth_plain(
-        &mut self,
-        _authz: &str,
-        user: &str,
-        password: &str,
-    ) -> mailin_embedded::Response {
-        check_login(user, password)
-    }
-
-    fn auth_login(&mut self, user: &str, password: &str) -> mailin_embedded::Response {
-        check_login(user, password)
-    }
-}
-
-fn check_login(user: &str, password: &str) -> mailin_embedded::Response {
-    if user == MAILIN_USER && password == MAILIN_PASSWORD {
-        mailin_embedded::response::AUTH_OK
-    } else {
-        mailin_embedded::response::INVALID_CREDENTIALS
-    }
-}
-
-/// Starts mailin-embedded on an ephemeral loopback port. Its thread lives
-/// until the test process ends (the crate has no shutdown).
-pub fn mailin() -> (u16, Arc<Mutex<Vec<Received>>>) {
-    mailin_with(false)
-}
-
-/// mailin-embedded with STARTTLS (the test PKI's localhost certificate)
-/// and AUTH PLAIN/LOGIN after TLS when `tls` is set.
-pub fn mailin_with(tls: bool) -> (u16, Arc<Mutex<Vec<Received>>>) {
-    let done = Arc::new(Mutex::new(Vec::new()));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handler = Recorder {
-        current: Received::default(),
-        done: done.clone(),
-    };
-    let mut server = mailin_embedded::Server::new(handler);
-    server
-        .with_name("mailin.test")
-        .with_num_threads(2)
-        .with_tcp_listener(listener);
-    if tls {
-        let p = certs::pki();
-        server
-            .with_ssl(mailin_embedded::SslConfig::SelfSigned {
-                cert_path: p.server_cert_file.to_string_lossy().into_owned(),
-                key_path: p.server_key_file.to_string_lossy().into_owned(),
-            })
-            .expect("mailin TLS config")
-            .with_auth(mailin_embedded::AuthMechanism::Plain)
-            .with_auth(mailin_embedded::AuthMechanism::Login);
-    }
-    thread::spawn(move || {
-        let _ = server.serve();
-    });
-    (port, done)
 }

@@ -2,13 +2,12 @@
 //! bounded time, never a panic, a hang, or a message reported as sent that
 //! was not. Each scripted server records every byte the client sent.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use smtpc::{Client, ClientBuilder, Envelope, Error, Tls};
-use support::certs::pki;
-use support::*;
+
+use crate::support::certs::pki;
+use crate::support::*;
 
 fn builder(server: &Server) -> ClientBuilder {
     Client::builder("127.0.0.1")

@@ -2,14 +2,13 @@
 //! every handshake is OpenSSL talking to rustls): STARTTLS rules, response
 //! injection, capabilities across TLS, bad certificates, stalls, implicit TLS.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use smtpc::{Client, ClientBuilder, Envelope, Error, Tls, TlsVersion};
-use support::certs::pki;
-use support::*;
+
+use crate::support::certs::pki;
+use crate::support::*;
 
 const MSG: &str = "Subject: over TLS\r\n\r\nsecret content\r\n";
 
@@ -458,7 +457,7 @@ fn implicit_tls_session() {
 #[test]
 fn message_file_over_tls_goes_through_tls() {
     let content = b"over TLS from a file\r\n".repeat(20_000);
-    let path = support::real::scratch_dir("tls-file").join("m.eml");
+    let path = crate::support::real::scratch_dir("tls-file").join("m.eml");
     std::fs::write(&path, &content).unwrap();
     let file = smtpc::MessageFile::open(&path).unwrap();
     let server = Server::start(script([

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use smtpc::{Client, Envelope, Error, Message, MessageFile, Tls};
 
-mod support;
-use support::normalised;
-use support::real::{fastsink, scratch_dir, smtp_sink, Postfix};
+use crate::support::normalised;
+use crate::support::real::{fastsink, scratch_dir, smtp_sink, Postfix};
 
 fn connect(port: u16) -> Client {
     Client::builder("127.0.0.1")

@@ -1,0 +1,21 @@
+//! The integration tests, as one binary: one module per area, all sharing
+//! `support` (testkit and the client helpers), compiled once.
+//!
+//! Two tests are binaries of their own because they measure their whole
+//! process: `tests/allocations.rs` (a counting global allocator) and
+//! `tests/hostile_memory.rs` (peak RSS). The command-line tool's tests are
+//! in `cli/tests/`, where cargo builds the tool for them.
+
+mod support;
+
+mod auth;
+mod c_api;
+mod c_header;
+mod exchange;
+mod hostile;
+mod pipelining;
+mod prepared;
+mod real_mailin;
+mod real_sinks;
+mod real_tls_auth;
+mod tls;
