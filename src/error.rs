@@ -13,7 +13,8 @@ use crate::reply::{Reply, ReplyClass, ReplyError};
 
 /// Everything that can go wrong.
 ///
-/// The `Display` of an error names what was being done:
+/// Every call returns `Result<_, smtpc::Error>`. The `Display` of an error
+/// names what was being done:
 ///
 /// ```text
 /// RCPT TO:<b@x>: 550 5.1.1 No such user
@@ -42,11 +43,18 @@ use crate::reply::{Reply, ReplyClass, ReplyError};
 /// [`Error::reply`] gives the server's reply when there is one;
 /// [`Error::is_transient`] and [`Error::is_permanent`] follow its class
 /// (4yz, 5yz) whatever the variant, so a 454 to STARTTLS or AUTH is
-/// transient and a 535 permanent. A message is reported as sent only when
-/// the reply to its end of data is 2yz. After any failed transaction the
-/// client sends RSET, so the same connection carries the next message;
-/// after 421, an I/O error, a timeout or a malformed reply the connection
-/// is closed and every later call says so.
+/// transient and a 535 permanent. A [`Reply`] has
+/// [`code`](Reply::code), [`enhanced`](Reply::enhanced) (`Some(5.1.1)`),
+/// [`lines`](Reply::lines), [`class()`](Reply::class), and a `Display`
+/// that shows all three.
+///
+/// A message is reported as sent only when the reply to its end of data
+/// is 2yz. Partial delivery is not an error: `send` returns a
+/// [`Delivery`](crate::Delivery) whose `rejected` lists the refused
+/// recipients. After any failed transaction the client sends RSET, so the
+/// same connection carries the next message; after 421, an I/O error, a
+/// timeout or a malformed reply the connection is closed and every later
+/// call says so.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

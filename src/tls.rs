@@ -11,11 +11,66 @@ use crate::error::Error;
 
 /// How the connection is protected.
 ///
+/// | `Tls::` | port | behaviour |
+/// |---|---|---|
+/// | [`StartTls`](Tls::StartTls) (default) | 587 | STARTTLS is required: a server that does not offer it, or refuses it, fails the connection before any MAIL or AUTH |
+/// | [`Opportunistic`](Tls::Opportunistic) | 587 | STARTTLS when offered, plaintext when not; once offered, a failure is an error, never a silent downgrade |
+/// | [`Implicit`](Tls::Implicit) | 465 | TLS from the first byte |
+/// | [`None`](Tls::None) | 25 | plaintext |
+///
+/// The port is the mode's [`default_port`](Tls::default_port) unless
+/// [`port`](crate::ClientBuilder::port) names another.
+///
 /// ```
 /// use smtpc::Tls;
 /// assert_eq!(Tls::default(), Tls::StartTls);
 /// assert_eq!(Tls::Implicit.default_port(), 465);
 /// ```
+///
+/// # Certificates and host names
+///
+/// Certificates and host names are verified (with SNI) against the
+/// system's roots. The builder adds roots
+/// ([`add_root_certificate`](crate::ClientBuilder::add_root_certificate),
+/// [`add_root_certificate_file`](crate::ClientBuilder::add_root_certificate_file):
+/// PEM or DER), drops the system's
+/// ([`disable_system_roots`](crate::ClientBuilder::disable_system_roots)),
+/// presents a client certificate
+/// ([`identity_pkcs12`](crate::ClientBuilder::identity_pkcs12),
+/// [`identity_pem`](crate::ClientBuilder::identity_pem)), raises the
+/// minimum version ([`min_tls_version`](crate::ClientBuilder::min_tls_version),
+/// TLS 1.2 by default) and verifies against another name than the host
+/// connected to ([`tls_server_name`](crate::ClientBuilder::tls_server_name),
+/// for connecting by IP address). Verification can only be turned off
+/// under names that say so:
+/// [`danger_accept_invalid_certs`](crate::ClientBuilder::danger_accept_invalid_certs),
+/// [`danger_accept_invalid_hostnames`](crate::ClientBuilder::danger_accept_invalid_hostnames).
+/// The handshake is bounded by the timeout.
+///
+/// # What other clients got wrong, smtpc refuses
+///
+/// - **Response injection**: any byte that arrives after the 220 to
+///   STARTTLS and before the handshake was put there by someone on the
+///   path, to be read as if it came over TLS. smtpc closes the connection
+///   with [`Error::StartTlsInjection`] instead of using it.
+/// - **Stale capabilities**: after TLS, EHLO is sent again and only the
+///   new list counts, AUTH mechanisms included.
+/// - **Credentials in the clear**: with credentials set, a connection
+///   without TLS fails before AUTH is sent ([`Error::Auth`]), unless the
+///   caller opts in with
+///   [`allow_insecure_auth(true)`](crate::ClientBuilder::allow_insecure_auth).
+///   No exception for localhost.
+///
+/// # Authentication
+///
+/// [`credentials(user, secret)`](crate::ClientBuilder::credentials) picks
+/// the strongest mechanism both sides offer among CRAM-MD5, PLAIN and
+/// LOGIN; [`auth_mechanisms(&[Mechanism::XOAuth2])`](crate::ClientBuilder::auth_mechanisms)
+/// (or [`OAuthBearer`](crate::Mechanism::OAuthBearer)) uses an OAuth token
+/// as the secret. Challenges are bounded; a refusal is [`Error::Auth`]
+/// with the server's reply. Secrets and their base64 forms never appear in
+/// errors, `Debug` output or the transcript, which shows
+/// `AUTH PLAIN <redacted>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Tls {
     /// No TLS. Credentials are refused unless
