@@ -1,8 +1,8 @@
 //! Test support for smtpc that does not itself need smtpc: scripted
 //! loopback servers that play a fixed script of replies and record every
 //! byte the client sent, an in-memory transport, test certificates, real
-//! servers (mailin-embedded in the process; aiosmtpd, Postfix, smtp-sink
-//! and fastsink as child processes), and the reference the content encoder
+//! servers (mailin-embedded in the process; aiosmtpd, Postfix and
+//! smtp-sink as child processes), and the reference the content encoder
 //! is checked against.
 //!
 //! It does not depend on smtpc, so that smtpc's own unit tests can use the

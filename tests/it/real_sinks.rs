@@ -1,7 +1,7 @@
 //! Pipelining and chunking against real servers started on ephemeral
-//! loopback ports: Postfix's smtp-sink (PIPELINING, no CHUNKING), a private
-//! Postfix smtpd (PIPELINING and CHUNKING) and, when built, the benchmark's
-//! fastsink. What they stored or counted must match what was sent. A
+//! loopback ports: Postfix's smtp-sink (PIPELINING, no CHUNKING) and a
+//! private Postfix smtpd (PIPELINING and CHUNKING). What they stored or
+//! counted must match what was sent. A
 //! missing smtp-sink or Postfix skips the test locally and fails it when
 //! CI=true.
 
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use smtpc::{Client, Envelope, Error, Message, MessageFile, Tls};
 
 use crate::support::normalised;
-use crate::support::real::{fastsink, scratch_dir, smtp_sink, Postfix};
+use crate::support::real::{scratch_dir, smtp_sink, Postfix};
 
 fn connect(port: u16) -> Client {
     Client::builder("127.0.0.1")
@@ -203,68 +203,6 @@ fn smtp_sink_stops_when_its_test_is_done() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(processes_with(&dir), Vec::<String>::new());
-}
-
-/// `msgs=N bytes=B ...` from fastsink's stats file, as pairs.
-fn stats(dir: &Path) -> Vec<(String, u64)> {
-    let text = std::fs::read_to_string(dir.join("stats")).unwrap();
-    text.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.parse().unwrap_or(0)))
-        .collect()
-}
-
-fn stat(s: &[(String, u64)], key: &str) -> u64 {
-    s.iter().find(|(k, _)| k == key).map(|(_, v)| *v).unwrap()
-}
-
-#[test]
-fn fastsink_takes_batches_large_and_streamed_messages_over_bdat() {
-    let Some(sink) = fastsink() else {
-        return;
-    };
-    let mut c = connect(sink.port);
-    assert!(c.extensions().pipelining() && c.extensions().chunking());
-    let envelope = Envelope::new("a@x.test", ["b@y.test", "c@y.test"]).unwrap();
-    let bodies: Vec<Vec<u8>> = (0..300).map(body).collect();
-    let results = c.send_batch(bodies.iter().map(|b| (&envelope, b)));
-    assert!(
-        results.iter().all(Result::is_ok),
-        "{:?}",
-        results.iter().find(|r| r.is_err())
-    );
-    // 3 MiB from memory: three BDAT chunks, bare LFs among them.
-    let large: Vec<u8> = b"0123456789 large line\n.dot\r\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(3 << 20)
-        .collect();
-    c.send_bytes(&envelope, &large).unwrap();
-    // 700 KiB streamed with LF endings.
-    let streamed: Vec<u8> = b"streamed line\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(700 << 10)
-        .collect();
-    c.send(&envelope, &streamed[..]).unwrap();
-    c.quit().unwrap();
-
-    let s = stats(&sink.dir);
-    assert_eq!(stat(&s, "msgs"), 302);
-    assert_eq!(stat(&s, "bdat_msgs"), 302);
-    assert_eq!(stat(&s, "rejected"), 0);
-    assert_eq!((stat(&s, "bare_lf"), stat(&s, "bare_cr")), (0, 0));
-    let want: usize = bodies
-        .iter()
-        .chain([&large, &streamed])
-        .map(|b| normalised(b).len())
-        .sum();
-    assert_eq!(stat(&s, "bytes"), want as u64);
-    // 300 small messages, 3 chunks of 1 MiB, and 256 KiB blocks of the stream.
-    let stream_chunks = normalised(&streamed).len().div_ceil(256 << 10) as u64;
-    assert!(stat(&s, "bdat_chunks") >= 300 + 3 + stream_chunks - 1);
 }
 
 /// The part of a message after its header block, with LF line endings.
