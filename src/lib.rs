@@ -21,11 +21,14 @@
 //! # Ok::<(), smtpc::Error>(())
 //! ```
 //!
-//! Modules, from the top down: [`client`](Client) strings together
-//! `session` (greeting, EHLO) and `transaction` (envelope, data, results),
-//! which speak through `stream` (buffers, deadlines, transcript) using
-//! `command` (the bytes of each command line), `data` (content
-//! encoding) and `message` (content prepared once), and read [`Reply`]s parsed by `reply`.
+//! Modules, from the top down (docs/architecture.md draws them):
+//! [`client`](Client) strings together `session` (greeting, EHLO,
+//! STARTTLS, AUTH) and `transaction` (envelope, content, per-recipient
+//! results), which speak through `connection` (buffers, deadlines, the
+//! transcript) over `stream` (TCP, TLS, sendfile), using `command` (the
+//! bytes of each command line), `encoder` (the bytes of message content)
+//! and `message` (content prepared once), and read [`Reply`]s parsed by
+//! `reply`. `ffi` is the C interface over the same public API.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
