@@ -151,12 +151,14 @@ pub(super) struct Wire<'c> {
 
 impl Wire<'_> {
     /// Queues a command whose reply belongs to `message`.
+    #[inline]
     pub fn push(&mut self, message: usize, expect: Expect, command: &Command<'_>) {
         let during = self.conn.queue(command);
         self.expect(message, expect, Cow::Owned(during));
     }
 
     /// Notes a reply due for something queued by other means (content).
+    #[inline]
     pub fn expect(&mut self, message: usize, expect: Expect, during: Cow<'static, str>) {
         self.pending.push_back(Pending {
             message,
@@ -213,6 +215,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
 
     /// Hands out the results of the messages before `index`, whose
     /// replies have all been read.
+    #[inline]
     pub fn settle_before(&mut self, index: usize, results: &mut Results) {
         while self.flight.front().is_some_and(|t| t.index != index) {
             let tx = self.flight.pop_front().expect("checked");

@@ -85,13 +85,14 @@ impl<E: Borrow<Envelope>> Tx<E> {
     /// A reply that closes the session (421) fails the message whatever
     /// it answers: a 421 to RCPT is not that recipient's refusal, and one
     /// to RSET is not a reset.
+    #[inline]
     pub fn absorb(&mut self, expect: Expect, reply: Result<Reply, Error>) -> Option<Reply> {
         let reply = match reply {
-            Ok(reply) if reply.closes_session() => Err(Error::Transient(reply)),
-            other => other,
-        };
-        let reply = match reply {
-            Ok(reply) => reply,
+            Ok(reply) if !reply.closes_session() => reply,
+            Ok(reply) => {
+                self.fail(Error::Transient(reply));
+                return None;
+            }
             Err(e) => {
                 self.fail(e);
                 return None;
