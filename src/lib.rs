@@ -47,6 +47,7 @@ mod message;
 mod reply;
 mod session;
 mod stream;
+mod success;
 mod tls;
 mod transaction;
 mod transcript;
