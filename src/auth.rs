@@ -17,6 +17,7 @@ use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::reply::Reply;
+use crate::success::Step;
 
 /// Most 334 challenges answered before giving up. LOGIN needs two.
 const MAX_CHALLENGES: usize = 4;
@@ -198,7 +199,7 @@ pub(crate) fn authenticate(
     loop {
         reply.in_reply_to = Some(context.clone().into());
         match reply.code {
-            235 => return Ok(reply),
+            code if Step::Auth.accepts(code) => return Ok(reply),
             334 if step < MAX_CHALLENGES => {
                 let challenge = B64.decode(reply.first_line().trim()).ok();
                 let answer = challenge
@@ -224,6 +225,9 @@ pub(crate) fn authenticate(
                     Some(last),
                 ));
             }
+            // A 221 or another 2yz is no refusal: the server left, or
+            // does not follow the protocol.
+            200..=299 => return Err(Error::refusal(reply, Step::Auth.expected())),
             _ => return Err(auth_error(format!("{context} refused"), Some(reply))),
         }
     }

@@ -23,6 +23,7 @@ use crate::message::Content;
 use crate::reply::Reply;
 use crate::session::{self, SessionConfig, SessionInfo};
 use crate::stream::{net, Stream, Transport};
+use crate::success::Step;
 use crate::tls::{CertSource, IdentitySource, Tls, TlsVersion};
 use crate::transaction::{self, Scratch};
 use crate::transcript::{Direction, Hook, Transcript};
@@ -373,7 +374,7 @@ impl Client {
             smtputf8,
             ..MailParams::default()
         };
-        self.step(&Command::Mail { from, params }, "2xx")
+        self.step(&Command::Mail { from, params }, Step::Mail)
     }
 
     /// `RCPT TO:<to>`.
@@ -391,7 +392,7 @@ impl Client {
                 to,
                 params: Default::default(),
             },
-            "2xx",
+            Step::Rcpt,
         )
     }
 
@@ -404,23 +405,23 @@ impl Client {
 
     /// `RSET`: abandons the current transaction.
     pub fn rset(&mut self) -> Result<Reply, Error> {
-        self.step(&Command::Rset, "2xx")
+        self.step(&Command::Rset, Step::Rset)
     }
 
     /// `NOOP`.
     pub fn noop(&mut self) -> Result<Reply, Error> {
-        self.step(&Command::Noop, "2xx")
+        self.step(&Command::Noop, Step::Noop)
     }
 
     /// `VRFY what`. Servers often answer 252 (cannot verify, will try).
     pub fn vrfy(&mut self, what: &str) -> Result<Reply, Error> {
         check_text("VRFY argument", what, MAX_PATH_LEN)?;
-        self.step(&Command::Vrfy(what), "2xx")
+        self.step(&Command::Vrfy(what), Step::Vrfy)
     }
 
     /// `QUIT`, then closes the connection whatever the reply.
     pub fn quit(&mut self) -> Result<Reply, Error> {
-        let result = self.step(&Command::Quit, "2xx");
+        let result = self.step(&Command::Quit, Step::Quit);
         self.conn.shutdown();
         result
     }
@@ -526,8 +527,8 @@ impl Client {
         transaction::send_batch(&mut self.conn, ext, &mut self.scratch, messages)
     }
 
-    fn step(&mut self, command: &Command<'_>, expected: &'static str) -> Result<Reply, Error> {
-        Error::check(self.conn.execute(command)?, expected)
+    fn step(&mut self, command: &Command<'_>, step: Step) -> Result<Reply, Error> {
+        Error::check(self.conn.execute(command)?, step)
     }
 }
 

@@ -10,6 +10,7 @@ use std::io;
 
 use crate::delivery::Rejection;
 use crate::reply::{Reply, ReplyClass, ReplyError};
+use crate::success::Step;
 
 /// Everything that can go wrong.
 ///
@@ -30,6 +31,7 @@ use crate::reply::{Reply, ReplyClass, ReplyError};
 /// | `UnexpectedReply { expected, reply }` | a well-formed reply that makes no sense here (250 where 354 was due) | `Protocol` |
 /// | `MalformedReply { during, source }` | bytes that are not a reply, or a reply over the bounds (4 KiB a line, 256 lines, 64 KiB) | `Protocol` |
 /// | `ConnectionClosed { during }` | the server closed the connection, or an earlier failure left it unusable | `Closed` |
+/// | `SessionClosed(Reply)` | the server said goodbye (221) to something other than QUIT; the connection is closed | `Closed` |
 /// | `Timeout { during }` | a whole reply did not arrive within the timeout (however slowly its bytes came) | `Timeout` |
 /// | `Io { during, source }` | any other I/O error, including failing to read the message | `Io` |
 /// | `Tls { during, source }` | the TLS handshake failed (untrusted or expired certificate, wrong host name, not a TLS server) or a TLS alert arrived | `Tls` |
@@ -92,6 +94,11 @@ pub enum Error {
         /// What was being done.
         during: String,
     },
+    /// The server closed the session with this reply, a 221 to something
+    /// other than QUIT. The connection is closed; a transient failure
+    /// (kind [`ErrorKind::Closed`]): a new session may succeed.
+    #[error("{}: the server closed the session", WithContext(.0))]
+    SessionClosed(Reply),
     /// The server did not answer (or accept data) within the timeout.
     #[error("{during}: timed out")]
     Timeout {
@@ -215,7 +222,7 @@ impl Error {
             Error::AllRecipientsRejected(_) if self.is_transient() => ErrorKind::Transient,
             Error::AllRecipientsRejected(_) => ErrorKind::Permanent,
             Error::UnexpectedReply { .. } | Error::MalformedReply { .. } => ErrorKind::Protocol,
-            Error::ConnectionClosed { .. } => ErrorKind::Closed,
+            Error::ConnectionClosed { .. } | Error::SessionClosed(_) => ErrorKind::Closed,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Io { .. } => ErrorKind::Io,
             Error::Tls { .. } | Error::TlsUnavailable { .. } | Error::StartTlsInjection { .. } => {
@@ -231,7 +238,7 @@ impl Error {
     /// [`Error::AllRecipientsRejected`], the first recipient's).
     pub fn reply(&self) -> Option<&Reply> {
         match self {
-            Error::Transient(r) | Error::Permanent(r) => Some(r),
+            Error::Transient(r) | Error::Permanent(r) | Error::SessionClosed(r) => Some(r),
             Error::UnexpectedReply { reply, .. } => Some(reply),
             Error::AllRecipientsRejected(list) => list.first().map(|r| &r.reply),
             Error::TlsUnavailable { reply } | Error::Auth { reply, .. } => reply.as_ref(),
@@ -240,9 +247,11 @@ impl Error {
     }
 
     /// True when the server answered 4yz (trying again later may help),
-    /// and when all recipients were refused and at least one refusal was 4yz.
+    /// when all recipients were refused and at least one refusal was 4yz,
+    /// and when the server closed the session with 221.
     pub fn is_transient(&self) -> bool {
         match self {
+            Error::SessionClosed(_) => true,
             Error::AllRecipientsRejected(list) => list
                 .iter()
                 .any(|r| r.reply.class() == ReplyClass::TransientNegative),
@@ -269,27 +278,38 @@ impl Error {
         }
     }
 
-    /// The error for a negative reply: `Transient` for 4yz, `Permanent` for
-    /// 5yz, `UnexpectedReply` for anything else.
-    pub(crate) fn from_reply(reply: Reply, expected: &'static str) -> Error {
+    /// The error for a reply that is not the success `expected` names:
+    /// `SessionClosed` for a 221 (the server said goodbye), `Transient` for
+    /// 4yz, `Permanent` for 5yz, `UnexpectedReply` for anything else (any
+    /// other 2yz, a 3yz where none was due).
+    pub(crate) fn refusal(reply: Reply, expected: &'static str) -> Error {
         match reply.class() {
+            _ if reply.code == 221 => Error::SessionClosed(reply),
             ReplyClass::TransientNegative => Error::Transient(reply),
             ReplyClass::PermanentNegative => Error::Permanent(reply),
             _ => Error::UnexpectedReply { expected, reply },
         }
     }
 
-    /// Passes a reply that matches `expected` (`"2xx"` for any 2yz, or an
-    /// exact code such as `"354"`) and turns any other into an error.
-    pub(crate) fn check(reply: Reply, expected: &'static str) -> Result<Reply, Error> {
-        let ok = match expected.as_bytes() {
-            [class, b'x', b'x'] => reply.code / 100 == u16::from(class - b'0'),
-            _ => expected.parse() == Ok(reply.code),
-        };
-        if ok {
+    /// The error for a reply that closes the session
+    /// ([`Reply::closes_session`]): 421 is transient, 221 the end of the
+    /// session.
+    pub(crate) fn closing(reply: Reply) -> Error {
+        if reply.code == 221 {
+            Error::SessionClosed(reply)
+        } else {
+            Error::Transient(reply)
+        }
+    }
+
+    /// Passes a reply that means success at `step` (RFC 5321 4.3.2 and
+    /// the extensions' RFCs: see [`Step`]) and turns any other into an
+    /// error.
+    pub(crate) fn check(reply: Reply, step: Step) -> Result<Reply, Error> {
+        if step.accepts(reply.code) {
             Ok(reply)
         } else {
-            Err(Error::from_reply(reply, expected))
+            Err(Error::refusal(reply, step.expected()))
         }
     }
 
@@ -339,7 +359,7 @@ mod tests {
 
     #[test]
     fn display_names_the_command() {
-        let e = Error::from_reply(reply("550 5.1.1 No such user\r\n", "RCPT TO:<b@x>"), "250");
+        let e = Error::refusal(reply("550 5.1.1 No such user\r\n", "RCPT TO:<b@x>"), "250");
         assert_eq!(e.to_string(), "RCPT TO:<b@x>: 550 5.1.1 No such user");
         assert!(e.is_permanent() && !e.is_transient());
         assert_eq!(e.reply().unwrap().code, 550);
@@ -347,9 +367,9 @@ mod tests {
 
     #[test]
     fn classes() {
-        let t = Error::from_reply(reply("451 later\r\n", "MAIL FROM:<a@x>"), "250");
+        let t = Error::refusal(reply("451 later\r\n", "MAIL FROM:<a@x>"), "250");
         assert!(matches!(t, Error::Transient(_)) && t.is_transient());
-        let u = Error::from_reply(reply("250 ok\r\n", "DATA"), "354");
+        let u = Error::refusal(reply("250 ok\r\n", "DATA"), "354");
         assert_eq!(u.to_string(), "DATA: expected 354, got 250 ok");
         assert!(!u.is_transient() && !u.is_permanent());
     }
@@ -370,9 +390,9 @@ mod tests {
 
     #[test]
     fn check_expectations() {
-        assert!(Error::check(reply("251 fwd\r\n", "RCPT"), "2xx").is_ok());
-        assert!(Error::check(reply("354 go\r\n", "DATA"), "354").is_ok());
-        let e = Error::check(reply("250 ok\r\n", "DATA"), "354").unwrap_err();
+        assert!(Error::check(reply("251 fwd\r\n", "RCPT"), Step::Rcpt).is_ok());
+        assert!(Error::check(reply("354 go\r\n", "DATA"), Step::Data).is_ok());
+        let e = Error::check(reply("250 ok\r\n", "DATA"), Step::Data).unwrap_err();
         assert!(matches!(
             e,
             Error::UnexpectedReply {
@@ -380,17 +400,40 @@ mod tests {
                 ..
             }
         ));
-        let e = Error::check(reply("354 go\r\n", "MAIL"), "2xx").unwrap_err();
+        let e = Error::check(reply("354 go\r\n", "MAIL"), Step::Mail).unwrap_err();
         assert!(matches!(
             e,
             Error::UnexpectedReply {
-                expected: "2xx",
+                expected: "250",
                 ..
             }
         ));
-        assert!(Error::check(reply("452 full\r\n", "RCPT"), "2xx")
+        assert!(Error::check(reply("452 full\r\n", "RCPT"), Step::Rcpt)
             .unwrap_err()
             .is_transient());
+    }
+
+    #[test]
+    fn success_is_the_reply_the_protocol_names() {
+        // Another 2yz is a protocol error, never a success.
+        for (code, step) in [
+            ("251", Step::Mail),
+            ("252", Step::Rcpt),
+            ("220", Step::Hello),
+        ] {
+            let e = Error::check(reply(&format!("{code} odd\r\n"), "X"), step).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol, "{code} to {step:?}");
+        }
+        // A 221 to anything but QUIT: the server closed the session.
+        let e = Error::check(reply("221 2.0.0 Bye\r\n", "EHLO c"), Step::Hello).unwrap_err();
+        assert!(matches!(&e, Error::SessionClosed(r) if r.code == 221));
+        assert_eq!(e.kind(), ErrorKind::Closed);
+        assert!(e.is_transient() && !e.is_permanent());
+        assert_eq!(
+            e.to_string(),
+            "EHLO c: 221 2.0.0 Bye: the server closed the session"
+        );
+        assert!(Error::check(reply("221 Bye\r\n", "QUIT"), Step::Quit).is_ok());
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod message;
 mod reply;
 mod session;
 mod stream;
+mod success;
 mod tls;
 mod transaction;
 mod transcript;

@@ -9,7 +9,8 @@ use crate::command::Command;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
-use crate::reply::Reply;
+use crate::reply::{Reply, ReplyClass};
+use crate::success::Step;
 use crate::tls::Tls;
 use crate::transcript::Direction;
 
@@ -53,7 +54,7 @@ fn setup(conn: &mut Connection, config: &SessionConfig) -> Result<SessionInfo, E
     if config.tls == Tls::Implicit {
         conn.start_tls(connector(config)?, &config.tls_name)?;
     }
-    let greeting = Error::check(conn.read_reply("greeting")?, "220")?;
+    let greeting = Error::check(conn.read_reply("greeting")?, Step::Greeting)?;
     let (mut hello, mut extensions) = hello(conn, &config.helo_name)?;
     if matches!(config.tls, Tls::StartTls | Tls::Opportunistic) {
         if extensions.starttls() {
@@ -93,8 +94,15 @@ fn connector(config: &SessionConfig) -> Result<&TlsConnector, Error> {
 /// the connection is dropped, those bytes unread.
 fn starttls(conn: &mut Connection, config: &SessionConfig) -> Result<(), Error> {
     let reply = conn.execute(&Command::StartTls)?;
-    if reply.code != 220 {
-        return Err(Error::TlsUnavailable { reply: Some(reply) });
+    if !Step::StartTls.accepts(reply.code) {
+        // A refusal says TLS is unavailable; a 221 or another 2yz is no
+        // refusal but a server that left or does not follow the protocol.
+        return Err(match reply.class() {
+            ReplyClass::TransientNegative | ReplyClass::PermanentNegative => {
+                Error::TlsUnavailable { reply: Some(reply) }
+            }
+            _ => Error::refusal(reply, Step::StartTls.expected()),
+        });
     }
     let extra = conn.buffered_input();
     if extra > 0 {
@@ -111,7 +119,7 @@ pub(crate) fn hello(conn: &mut Connection, name: &str) -> Result<(Reply, Extensi
     match reply.code {
         500 | 502 => Ok((helo(conn, name)?, Extensions::default())),
         _ => {
-            let reply = Error::check(reply, "2xx")?;
+            let reply = Error::check(reply, Step::Hello)?;
             let ext = Extensions::from_ehlo(&reply);
             Ok((reply, ext))
         }
@@ -120,12 +128,12 @@ pub(crate) fn hello(conn: &mut Connection, name: &str) -> Result<(Reply, Extensi
 
 /// EHLO alone.
 pub(crate) fn ehlo(conn: &mut Connection, name: &str) -> Result<(Reply, Extensions), Error> {
-    let reply = Error::check(conn.execute(&Command::Ehlo(name))?, "2xx")?;
+    let reply = Error::check(conn.execute(&Command::Ehlo(name))?, Step::Hello)?;
     let ext = Extensions::from_ehlo(&reply);
     Ok((reply, ext))
 }
 
 /// HELO alone.
 pub(crate) fn helo(conn: &mut Connection, name: &str) -> Result<Reply, Error> {
-    Error::check(conn.execute(&Command::Helo(name))?, "2xx")
+    Error::check(conn.execute(&Command::Helo(name))?, Step::Hello)
 }

@@ -137,10 +137,12 @@ impl Reply {
         }
     }
 
-    /// True for a reply that closes the session: 421, the server is
-    /// shutting the channel down (RFC 5321 3.8), whatever it answers.
+    /// True for a reply after which the server takes no more commands,
+    /// whatever it answers: 421, the server is shutting the channel down
+    /// (RFC 5321 3.8), and 221, it said goodbye (the answer to QUIT; to
+    /// anything else, the session is over just the same).
     pub fn closes_session(&self) -> bool {
-        self.code == 421
+        matches!(self.code, 421 | 221)
     }
 
     /// True for 2yz replies.

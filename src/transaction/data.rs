@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::message::private::Payload;
 use crate::message::Content;
 use crate::reply::Reply;
+use crate::success::Step;
 use crate::transcript::Direction;
 
 /// Sends every message with DATA; `block` holds a stream's head.
@@ -154,9 +155,9 @@ pub(crate) fn data(
     block: &mut Vec<u8>,
     body: &mut dyn Read,
 ) -> Result<Reply, Error> {
-    Error::check(conn.execute(&Command::Data)?, "354")?;
+    Error::check(conn.execute(&Command::Data)?, Step::Data)?;
     conn.queue_body(block, 0, body, &mut DataEncoder::for_data(), "DATA")?;
     conn.note(Direction::Sent, ".");
     conn.flush("end of data")?;
-    Error::check(conn.read_reply("end of data")?, "2xx")
+    Error::check(conn.read_reply("end of data")?, Step::EndOfData)
 }

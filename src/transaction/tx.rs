@@ -8,6 +8,7 @@ use crate::delivery::{Delivery, Rejection};
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::reply::{Reply, ReplyClass};
+use crate::success::Step;
 
 /// What a pending reply answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,15 +83,17 @@ impl<E: Borrow<Envelope>> Tx<E> {
     /// when nothing keeps it (a reply that only says yes), so that its
     /// memory serves the next one.
     ///
-    /// A reply that closes the session (421) fails the message whatever
-    /// it answers: a 421 to RCPT is not that recipient's refusal, and one
-    /// to RSET is not a reset.
+    /// Each reply must be the success its command names (RFC 5321
+    /// 4.3.2): any other 2yz fails the message as a protocol error. A
+    /// reply that closes the session (421, or 221) fails the message
+    /// whatever it answers: a 421 to RCPT is not that recipient's refusal,
+    /// and one to RSET is not a reset.
     #[inline]
     pub fn absorb(&mut self, expect: Expect, reply: Result<Reply, Error>) -> Option<Reply> {
         let reply = match reply {
             Ok(reply) if !reply.closes_session() => reply,
             Ok(reply) => {
-                self.fail(Error::Transient(reply));
+                self.fail(Error::closing(reply));
                 return None;
             }
             Err(e) => {
@@ -99,27 +102,23 @@ impl<E: Borrow<Envelope>> Tx<E> {
             }
         };
         let spare = match expect {
-            // Any other answer to RSET leaves nothing to do: the message
-            // it opens stands or falls on its own replies.
-            Expect::Rset => Ok(Some(reply)),
-            Expect::Mail => Error::check(reply, "2xx").map(Some),
+            Expect::Rset => Error::check(reply, Step::Rset).map(Some),
+            Expect::Mail => Error::check(reply, Step::Mail).map(Some),
             Expect::Rcpt => self.recipient(reply),
-            Expect::Data if reply.code == 354 => {
+            Expect::Data => Error::check(reply, Step::Data).map(|reply| {
                 self.go_ahead = true;
-                Ok(Some(reply))
-            }
-            Expect::Data => Err(Error::from_reply(reply, "354")),
+                Some(reply)
+            }),
             Expect::Bdat { .. } | Expect::EndOfData if self.failed() => {
-                Error::check(reply, "2xx").map(Some)
+                Error::check(reply, Step::Bdat).map(Some)
             }
             // The reply to the end of the content is the message's result.
-            Expect::Bdat { last: true } | Expect::EndOfData => {
-                Error::check(reply, "2xx").map(|reply| {
+            Expect::Bdat { last: true } | Expect::EndOfData => Error::check(reply, Step::EndOfData)
+                .map(|reply| {
                     self.reply = Some(reply);
                     None
-                })
-            }
-            Expect::Bdat { last: false } => Error::check(reply, "2xx").map(Some),
+                }),
+            Expect::Bdat { last: false } => Error::check(reply, Step::Bdat).map(Some),
         };
         spare.unwrap_or_else(|e| {
             self.fail(e);
@@ -167,8 +166,9 @@ impl<E: Borrow<Envelope>> Tx<E> {
     }
 }
 
-/// Files a RCPT reply under accepted or rejected. A reply that is neither
-/// (a 3yz) is an error: the server is not following the protocol.
+/// Files a RCPT reply under accepted (250, 251) or rejected (4yz, 5yz).
+/// A reply that is neither (another 2yz, a 3yz) is an error: the server is
+/// not following the protocol.
 fn sort_recipient(
     address: &str,
     reply: Reply,
@@ -176,7 +176,7 @@ fn sort_recipient(
     rejected: &mut Vec<Rejection>,
 ) -> Result<Option<Reply>, Error> {
     match reply.class() {
-        ReplyClass::PositiveCompletion => {
+        _ if Step::Rcpt.accepts(reply.code) => {
             accepted.push(address.to_owned());
             Ok(Some(reply))
         }
@@ -184,10 +184,7 @@ fn sort_recipient(
             rejected.push(Rejection::new(address, reply));
             Ok(None)
         }
-        ReplyClass::PositiveIntermediate => Err(Error::UnexpectedReply {
-            expected: "2xx",
-            reply,
-        }),
+        _ => Err(Error::refusal(reply, Step::Rcpt.expected())),
     }
 }
 

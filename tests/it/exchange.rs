@@ -309,19 +309,14 @@ fn rcpt_421_ends_the_transaction() {
 #[test]
 fn wrong_class_replies() {
     // 3xx where 2xx is due.
-    let server = Server::start(script([
-        greet_ehlo(&[]),
-        on_line("354 what"),
-        on_line("250 ok"),
-        quit(),
-    ]));
+    let server = Server::start(script([greet_ehlo(&[]), on_line("354 what"), quit()]));
     let mut c = connect(&server).unwrap();
     let err = c.mail("a@x.test").unwrap_err();
     assert!(
         matches!(
             err,
             Error::UnexpectedReply {
-                expected: "2xx",
+                expected: "250",
                 ..
             }
         ),

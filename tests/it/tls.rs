@@ -102,7 +102,6 @@ fn starttls_refused() {
     for (mode, code) in [
         (Tls::StartTls, "454 4.7.0 TLS not available"),
         (Tls::Opportunistic, "454 4.7.0 TLS not available"),
-        (Tls::StartTls, "250 sure"),
     ] {
         let server = Server::start(script([
             greet_ehlo(&["STARTTLS"]),
@@ -118,6 +117,29 @@ fn starttls_refused() {
             code.split_once(' ').unwrap().1.trim_start_matches("4.7.0 ")
         );
         assert_eq!(err.is_transient(), code.starts_with('4'));
+        let wire = server.text();
+        assert!(
+            wire.ends_with("STARTTLS\r\nQUIT\r\n"),
+            "no downgrade: {wire}"
+        );
+    }
+}
+
+/// A 2yz other than 220 to STARTTLS is no refusal but a protocol error
+/// (RFC 3207 names 220), and never a downgrade.
+#[test]
+fn starttls_answered_with_another_2yz() {
+    for mode in [Tls::StartTls, Tls::Opportunistic] {
+        let server = Server::start(script([
+            greet_ehlo(&["STARTTLS"]),
+            on_line("250 sure"),
+            vec![Act::Drain],
+        ]));
+        let err = builder(&server, mode).connect().unwrap_err();
+        assert!(
+            matches!(&err, Error::UnexpectedReply { expected: "220", reply } if reply.code == 250),
+            "{mode:?}: {err}"
+        );
         let wire = server.text();
         assert!(
             wire.ends_with("STARTTLS\r\nQUIT\r\n"),
