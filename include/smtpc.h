@@ -507,6 +507,21 @@ smtpc_result smtpc_set_danger_accept_invalid_certs(smtpc_client *c, bool accept)
 smtpc_result smtpc_set_danger_accept_invalid_hostnames(smtpc_client *c, bool accept);
 
 /**
+ * With true, each following send (`smtpc_send`, `smtpc_send_stream`,
+ * `smtpc_send_file`, `smtpc_send_batch`) is the session's last: QUIT
+ * leaves in the same write as the end of the (last) message, which saves
+ * a round trip for a program that sends one message and exits, and the
+ * session is over afterwards (`smtpc_is_connected` is false; connect
+ * again for more). The message's result is read and reported exactly; a
+ * server that closes without answering QUIT after taking it changes
+ * nothing. Default false.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_quit_after_send(smtpc_client *c, bool quit);
+
+/**
  * Connects to the server set with `smtpc_set_server`, reads the greeting
  * and says EHLO (HELO if the server does not know EHLO). After a session
  * ended (`smtpc_quit`, or the server closed it), connects anew; while a

@@ -687,3 +687,39 @@ fn send_batch(valgrind: bool) {
         3
     );
 }
+
+/// `smtpc_set_quit_after_send`: the server answers the end of data only
+/// once QUIT has arrived too, so the call returns only if QUIT left with
+/// the message; the session is over afterwards. Also under valgrind.
+#[test]
+fn c_one_shot_send_pipelines_quit() {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    let exe = EXE.get_or_init(|| {
+        compile(
+            "one_shot",
+            &root().join("tests/c/one_shot.c"),
+            Link::Dynamic,
+        )
+    });
+    for valgrind in [false, true] {
+        let server = Server::start(script([
+            greet_ehlo(&["PIPELINING"]),
+            vec![Act::Line, Act::Line, Act::Line],
+            vec![send("250 ok\n250 ok\n354 go")],
+            vec![Act::Data, Act::Line],
+            vec![send("250 2.0.0 queued as C1\n221 2.0.0 Bye")],
+            vec![Act::Drain],
+        ]));
+        let mut cmd = command(exe, valgrind);
+        cmd.arg(server.port().to_string());
+        let (stdout, _) = exited(&run(cmd), 0);
+        assert_eq!(
+            stdout,
+            "result: ok C1\nconnected: 0\nagain: no session\n",
+            "valgrind: {valgrind}"
+        );
+        let sent = crate::support::lines(&server.received());
+        assert_eq!(sent.last().map(String::as_str), Some("QUIT"), "{sent:?}");
+        assert_eq!(sent.iter().filter(|l| *l == "QUIT").count(), 1);
+    }
+}

@@ -13,6 +13,7 @@ mod c_api;
 mod c_header;
 mod exchange;
 mod hostile;
+mod one_shot;
 mod pipelining;
 mod prepared;
 mod real_mailin;
