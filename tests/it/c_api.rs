@@ -714,12 +714,45 @@ fn c_one_shot_send_pipelines_quit() {
         cmd.arg(server.port().to_string());
         let (stdout, _) = exited(&run(cmd), 0);
         assert_eq!(
-            stdout,
-            "result: ok C1\nconnected: 0\nagain: no session\n",
+            stdout, "result: ok C1\nconnected: 0\nagain: no session\n",
             "valgrind: {valgrind}"
         );
         let sent = crate::support::lines(&server.received());
         assert_eq!(sent.last().map(String::as_str), Some("QUIT"), "{sent:?}");
         assert_eq!(sent.iter().filter(|l| *l == "QUIT").count(), 1);
     }
+}
+
+/// From C, a 2yz the command does not name is `SMTPC_PROTOCOL`, and a 221
+/// to anything but QUIT is `SMTPC_CLOSED` with the reply code; nothing is
+/// sent after the 221.
+#[test]
+fn c_success_is_the_reply_the_protocol_names() {
+    let (file, _) = message_file("success.txt");
+    let odd_mail = Server::start(script([
+        greet_ehlo(&[]),
+        on_line("251 2.1.0 forwarded?"),
+        on_line("250 2.0.0 Reset"),
+        quit(),
+    ]));
+    let (_, stderr) = exited(&run(plain_send(odd_mail.port(), "b@y.test", &file)), 1);
+    assert!(
+        stderr.contains(
+            "send: protocol error: MAIL FROM:<a@x.test>: expected 250, got 251 2.1.0 forwarded? (reply 251)"
+        ),
+        "{stderr}"
+    );
+    let bye = Server::start(script([
+        vec![send("220 hi"), Act::Line, send("221 2.0.0 Bye")],
+        vec![Act::Drain],
+    ]));
+    let port = bye.port();
+    let (_, stderr) = exited(&run(plain_send(port, "b@y.test", &file)), 1);
+    assert!(
+        stderr.contains(
+            "send: no session: EHLO [127.0.0.1]: 221 2.0.0 Bye: the server closed the session (reply 221)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(lines(&bye.received()), ["EHLO [127.0.0.1]"]);
 }

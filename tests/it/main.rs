@@ -19,4 +19,5 @@ mod prepared;
 mod real_mailin;
 mod real_sinks;
 mod real_tls_auth;
+mod success;
 mod tls;
