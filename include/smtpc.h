@@ -133,6 +133,17 @@ typedef enum {
      * any, was dropped; the handle can still be freed or reconnected.
      */
     SMTPC_PANIC = 12,
+    /**
+     * Nobody knows whether the message was delivered: the connection
+     * broke, or the server fell silent, after the end of the message was
+     * sent and before the reply to it. Sending it again may deliver it
+     * twice. The connection is closed. (After `smtpc_send_batch`, each
+     * message's own result says which ones; a message that went to some
+     * recipients in one transaction and to others in one whose outcome is
+     * unknown is `SMTPC_PARTIAL`, its recipients of unknown outcome
+     * listed with `smtpc_unknown_*`.)
+     */
+    SMTPC_UNKNOWN = 13,
 } smtpc_result;
 
 /**
@@ -213,7 +224,7 @@ typedef enum {
  * string smtpc returns belongs to the handle and stays valid until the
  * next call on the same handle other than the accessors
  * (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
- * `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_connected`,
+ * `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
  * `smtpc_is_encrypted`, `smtpc_has_extension`), or
  * until `smtpc_client_free`; the caller never frees them.
  *
@@ -749,6 +760,27 @@ const char *smtpc_queue_id(const smtpc_client *c);
  * `c` is NULL or a live handle (see `smtpc_client`).
  */
 size_t smtpc_rejected_count(const smtpc_client *c);
+
+/**
+ * How many recipients of the last send have an unknown outcome: the
+ * message took several transactions (the server took only so many
+ * recipients at a time) and the connection broke after the end of one of
+ * them was sent, before the reply. The message may have reached them;
+ * sending it again to them may deliver it twice. 0 after any other call.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+size_t smtpc_unknown_count(const smtpc_client *c);
+
+/**
+ * The `i`th recipient of unknown outcome (from 0); NULL when `i` is out
+ * of range.
+ *
+ * # Safety
+ * As for `smtpc_reply_enhanced`.
+ */
+const char *smtpc_unknown_address(const smtpc_client *c, size_t i);
 
 /**
  * The `i`th refused recipient's address (from 0); NULL when `i` is out

@@ -14,15 +14,14 @@ use crate::auth::{Credentials, Mechanism};
 use crate::checks::{check_path, check_text, MAX_PATH_LEN};
 use crate::command::{Command, MailParams};
 use crate::config::Config;
-use crate::connection::Connection;
 use crate::delivery::Delivery;
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::message::Content;
 use crate::reply::Reply;
-use crate::session::{self, SessionConfig, SessionInfo};
-use crate::stream::{net, Stream, Transport};
+use crate::session::{self, Session};
+use crate::stream::{Stream, Transport};
 use crate::success::Step;
 use crate::tls::{CertSource, IdentitySource, Tls, TlsVersion};
 use crate::transaction::{self, Scratch, Then};
@@ -224,6 +223,48 @@ impl ClientBuilder {
         self
     }
 
+    /// At most `n` recipients per transaction: a message to more goes in
+    /// several, each with its own reply and queue id, all in one
+    /// [`Delivery`]. By default as many as the server takes: a server that
+    /// takes no more ("452 too many recipients", RFC 5321 4.5.3.1.10)
+    /// gets the rest in another transaction all the same. (A message read
+    /// from a stream is read once: it goes in one transaction, and
+    /// recipients the server puts off are refused.)
+    pub fn recipients_per_transaction(mut self, n: usize) -> Self {
+        self.config.recipients_per_transaction = Some(n);
+        self
+    }
+
+    /// At most `n` messages per connection: the next go over a new one
+    /// (QUIT, then a new connection with TLS and AUTH again). By default
+    /// as many as the server takes; when it says it takes no more (421,
+    /// or "452 too many messages" to MAIL), the rest go over a new
+    /// connection all the same.
+    pub fn messages_per_connection(mut self, n: usize) -> Self {
+        self.config.messages_per_connection = Some(n);
+        self
+    }
+
+    /// How long the connection may sit idle before a NOOP checks it ahead
+    /// of the next transaction (default 60 s). Before that, a connection
+    /// idle for a second or more is looked at without a round trip: one
+    /// the server closed (or left with a 421) is found before anything is
+    /// sent on it.
+    pub fn noop_after_idle(mut self, idle: Duration) -> Self {
+        self.config.noop_after = idle;
+        self
+    }
+
+    /// Whether a connection the server closed may be replaced by a new
+    /// one, transparently (default true): before a transaction, when the
+    /// old one is found closed; in a batch, for the messages not yet
+    /// sent. A message whose transaction was under way is never sent
+    /// again.
+    pub fn reconnect(mut self, reconnect: bool) -> Self {
+        self.config.reconnect = reconnect;
+        self
+    }
+
     /// Connects, reads the greeting and says EHLO (HELO if the server does
     /// not know EHLO), then STARTTLS and AUTH as configured.
     pub fn connect(self) -> Result<Client, Error> {
@@ -232,52 +273,25 @@ impl ClientBuilder {
             return Err(Error::InvalidInput("no server to connect to".into()));
         }
         // Checked before anything goes on the network.
-        let mut session = config.session("[127.0.0.1]".to_owned())?;
-        let port = config.port();
-        let timeout = config.timeout;
-        let tcp = net::connect(&config.host, port, config.connect_timeout, timeout)?;
-        let during = || format!("connecting to {}:{port}", config.host);
-        let peer = tcp.peer_addr().map_err(|source| Error::Io {
-            during: during(),
-            source,
-        })?;
-        let mut transcript = Transcript::new(self.transcript);
-        transcript.note(Direction::Info, &format!("connected to {peer}"));
-        if config.helo_name.is_none() {
-            if let Ok(local) = tcp.local_addr() {
-                session.helo_name = net::address_literal(local.ip());
-            }
-        }
-        start(Stream::Tcp(tcp), transcript, timeout, session)
+        let setup = config.session("[127.0.0.1]".to_owned())?;
+        let transcript = Transcript::new(self.transcript);
+        let session = Session::connect(config.reach(), setup, config.upkeep(), transcript)?;
+        Ok(Client::over(session))
     }
 
     /// Runs the session over a stream the caller opened (a tunnel, a Unix
     /// socket, an in-memory script in tests). The timeout then bounds only
     /// the total time of each reply as far as the stream returns control;
-    /// the stream's own reads must not block forever.
+    /// the stream's own reads must not block forever. Such a session is
+    /// not opened again when it closes: the stream was the caller's.
     pub fn connect_stream(self, stream: impl Transport + 'static) -> Result<Client, Error> {
-        let session = self.config.session("[127.0.0.1]".to_owned())?;
+        let setup = self.config.session("[127.0.0.1]".to_owned())?;
         let transcript = Transcript::new(self.transcript);
         let stream = Stream::Custom(Box::new(stream));
-        start(stream, transcript, self.config.timeout, session)
+        let timeout = self.config.timeout;
+        let session = Session::over(stream, timeout, setup, self.config.upkeep(), transcript)?;
+        Ok(Client::over(session))
     }
-}
-
-/// Sets up the session over an open stream.
-fn start(
-    stream: Stream,
-    transcript: Transcript,
-    timeout: Duration,
-    config: SessionConfig,
-) -> Result<Client, Error> {
-    let mut conn = Connection::new(stream, timeout, transcript);
-    let info = session::open(&mut conn, &config)?;
-    Ok(Client {
-        conn,
-        config,
-        info,
-        scratch: Scratch::default(),
-    })
 }
 
 /// A session with an SMTP server.
@@ -300,13 +314,18 @@ fn start(
 /// ```
 #[derive(Debug)]
 pub struct Client {
-    conn: Connection,
-    config: SessionConfig,
-    info: SessionInfo,
+    session: Session,
     scratch: Scratch,
 }
 
 impl Client {
+    fn over(session: Session) -> Client {
+        Client {
+            session,
+            scratch: Scratch::default(),
+        }
+    }
+
     /// Options for a connection to `host` (a name, an IPv4 address, or an
     /// IPv6 address with or without brackets).
     pub fn builder(host: impl Into<String>) -> ClientBuilder {
@@ -315,44 +334,44 @@ impl Client {
 
     /// What the server offered in its last EHLO reply.
     pub fn extensions(&self) -> &Extensions {
-        &self.info.extensions
+        &self.session.info.extensions
     }
 
     /// The server's greeting.
     pub fn greeting(&self) -> &Reply {
-        &self.info.greeting
+        &self.session.info.greeting
     }
 
     /// True when TLS protects the session.
     pub fn is_encrypted(&self) -> bool {
-        self.conn.is_encrypted()
+        self.session.conn.is_encrypted()
     }
 
     /// The server's reply that accepted our credentials, when the session
     /// authenticated.
     pub fn auth_reply(&self) -> Option<&Reply> {
-        self.info.auth.as_ref()
+        self.session.info.auth.as_ref()
     }
 
     /// True once the session is over: after QUIT, after the server closed
     /// it or said 421, or after an error that left the connection unusable.
     pub fn is_closed(&self) -> bool {
-        self.conn.is_closed()
+        self.session.conn.is_closed()
     }
 
     /// Says EHLO again and takes the new list of extensions.
     pub fn ehlo(&mut self) -> Result<Reply, Error> {
-        let (reply, ext) = session::ehlo(&mut self.conn, &self.config.helo_name)?;
-        self.info.hello = reply.clone();
-        self.info.extensions = ext;
+        let (reply, ext) = session::ehlo(&mut self.session.conn, &self.session.setup.helo_name)?;
+        self.session.info.hello = reply.clone();
+        self.session.info.extensions = ext;
         Ok(reply)
     }
 
     /// Says HELO (the server's extensions are then forgotten).
     pub fn helo(&mut self) -> Result<Reply, Error> {
-        let reply = session::helo(&mut self.conn, &self.config.helo_name)?;
-        self.info.hello = reply.clone();
-        self.info.extensions = Extensions::default();
+        let reply = session::helo(&mut self.session.conn, &self.session.setup.helo_name)?;
+        self.session.info.hello = reply.clone();
+        self.session.info.extensions = Extensions::default();
         Ok(reply)
     }
 
@@ -364,6 +383,9 @@ impl Client {
             .and_then(|f| f.strip_suffix('>'))
             .unwrap_or(from);
         check_path("sender", from)?;
+        // A transaction starts: a connection that sat idle is checked (and
+        // replaced if the server closed it) first.
+        self.session.ready()?;
         let smtputf8 = !from.is_ascii();
         if smtputf8 && !self.extensions().smtp_utf8() {
             return Err(Error::Unsupported(
@@ -400,7 +422,7 @@ impl Client {
     /// dot-stuffed), then the end of data. Returns the final reply: the
     /// message is accepted only when this returns `Ok`.
     pub fn data(&mut self, mut body: impl Read) -> Result<Reply, Error> {
-        transaction::data(&mut self.conn, &mut self.scratch.block, &mut body)
+        transaction::data(&mut self.session.conn, &mut self.scratch.block, &mut body)
     }
 
     /// `RSET`: abandons the current transaction.
@@ -422,7 +444,7 @@ impl Client {
     /// `QUIT`, then closes the connection whatever the reply.
     pub fn quit(&mut self) -> Result<Reply, Error> {
         let result = self.step(&Command::Quit, Step::Quit);
-        self.conn.shutdown();
+        self.session.conn.shutdown();
         result
     }
 
@@ -442,12 +464,9 @@ impl Client {
     /// block is read before anything is sent, so its size is declared
     /// (`SIZE=`) and its 8-bit bytes detected (`BODY=8BITMIME`).
     pub fn send(&mut self, envelope: &Envelope, mut body: impl Read) -> Result<Delivery, Error> {
-        let ext = &self.info.extensions;
-        let scratch = &mut self.scratch;
         transaction::send(
-            &mut self.conn,
-            ext,
-            scratch,
+            &mut self.session,
+            &mut self.scratch,
             envelope,
             &mut body,
             Then::More,
@@ -467,9 +486,13 @@ impl Client {
     /// # Ok::<(), smtpc::Error>(())
     /// ```
     pub fn send_bytes(&mut self, envelope: &Envelope, body: &[u8]) -> Result<Delivery, Error> {
-        let ext = &self.info.extensions;
-        let scratch = &mut self.scratch;
-        transaction::send_content(&mut self.conn, ext, scratch, envelope, body, Then::More)
+        transaction::send_content(
+            &mut self.session,
+            &mut self.scratch,
+            envelope,
+            body,
+            Then::More,
+        )
     }
 
     /// Sends a message prepared beforehand, a [`Message`](crate::Message) or a
@@ -495,9 +518,13 @@ impl Client {
         envelope: &Envelope,
         message: impl Content,
     ) -> Result<Delivery, Error> {
-        let ext = &self.info.extensions;
-        let scratch = &mut self.scratch;
-        transaction::send_content(&mut self.conn, ext, scratch, envelope, message, Then::More)
+        transaction::send_content(
+            &mut self.session,
+            &mut self.scratch,
+            envelope,
+            message,
+            Then::More,
+        )
     }
 
     /// Sends many messages over this connection, in order, and returns
@@ -533,8 +560,7 @@ impl Client {
         E: std::borrow::Borrow<Envelope>,
         B: Content,
     {
-        let ext = &self.info.extensions;
-        transaction::send_batch(&mut self.conn, ext, &mut self.scratch, messages, Then::More)
+        transaction::send_batch(&mut self.session, &mut self.scratch, messages, Then::More)
     }
 
     /// Sends one message as the session's last, as [`Client::send`] does,
@@ -557,16 +583,8 @@ impl Client {
         envelope: &Envelope,
         mut body: impl Read,
     ) -> Result<Delivery, Error> {
-        let ext = &self.info.extensions;
         let scratch = &mut self.scratch;
-        let result = transaction::send(
-            &mut self.conn,
-            ext,
-            scratch,
-            envelope,
-            &mut body,
-            Then::Quit,
-        );
+        let result = transaction::send(&mut self.session, scratch, envelope, &mut body, Then::Quit);
         self.end();
         result
     }
@@ -578,10 +596,9 @@ impl Client {
         envelope: &Envelope,
         message: impl Content,
     ) -> Result<Delivery, Error> {
-        let ext = &self.info.extensions;
         let scratch = &mut self.scratch;
         let result =
-            transaction::send_content(&mut self.conn, ext, scratch, envelope, message, Then::Quit);
+            transaction::send_content(&mut self.session, scratch, envelope, message, Then::Quit);
         self.end();
         result
     }
@@ -597,9 +614,8 @@ impl Client {
         E: std::borrow::Borrow<Envelope>,
         B: Content,
     {
-        let ext = &self.info.extensions;
         let results =
-            transaction::send_batch(&mut self.conn, ext, &mut self.scratch, messages, Then::Quit);
+            transaction::send_batch(&mut self.session, &mut self.scratch, messages, Then::Quit);
         self.end();
         results
     }
@@ -608,14 +624,14 @@ impl Client {
     /// read with the last message's replies, or (without PIPELINING, or
     /// after a failure) is sent now; its answer changes nothing.
     fn end(&mut self) {
-        if !self.conn.is_closed() {
-            let _ = self.conn.execute(&Command::Quit);
+        if !self.session.conn.is_closed() {
+            let _ = self.session.conn.execute(&Command::Quit);
         }
-        self.conn.shutdown();
+        self.session.conn.shutdown();
     }
 
     fn step(&mut self, command: &Command<'_>, step: Step) -> Result<Reply, Error> {
-        Error::check(self.conn.execute(command)?, step)
+        Error::check(self.session.conn.execute(command)?, step)
     }
 }
 
@@ -623,10 +639,10 @@ impl Drop for Client {
     /// Says QUIT without waiting for the answer, so that the server does
     /// not log a lost connection.
     fn drop(&mut self) {
-        if !self.conn.is_closed() {
-            self.conn.queue(&Command::Quit);
-            let _ = self.conn.flush("QUIT");
-            self.conn.shutdown();
+        if !self.session.conn.is_closed() {
+            self.session.conn.queue(&Command::Quit);
+            let _ = self.session.conn.flush("QUIT");
+            self.session.conn.shutdown();
         }
     }
 }

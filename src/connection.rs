@@ -51,6 +51,8 @@ pub(crate) struct Connection {
     parser: ReplyParser,
     /// Command names given back with their replies, for reuse.
     names: Vec<String>,
+    /// When the server last answered, or bytes last went out.
+    active: Instant,
 }
 
 impl fmt::Debug for Connection {
@@ -140,7 +142,53 @@ impl Connection {
             read_timeout: None,
             parser: ReplyParser::new(),
             names: Vec::new(),
+            active: Instant::now(),
         }
+    }
+
+    /// How long the connection has been idle: nothing read or written.
+    pub fn idle(&self) -> Duration {
+        self.active.elapsed()
+    }
+
+    /// Looks, without waiting, for what the server may have sent while the
+    /// connection was idle: the end of the connection, or a reply nobody
+    /// asked for (a 421 before it closes, say). Either way the connection
+    /// is closed (what came is shown in the transcript). Returns whether
+    /// it is still open. A caller's own stream cannot be looked at: it
+    /// counts as open.
+    pub fn look(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
+        let unasked = match self.stream.read_now(&mut self.rbuf[self.rend..]) {
+            Ok(None) if self.rend == self.rstart => return true,
+            Ok(None) => 0,
+            Ok(Some(0)) | Err(_) => {
+                self.transcript
+                    .note(Direction::Info, "the server closed the idle connection");
+                self.shutdown();
+                return false;
+            }
+            Ok(Some(n)) => n,
+        };
+        self.rend += unasked;
+        let came = &self.rbuf[self.rstart..self.rend];
+        for line in came.split_inclusive(|&b| b == b'\n') {
+            self.transcript.received(line);
+        }
+        self.transcript.note(
+            Direction::Info,
+            "the server spoke while the connection was idle: closing it",
+        );
+        self.shutdown();
+        false
+    }
+
+    /// Hands the transcript over (to the connection that replaces this
+    /// one); this one's goes quiet.
+    pub fn take_transcript(&mut self) -> Transcript {
+        std::mem::take(&mut self.transcript)
     }
 
     /// Fails when the connection is closed; otherwise runs `f` and closes
@@ -217,6 +265,7 @@ impl Connection {
             }
             let result = conn.stream.write_all(&conn.wbuf);
             conn.wbuf.clear();
+            conn.active = Instant::now();
             result.map_err(|e| io_error(e, during, conn.is_encrypted()))
         })
     }
@@ -240,6 +289,7 @@ impl Connection {
     /// caller to report.
     pub fn read_reply_to(&mut self, during: Cow<'static, str>) -> Result<Reply, Error> {
         let mut reply = self.guard(&during, |conn| conn.read_reply_inner(&during))?;
+        self.active = Instant::now();
         if reply.closes_session() {
             self.shutdown();
         }

@@ -226,19 +226,31 @@ fn open_message(file: Option<&Path>) -> Result<Message, String> {
 /// standard output, each refused recipient on standard error.
 fn delivered(delivery: &Delivery, quiet: bool) -> Exit {
     if !quiet {
-        out(&delivery.reply);
+        // One reply per transaction (several when the server took only
+        // so many recipients at a time), each with its queue id.
+        for (reply, _) in delivery.transactions() {
+            out(reply);
+        }
     }
     for refusal in &delivery.rejected {
         say(format!("recipient refused: {refusal}"));
     }
-    if !delivery.rejected.is_empty() {
+    for unknown in &delivery.unknown {
+        say(format!(
+            "recipient <{unknown}>: outcome unknown, the message may have been delivered"
+        ));
+    }
+    if !delivery.is_complete() {
         say(format!(
             "the message went to {} of {} recipients",
             delivery.accepted.len(),
-            delivery.accepted.len() + delivery.rejected.len()
+            delivery.accepted.len() + delivery.rejected.len() + delivery.unknown.len()
         ));
     }
-    exit::for_refusals(&delivery.rejected)
+    match exit::for_refusals(&delivery.rejected) {
+        Exit::Ok if !delivery.unknown.is_empty() => Exit::TempFail,
+        exit => exit,
+    }
 }
 
 /// One line per error on standard error (one per recipient when all were
@@ -250,6 +262,11 @@ fn failed(error: &Error, cx: Context) -> Exit {
                 say(format!("recipient refused: {refusal}"));
             }
             say("all recipients were refused; the message was not sent");
+        }
+        Error::PartlySent { delivery, error } => {
+            // What went where first, then what stopped the rest.
+            delivered(delivery, false);
+            say(error);
         }
         e => say(e),
     }

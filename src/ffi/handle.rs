@@ -76,7 +76,7 @@ macro_rules! ffi_boundary {
 /// string smtpc returns belongs to the handle and stays valid until the
 /// next call on the same handle other than the accessors
 /// (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
-/// `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_connected`,
+/// `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
 /// `smtpc_is_encrypted`, `smtpc_has_extension`), or
 /// until `smtpc_client_free`; the caller never frees them.
 ///

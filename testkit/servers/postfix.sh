@@ -8,6 +8,7 @@
 #
 #   postfix.sh start PFX PORT CERT KEY SAVE [USER PASSWORD MAX_SECONDS]
 #   postfix.sh stop PFX
+# PFX_EXTRA in the environment: more main.cf lines (a test's limits).
 # Needs root and the Debian packages postfix, sasl2-bin, libsasl2-modules.
 set -euo pipefail
 cmd=$1
@@ -73,6 +74,9 @@ cyrus_sasl_config_path = $ETC/sasl
 smtpd_sasl_local_domain = \$myhostname
 smtpd_sasl_security_options = noanonymous
 CONF
+  # Limits a test asks for (smtpd_recipient_limit, smtpd_timeout...), one
+  # "name = value" per line.
+  if [ -n "${PFX_EXTRA:-}" ]; then printf '%s\n' "$PFX_EXTRA" >> "$ETC/main.cf"; fi
   sed -e '/^smtp[[:space:]]\+inet/d' /etc/postfix/master.cf.proto \
     | awk '/^[a-z]/ && NF >= 8 && $5 == "y" { $5 = "n" } { print }' > "$ETC/master.cf"
   printf '127.0.0.1:%s inet n - n - - smtpd\n' "$port" >> "$ETC/master.cf"

@@ -22,6 +22,8 @@ pub use oracle::{normalised, unstuff};
 #[cfg(feature = "servers")]
 pub mod certs;
 #[cfg(feature = "servers")]
+pub mod fake;
+#[cfg(feature = "servers")]
 mod mailin;
 #[cfg(feature = "servers")]
 pub mod real;

@@ -11,6 +11,7 @@ mod support;
 mod auth;
 mod c_api;
 mod c_header;
+mod delivery;
 mod exchange;
 mod hostile;
 mod one_shot;
