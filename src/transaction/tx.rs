@@ -302,11 +302,18 @@ impl<'e> Tx<'e> {
     }
 }
 
-/// "Too many recipients": 452, or the old servers' 552 with 5.5.3 (RFC
-/// 5321 4.5.3.1.10).
+/// "Too many recipients" (RFC 5321 4.5.3.1.10): 452, or the old servers'
+/// 552, with the enhanced code X.5.3 when the server gives one (a 452
+/// 4.2.2 "mailbox full" is that recipient's own refusal). A plain 452
+/// counts: if it meant something else, the recipient is refused again in
+/// the next transaction, with nobody else to wait for.
 fn too_many_recipients(reply: &Reply) -> bool {
-    let enhanced = reply.enhanced.map(|e| (e.class, e.subject, e.detail));
-    reply.code == 452 || (reply.code == 552 && enhanced == Some((5, 5, 3)))
+    let detail = reply.enhanced.map(|e| (e.subject, e.detail));
+    match reply.code {
+        452 => detail.is_none_or(|d| d == (5, 3)),
+        552 => detail == Some((5, 3)),
+        _ => false,
+    }
 }
 
 /// Files a RCPT reply under accepted (250, 251) or rejected (4yz, 5yz).
@@ -451,5 +458,74 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn too_many_recipients_puts_the_rest_off_and_other_refusals_stand() {
+        for (code, deferred) in [
+            ("452 4.5.3 Too many recipients", true),
+            ("452 Too many recipients", true),
+            ("552 5.5.3 Too many recipients", true),
+            ("452 4.2.2 Mailbox full", false),
+            ("552 5.2.2 Mailbox full", false),
+            ("550 5.1.1 No such user", false),
+        ] {
+            let mut t = tx(&["a@y", "b@y", "c@y"]);
+            t.absorb(Expect::Mail, reply("250 ok"));
+            t.absorb(Expect::Rcpt, reply("250 ok"));
+            t.absorb(Expect::Rcpt, reply(code));
+            t.absorb(Expect::Rcpt, reply(code));
+            t.absorb(Expect::Data, reply("354 go"));
+            t.absorb(Expect::EndOfData, reply("250 queued"));
+            let o = t.into_outcome();
+            let d = o.result.unwrap();
+            assert_eq!(d.accepted, ["a@y"], "{code}");
+            let put_off: Vec<usize> = o.deferred.iter().map(|(at, _)| *at).collect();
+            if deferred {
+                assert_eq!(put_off, [1, 2], "{code}");
+                assert!(d.rejected.is_empty(), "{code}");
+            } else {
+                assert!(put_off.is_empty(), "{code}");
+                assert_eq!(d.rejected.len(), 2, "{code}");
+            }
+        }
+        // Before any recipient was accepted, a 452 is a refusal.
+        let mut t = tx(&["a@y", "b@y"]);
+        t.absorb(Expect::Mail, reply("250 ok"));
+        t.absorb(Expect::Rcpt, reply("452 4.5.3 Too many recipients"));
+        t.absorb(Expect::Rcpt, reply("250 ok"));
+        let o = t.into_outcome();
+        assert!(o.deferred.is_empty());
+    }
+
+    #[test]
+    fn silence_after_the_end_was_sent_is_an_unknown_outcome() {
+        let closed = || Error::ConnectionClosed {
+            during: "end of data".into(),
+        };
+        let mut t = tx(&["a@y"]);
+        t.absorb(Expect::Mail, reply("250 ok"));
+        t.absorb(Expect::Rcpt, reply("250 ok"));
+        t.absorb(Expect::Data, reply("354 go"));
+        t.end_sent = true;
+        t.absorb(Expect::EndOfData, Err(closed()));
+        assert!(matches!(t.into_result(), Err(Error::OutcomeUnknown(_))));
+        // Before the end went out: a plain failure.
+        let mut t = tx(&["a@y"]);
+        t.absorb(Expect::Mail, reply("250 ok"));
+        t.absorb(Expect::Rcpt, reply("250 ok"));
+        t.absorb(Expect::Data, reply("354 go"));
+        t.absorb(Expect::EndOfData, Err(closed()));
+        assert!(matches!(
+            t.into_result(),
+            Err(Error::ConnectionClosed { .. })
+        ));
+        // A reply that is a refusal is no silence.
+        let mut t = tx(&["a@y"]);
+        t.end_sent = true;
+        t.absorb(Expect::Mail, reply("250 ok"));
+        t.absorb(Expect::Rcpt, reply("250 ok"));
+        t.absorb(Expect::EndOfData, reply("554 no"));
+        assert!(matches!(t.into_result(), Err(Error::Permanent(_))));
     }
 }
