@@ -176,6 +176,13 @@ impl Connection {
         self.stream.is_tls()
     }
 
+    /// The server certificate's hash for `tls-server-end-point` channel
+    /// binding (RFC 5929 4.1), when TLS is up and the certificate's
+    /// signature algorithm names a usable hash.
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        self.stream.tls_server_end_point()
+    }
+
     /// Passes a line to the transcript.
     pub fn note(&mut self, direction: Direction, line: &str) {
         self.transcript.note(direction, line);
