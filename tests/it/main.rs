@@ -18,4 +18,6 @@ mod prepared;
 mod real_mailin;
 mod real_sinks;
 mod real_tls_auth;
+mod renew;
+mod scram;
 mod tls;
