@@ -23,10 +23,16 @@ pub(super) enum Answer {
 
 enum State {
     Plain,
-    Login { step: u8 },
-    CramMd5 { answered: bool },
+    Login {
+        step: u8,
+    },
+    CramMd5 {
+        answered: bool,
+    },
     /// XOAUTH2 or OAUTHBEARER: the server's error document, once sent.
-    Token { error: Option<String> },
+    Token {
+        error: Option<String>,
+    },
     Scram(Box<Scram>),
 }
 
@@ -124,10 +130,14 @@ impl<'a> Exchange<'a> {
                 // The first challenge is the server-first message; once
                 // the proof is sent, the next is the server-final.
                 let result = if scram.proved() {
-                    scram.verify(&challenge).map(|()| Answer::Line(String::new()))
+                    scram
+                        .verify(&challenge)
+                        .map(|()| Answer::Line(String::new()))
                 } else {
                     let password = self.secret.expose();
-                    scram.client_final(&challenge, password).map(|m| line(m.as_bytes()))
+                    scram
+                        .client_final(&challenge, password)
+                        .map(|m| line(m.as_bytes()))
                 };
                 result.unwrap_or_else(Answer::Cancel)
             }
@@ -215,7 +225,10 @@ mod tests {
             b"user=a@b\x01auth=Bearer tok\x01\x01"
         );
         // {"status":"401"}
-        assert_eq!(x.respond("eyJzdGF0dXMiOiI0MDEifQ=="), Answer::Line("".into()));
+        assert_eq!(
+            x.respond("eyJzdGF0dXMiOiI0MDEifQ=="),
+            Answer::Line("".into())
+        );
         assert_eq!(x.token_error(), Some("status 401"));
         assert!(matches!(x.respond("e30="), Answer::Cancel(_)));
         let mut o = start(Mechanism::OAuthBearer, "a@b", s);

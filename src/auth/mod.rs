@@ -19,8 +19,8 @@ mod secret;
 
 use std::fmt;
 
-pub use secret::Secret;
 pub(crate) use secret::Credentials;
+pub use secret::Secret;
 
 use crate::command::Command;
 use crate::connection::Connection;
@@ -241,8 +241,7 @@ pub(crate) fn authenticate(
         Outcome::Accepted(reply) => return Ok(reply),
         Outcome::Refused { reply, token_error } => (reply, token_error),
     };
-    let renewable =
-        reply.code >= 400 && (matches!(reply.code, 535 | 454) || token_error.is_some());
+    let renewable = reply.code >= 400 && (matches!(reply.code, 535 | 454) || token_error.is_some());
     if !(creds.renewable() && renewable) || conn.is_closed() {
         return Err(refused(&context, "refused", token_error, reply));
     }
@@ -407,11 +406,23 @@ mod tests {
             Binding::NotOffered
         );
         // No TLS, or -PLUS not allowed, or offered but not chosen: n.
-        assert_eq!(binding(Mechanism::ScramSha256, &d, &plain_scram, None), Binding::None);
+        assert_eq!(
+            binding(Mechanism::ScramSha256, &d, &plain_scram, None),
+            Binding::None
+        );
         let only = config(&[Mechanism::ScramSha256]);
-        assert_eq!(binding(Mechanism::ScramSha256, &only, &plain_scram, cb), Binding::None);
-        assert_eq!(binding(Mechanism::ScramSha256, &d, &both, cb), Binding::None);
+        assert_eq!(
+            binding(Mechanism::ScramSha256, &only, &plain_scram, cb),
+            Binding::None
+        );
+        assert_eq!(
+            binding(Mechanism::ScramSha256, &d, &both, cb),
+            Binding::None
+        );
         // SCRAM-SHA-1 has no -PLUS here.
-        assert_eq!(binding(Mechanism::ScramSha1, &d, &plain_scram, cb), Binding::None);
+        assert_eq!(
+            binding(Mechanism::ScramSha1, &d, &plain_scram, cb),
+            Binding::None
+        );
     }
 }

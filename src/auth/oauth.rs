@@ -145,10 +145,7 @@ mod tests {
 
     #[test]
     fn initial_responses() {
-        assert_eq!(
-            xoauth2("a@b", "tok"),
-            "user=a@b\x01auth=Bearer tok\x01\x01"
-        );
+        assert_eq!(xoauth2("a@b", "tok"), "user=a@b\x01auth=Bearer tok\x01\x01");
         assert_eq!(
             oauthbearer("a,b=c", "tok"),
             "n,a=a=2Cb=3Dc,\x01auth=Bearer tok\x01\x01"

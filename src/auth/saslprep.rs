@@ -71,7 +71,10 @@ pub(crate) fn saslprep(s: &str) -> Result<Cow<'_, str>, Refusal> {
     }
     if prepared.contains(tables::bidi_r_or_al) {
         let first = prepared.chars().next().is_some_and(tables::bidi_r_or_al);
-        let last = prepared.chars().next_back().is_some_and(tables::bidi_r_or_al);
+        let last = prepared
+            .chars()
+            .next_back()
+            .is_some_and(tables::bidi_r_or_al);
         if prepared.contains(tables::bidi_l) || !first || !last {
             return Err(Refusal::Bidi);
         }

@@ -121,7 +121,10 @@ enum State {
     /// The client-first message was made; the server-first is due.
     Started,
     /// The client-final message was sent; the server's signature is due.
-    Proved { server_signature_key: Vec<u8>, auth_message: String },
+    Proved {
+        server_signature_key: Vec<u8>,
+        auth_message: String,
+    },
     /// The server proved it knows the password.
     Verified,
     /// Something failed; nothing more is answered.
@@ -174,17 +177,15 @@ impl Scram {
         let server_first = std::str::from_utf8(server_first)
             .map_err(|_| "the server-first message is not UTF-8".to_owned())?;
         let (nonce, salt, iterations) = parse_server_first(server_first, &self.nonce)?;
-        let password = saslprep(password).map_err(|e| format!("the password is not usable: {e}"))?;
+        let password =
+            saslprep(password).map_err(|e| format!("the password is not usable: {e}"))?;
 
         let mut channel = self.binding.gs2_header().as_bytes().to_vec();
         if let Binding::TlsServerEndPoint(data) = &self.binding {
             channel.extend_from_slice(data);
         }
         let without_proof = format!("c={},r={nonce}", B64.encode(&channel));
-        let auth_message = format!(
-            "{},{server_first},{without_proof}",
-            self.client_first_bare
-        );
+        let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
 
         let h = self.hash;
         let salted = h.hi(password.as_bytes(), &salt, iterations);
@@ -227,9 +228,11 @@ impl Scram {
             .hash
             .verify(&server_signature_key, auth_message.as_bytes(), &signature)
         {
-            return Err("the server's signature is wrong: the server does not know the \
+            return Err(
+                "the server's signature is wrong: the server does not know the \
                         password, or someone in between is not the server"
-                .into());
+                    .into(),
+            );
         }
         self.state = State::Verified;
         Ok(())
@@ -413,17 +416,17 @@ mod tests {
     fn hostile_server_first_messages_are_refused() {
         for bad in [
             "",
-            "r=abc,s=c2FsdA==,i=4096",                // nonce not extended
-            "r=xyzdef,s=c2FsdA==,i=4096",             // not our nonce
-            "r=abcdef,s=,i=4096",                     // empty salt
-            "r=abcdef,s=***,i=4096",                  // salt not base64
-            "r=abcdef,s=c2FsdA==,i=0",                // no iterations
-            "r=abcdef,s=c2FsdA==,i=4294967295",       // far too many
-            "r=abcdef,s=c2FsdA==,i=-1",               //
-            "r=abcdef,s=c2FsdA==",                    // no count
-            "m=ext,r=abcdef,s=c2FsdA==,i=4096",       // mandatory extension
-            "s=c2FsdA==,r=abcdef,i=4096",             // out of order
-            "r=abcd\u{7f}ef,s=c2FsdA==,i=4096",       // not printable
+            "r=abc,s=c2FsdA==,i=4096",          // nonce not extended
+            "r=xyzdef,s=c2FsdA==,i=4096",       // not our nonce
+            "r=abcdef,s=,i=4096",               // empty salt
+            "r=abcdef,s=***,i=4096",            // salt not base64
+            "r=abcdef,s=c2FsdA==,i=0",          // no iterations
+            "r=abcdef,s=c2FsdA==,i=4294967295", // far too many
+            "r=abcdef,s=c2FsdA==,i=-1",         //
+            "r=abcdef,s=c2FsdA==",              // no count
+            "m=ext,r=abcdef,s=c2FsdA==,i=4096", // mandatory extension
+            "s=c2FsdA==,r=abcdef,i=4096",       // out of order
+            "r=abcd\u{7f}ef,s=c2FsdA==,i=4096", // not printable
         ] {
             let mut s = Scram::new(Hash::Sha256, "u", Binding::None, "abc".into()).unwrap();
             assert!(

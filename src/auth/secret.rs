@@ -193,7 +193,11 @@ mod tests {
         assert_eq!(calls.lock().unwrap().len(), 3);
 
         let empty = Credentials::provider("bob", |_| Ok::<_, String>(Secret::new("")));
-        assert!(empty.secret(false).unwrap_err().to_string().contains("empty"));
+        assert!(empty
+            .secret(false)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
         let fixed = Credentials::fixed("bob", Secret::new("pw"));
         assert!(!fixed.renewable());
         assert_eq!(fixed.secret(true).unwrap(), Secret::new("pw"));

@@ -105,8 +105,12 @@ impl ScramServer {
 
     fn salted(&self, password: &str) -> Vec<u8> {
         if self.sha256 {
-            pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password.as_bytes(), &self.salt, self.iterations)
-                .to_vec()
+            pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(
+                password.as_bytes(),
+                &self.salt,
+                self.iterations,
+            )
+            .to_vec()
         } else {
             pbkdf2::pbkdf2_hmac_array::<Sha1, 20>(password.as_bytes(), &self.salt, self.iterations)
                 .to_vec()
@@ -130,7 +134,11 @@ impl ScramServer {
         let mut seen = self.seen.lock().unwrap();
         seen.gs2_header = format!("{flag},{authzid},");
         let mut attrs = bare.split(',');
-        seen.user = attrs.next().unwrap_or("").trim_start_matches("n=").to_owned();
+        seen.user = attrs
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("n=")
+            .to_owned();
         let client_nonce = attrs.next().unwrap_or("").trim_start_matches("r=");
         let nonce = format!("{client_nonce}%srv)nonce");
         let server_first = format!(
@@ -151,7 +159,9 @@ impl ScramServer {
         let state = self.state.lock().unwrap().take();
         let (Some(x), Some(text)) = (
             state,
-            B64.decode(line).ok().and_then(|b| String::from_utf8(b).ok()),
+            B64.decode(line)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok()),
         ) else {
             return "501 5.5.2 bad client-final".into();
         };
@@ -164,7 +174,10 @@ impl ScramServer {
             .and_then(|c| c.strip_prefix("c="))
             .and_then(|c| B64.decode(c).ok())
             .unwrap_or_default();
-        let nonce = attrs.next().and_then(|r| r.strip_prefix("r=")).unwrap_or("");
+        let nonce = attrs
+            .next()
+            .and_then(|r| r.strip_prefix("r="))
+            .unwrap_or("");
         let mut seen = self.seen.lock().unwrap();
         let header = seen.gs2_header.clone();
         if !channel.starts_with(header.as_bytes()) || nonce != x.nonce {

@@ -10,6 +10,7 @@ mod support;
 
 mod auth;
 mod c_api;
+mod c_credentials;
 mod c_header;
 mod exchange;
 mod hostile;

@@ -216,8 +216,16 @@ fn postfix_scram_with_a_provider_that_renews_a_wrong_password() {
     send(&mut c);
     c.quit().unwrap();
     let log = server.log();
-    assert!(log.contains("sasl_method=SCRAM-SHA-256, sasl_username=bob"), "{log}");
-    assert_eq!(log.matches("SASL SCRAM-SHA-256 authentication failed").count(), 1, "{log}");
+    assert!(
+        log.contains("sasl_method=SCRAM-SHA-256, sasl_username=bob"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("SASL SCRAM-SHA-256 authentication failed")
+            .count(),
+        1,
+        "{log}"
+    );
 
     // A wrong password, from a fixed credential: 535, once.
     let err = builder(server.port, Tls::StartTls)

@@ -61,7 +61,10 @@ fn token_refused() -> Vec<Act> {
 fn assert_hidden(text: &str, secrets: &[&str]) {
     for s in secrets {
         assert!(!text.contains(s), "{s:?} leaked in {text}");
-        assert!(!text.contains(&xoauth2(s)), "{s:?} (base64) leaked in {text}");
+        assert!(
+            !text.contains(&xoauth2(s)),
+            "{s:?} (base64) leaked in {text}"
+        );
     }
 }
 
@@ -95,7 +98,11 @@ fn an_expired_token_is_renewed_once_and_accepted() {
         ]
     );
     let log = log.lock().unwrap().join("\n");
-    assert_eq!(log.matches("Sent AUTH XOAUTH2 <redacted>").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("Sent AUTH XOAUTH2 <redacted>").count(),
+        2,
+        "{log}"
+    );
     assert!(
         log.contains("Info AUTH XOAUTH2 refused: asking the credentials provider for a new secret"),
         "{log}"
@@ -107,7 +114,10 @@ fn an_expired_token_is_renewed_once_and_accepted() {
 fn oauthbearer_after_a_454_is_renewed_too() {
     let server = Server::start(script([
         greet_ehlo(&["AUTH OAUTHBEARER"]),
-        on_line(&format!("334 {}", B64.encode(r#"{"status":"invalid_token"}"#))),
+        on_line(&format!(
+            "334 {}",
+            B64.encode(r#"{"status":"invalid_token"}"#)
+        )),
         on_line("454 4.7.0 Temporary authentication failure"),
         on_line("235 ok"),
         quit(),
@@ -121,9 +131,17 @@ fn oauthbearer_after_a_454_is_renewed_too() {
         .unwrap();
     assert_eq!(*calls.lock().unwrap(), [false, true]);
     let lines = lines(&server.received());
-    assert_eq!(lines[2], "AQ==", "^A after the error document (RFC 7628 3.2.3)");
-    let second = B64.decode(lines[3].trim_start_matches("AUTH OAUTHBEARER ")).unwrap();
-    assert_eq!(second, format!("n,a={USER},\x01auth=Bearer t2\x01\x01").as_bytes());
+    assert_eq!(
+        lines[2], "AQ==",
+        "^A after the error document (RFC 7628 3.2.3)"
+    );
+    let second = B64
+        .decode(lines[3].trim_start_matches("AUTH OAUTHBEARER "))
+        .unwrap();
+    assert_eq!(
+        second,
+        format!("n,a={USER},\x01auth=Bearer t2\x01\x01").as_bytes()
+    );
 }
 
 #[test]
@@ -234,7 +252,10 @@ fn a_password_from_a_provider_is_fetched_again_after_535_only() {
         .connect()
         .unwrap_err();
     assert_eq!(*calls.lock().unwrap(), [false]);
-    assert!(err.to_string().starts_with("AUTH PLAIN refused: 534"), "{err}");
+    assert!(
+        err.to_string().starts_with("AUTH PLAIN refused: 534"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -46,7 +46,10 @@ fn starttls_offering(auth: &str) -> Vec<Act> {
     ])
 }
 
-fn transcript() -> (Arc<Mutex<Vec<String>>>, impl FnMut(smtpc::Direction, &str) + Send) {
+fn transcript() -> (
+    Arc<Mutex<Vec<String>>>,
+    impl FnMut(smtpc::Direction, &str) + Send,
+) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     (log, move |d, l: &str| {
@@ -75,7 +78,10 @@ fn scram_sha_256_plus_binds_to_the_servers_certificate() {
     assert!(seen.proof_ok);
     assert_eq!(seen.user, USER);
     let log = log.lock().unwrap().join("\n");
-    assert!(log.contains("Sent AUTH SCRAM-SHA-256-PLUS <redacted>"), "{log}");
+    assert!(
+        log.contains("Sent AUTH SCRAM-SHA-256-PLUS <redacted>"),
+        "{log}"
+    );
     assert!(!log.contains(PASSWORD), "{log}");
 }
 
@@ -176,7 +182,10 @@ fn the_gs2_flag_says_what_the_client_could_do() {
     plaintext(server.port()).connect().unwrap().quit().unwrap();
     let seen = scram.seen();
     assert_eq!((seen.gs2_header.as_str(), seen.proof_ok), ("n,,", true));
-    assert!(server.text().contains("AUTH SCRAM-SHA-1 "), "SCRAM-SHA-1 beats CRAM-MD5");
+    assert!(
+        server.text().contains("AUTH SCRAM-SHA-1 "),
+        "SCRAM-SHA-1 beats CRAM-MD5"
+    );
 }
 
 #[test]
