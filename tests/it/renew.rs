@@ -17,11 +17,14 @@ const USER: &str = "me@example.org";
 const GOOGLE_ERROR: &str = r#"{"status":"401","schemes":"Bearer realm=\"https://accounts.google.com/\"","scope":"https://mail.google.com/"}"#;
 const GOOGLE_WORDS: &str = r#"status 401, schemes Bearer realm="https://accounts.google.com/", scope https://mail.google.com/"#;
 
+/// The `renew` of each call a provider got.
+type Calls = Arc<Mutex<Vec<bool>>>;
+
 /// A provider that hands out `tokens` in turn and records each `renew`.
 fn tokens(
     tokens: &'static [&'static str],
 ) -> (
-    Arc<Mutex<Vec<bool>>>,
+    Calls,
     impl FnMut(bool) -> Result<Secret, String> + Send + 'static,
 ) {
     let calls = Arc::new(Mutex::new(Vec::new()));

@@ -46,10 +46,10 @@ fn starttls_offering(auth: &str) -> Vec<Act> {
     ])
 }
 
-fn transcript() -> (
-    Arc<Mutex<Vec<String>>>,
-    impl FnMut(smtpc::Direction, &str) + Send,
-) {
+/// The lines a transcript saw.
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn transcript() -> (Log, impl FnMut(smtpc::Direction, &str) + Send) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     (log, move |d, l: &str| {
