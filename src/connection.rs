@@ -51,6 +51,8 @@ pub(crate) struct Connection {
     parser: ReplyParser,
     /// Command names given back with their replies, for reuse.
     names: Vec<String>,
+    /// While set, the transcript shows 334 replies without their text.
+    redact_challenges: bool,
 }
 
 impl fmt::Debug for Connection {
@@ -140,6 +142,7 @@ impl Connection {
             read_timeout: None,
             parser: ReplyParser::new(),
             names: Vec::new(),
+            redact_challenges: false,
         }
     }
 
@@ -181,6 +184,14 @@ impl Connection {
     /// signature algorithm names a usable hash.
     pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
         self.stream.tls_server_end_point()
+    }
+
+    /// Shows (false) or hides (true) the text of the server's 334 replies
+    /// in the transcript: a SCRAM server signature is derived from the
+    /// password, and with it and the exchange anyone who reads the
+    /// transcript could test guesses of the password offline.
+    pub fn redact_challenges(&mut self, on: bool) {
+        self.redact_challenges = on;
     }
 
     /// Passes a line to the transcript.
@@ -277,7 +288,11 @@ impl Connection {
             if let Some(nl) = memchr::memchr(b'\n', pending) {
                 let line = &pending[..=nl];
                 self.rstart += nl + 1;
-                self.transcript.received(line);
+                if self.redact_challenges && line.starts_with(b"334") {
+                    self.transcript.received(b"334 <redacted>");
+                } else {
+                    self.transcript.received(line);
+                }
                 if let Some(reply) = parser.push_line(line).map_err(malformed)? {
                     return Ok(reply);
                 }

@@ -159,6 +159,13 @@ impl<'a> Exchange<'a> {
         }
     }
 
+    /// Whether the next challenge is derived from the password (SCRAM's
+    /// server-final message, due once the proof is sent), so that the
+    /// transcript must not show it.
+    pub fn secret_challenge_next(&self) -> bool {
+        matches!(&self.state, State::Scram(scram) if scram.proved())
+    }
+
     /// The server's token error document, in words, if it sent one.
     pub fn token_error(&self) -> Option<&str> {
         match &self.state {

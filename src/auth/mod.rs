@@ -316,7 +316,12 @@ fn attempt(
             334 if challenges < MAX_CHALLENGES => {
                 challenges += 1;
                 match exchange.respond(reply.first_line()) {
-                    Answer::Line(line) => reply = conn.execute(&Command::AuthResponse(&line))?,
+                    Answer::Line(line) => {
+                        conn.redact_challenges(exchange.secret_challenge_next());
+                        let answer = conn.execute(&Command::AuthResponse(&line));
+                        conn.redact_challenges(false);
+                        reply = answer?;
+                    }
                     Answer::Cancel(why) => return Err(cancel(conn, &context, &why)?),
                 }
             }

@@ -146,11 +146,18 @@ fn scram_sha_256_to_postfix_with_the_trace() {
     assert!(run
         .err
         .contains("\nS: 235 2.7.0 Authentication successful\n"));
-    // The client's two responses, both redacted; the server's challenges
-    // (nonce, salt, count; then its signature) are not secret.
+    // The client's two responses, both redacted; the server-first message
+    // (nonce, salt, count) is shown, the server's signature (derived from
+    // the password) is not.
     assert_eq!(
         run.err.matches("\nC: <redacted>\n").count(),
         2,
+        "{}",
+        run.err
+    );
+    assert!(
+        run.err
+            .contains("\nS: 334 <redacted>\nC: <redacted>\nS: 235 "),
         "{}",
         run.err
     );
