@@ -167,7 +167,10 @@ fn choose(ext: &Extensions, wanted: &[Mechanism], can_bind: bool) -> Result<Mech
     }
     if let Some(m) = wanted.iter().find(|m| m.binds_channel() && is_offered(**m)) {
         return Err(auth_error(
-            format!("{m} binds to the TLS channel, and this connection has no TLS"),
+            format!(
+                "{m} binds to the TLS channel, and this connection has none to bind to \
+                 (no TLS, or no tls-server-end-point hash of the server's certificate)"
+            ),
             None,
         ));
     }
@@ -383,7 +386,7 @@ mod tests {
         // Without the channel's binding data, -PLUS cannot run.
         assert_eq!(choose(&all, d, false).unwrap(), Mechanism::ScramSha256);
         let e = choose(&all, &[Mechanism::ScramSha256Plus], false).unwrap_err();
-        assert!(e.to_string().contains("has no TLS"), "{e}");
+        assert!(e.to_string().contains("has none to bind to"), "{e}");
         assert_eq!(
             choose(&ext("PLAIN SCRAM-SHA-1 LOGIN"), d, true).unwrap(),
             Mechanism::ScramSha1
