@@ -51,6 +51,12 @@
 #define SMTPC_VERSION_PATCH 0
 
 /**
+ * The size of the buffer a credentials callback writes the secret into:
+ * a longer password or token cannot be given.
+ */
+#define SMTPC_SECRET_MAX 16384
+
+/**
  * The result of a call. `SMTPC_OK` is 0; every other value is a failure
  * (or, for `SMTPC_PARTIAL`, a success with exceptions). After any call,
  * `smtpc_error_message` says what happened and `smtpc_reply_code` gives
@@ -244,6 +250,18 @@ typedef struct smtpc_client smtpc_client;
 typedef void (*smtpc_transcript_fn)(smtpc_direction direction, const char *line, void *user_data);
 
 /**
+ * Supplies the secret (password or OAuth 2.0 token) for AUTH, see
+ * `smtpc_set_credentials_callback`: writes it into `buf` (at most
+ * `size` bytes, `SMTPC_SECRET_MAX`; UTF-8, no NUL needed) and returns
+ * its length, or -1 (any negative value) when it cannot. `renew` is
+ * false when AUTH first needs the secret, true when the server refused
+ * the last one (refresh the token, fetch the password again). It runs
+ * during `smtpc_connect`, on its thread, and must not call smtpc
+ * functions on that handle.
+ */
+typedef ptrdiff_t (*smtpc_credentials_fn)(char *buf, size_t size, bool renew, void *user_data);
+
+/**
  * Supplies message content: writes at most `len` bytes to `buf` and
  * returns how many it wrote; 0 at the end of the message; a negative
  * value on error (the message is then abandoned, nothing is reported as
@@ -402,10 +420,34 @@ smtpc_result smtpc_set_tls(smtpc_client *c, int mode);
 smtpc_result smtpc_set_credentials(smtpc_client *c, const char *user, const char *secret);
 
 /**
+ * Authenticates as `user` with a secret that `callback` gives when AUTH
+ * needs it (see `smtpc_credentials_fn`), instead of a fixed one
+ * (`smtpc_set_credentials`; the last of the two set wins). It is called
+ * at each `smtpc_connect` that authenticates with `renew` false; when the
+ * server refuses the secret (535, 454, or an XOAUTH2/OAUTHBEARER error),
+ * once more with `renew` true, and AUTH is tried once again with its
+ * answer. A callback that returns -1 makes `smtpc_connect` fail with
+ * `SMTPC_AUTH` (the reply code is the refusal's, when the failure was
+ * in renewing). `user_data` is passed through untouched (it may be
+ * NULL). A NULL `callback` is `SMTPC_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `user` is NULL or a NUL-terminated
+ * string; `callback` is NULL or a function of the declared type, which
+ * must stay callable, with `user_data`, while the handle lives.
+ */
+smtpc_result smtpc_set_credentials_callback(smtpc_client *c,
+                                            const char *user,
+                                            smtpc_credentials_fn callback,
+                                            void *user_data);
+
+/**
  * The SASL mechanisms AUTH may use, in order of preference, separated by
- * spaces or commas: any of "CRAM-MD5", "PLAIN", "LOGIN" (the default,
- * in that order), "XOAUTH2", "OAUTHBEARER" (for tokens), in any case.
- * An unknown name or an empty list is `SMTPC_INVALID_ARGUMENT`.
+ * spaces or commas, in any case: any of "SCRAM-SHA-256-PLUS",
+ * "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN" (the
+ * default, in that order; -PLUS only over TLS), "XOAUTH2",
+ * "OAUTHBEARER" (for tokens). An unknown name or an empty list is
+ * `SMTPC_INVALID_ARGUMENT`.
  *
  * # Safety
  * `c` is NULL or a live handle; `names` is NULL or a NUL-terminated

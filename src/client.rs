@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::auth::{Credentials, Mechanism};
+use crate::auth::{Credentials, Mechanism, Secret};
 use crate::checks::{check_path, check_text, MAX_PATH_LEN};
 use crate::command::{Command, MailParams};
 use crate::config::Config;
@@ -197,19 +197,54 @@ impl ClientBuilder {
     }
 
     /// Authenticates with AUTH (RFC 4954) after TLS. With a password the
-    /// strongest mechanism both sides offer is used (CRAM-MD5, PLAIN,
-    /// LOGIN); for OAuth tokens name the mechanism with
-    /// [`auth_mechanisms`](Self::auth_mechanisms).
+    /// strongest mechanism both sides offer is used (SCRAM-SHA-256-PLUS,
+    /// SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN: see
+    /// [`Mechanism::PASSWORD_DEFAULT`]); for OAuth tokens name the
+    /// mechanism with [`auth_mechanisms`](Self::auth_mechanisms). A token
+    /// that expires is better given by
+    /// [`credentials_provider`](Self::credentials_provider).
     pub fn credentials(mut self, user: &str, secret: &str) -> Self {
-        self.config.credentials = Some(Credentials {
-            user: user.to_owned(),
-            secret: secret.to_owned(),
-        });
+        self.config.credentials = Some(Credentials::fixed(user, Secret::new(secret)));
         self
     }
 
-    /// The mechanisms allowed, in order of preference (overrides the
-    /// default CRAM-MD5, PLAIN, LOGIN).
+    /// Authenticates as `user` with a secret (password or token) that
+    /// `provider` gives when AUTH needs it, at each connection: the
+    /// provider is called with `renew` false. When the server refuses
+    /// that secret (535, 454, or an XOAUTH2/OAUTHBEARER error document),
+    /// the provider is called once more with `renew` true, to refresh a
+    /// token or fetch the password again, and AUTH is tried once again
+    /// with its answer; a second refusal is the error. (Replaces
+    /// [`credentials`](Self::credentials).)
+    ///
+    /// The provider runs on the thread that connects, one call at a time
+    /// (copies of the configuration share it). Its error ends the
+    /// connection with [`Error::Auth`] carrying its message, which must
+    /// not contain the secret.
+    ///
+    /// ```no_run
+    /// use smtpc::{Client, Mechanism, Secret};
+    /// # fn fetch_token(refresh: bool) -> Result<String, std::io::Error> { Ok(String::new()) }
+    /// let client = Client::builder("smtp.gmail.com")
+    ///     .auth_mechanisms(&[Mechanism::XOAuth2])
+    ///     .credentials_provider("me@gmail.com", |renew| {
+    ///         // renew: the last token was refused; refresh it.
+    ///         fetch_token(renew).map(Secret::new)
+    ///     })
+    ///     .connect()?;
+    /// # Ok::<(), smtpc::Error>(())
+    /// ```
+    pub fn credentials_provider<F, E>(mut self, user: &str, provider: F) -> Self
+    where
+        F: FnMut(bool) -> Result<Secret, E> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.config.credentials = Some(Credentials::provider(user, provider));
+        self
+    }
+
+    /// The mechanisms allowed, in order of preference (overrides
+    /// [`Mechanism::PASSWORD_DEFAULT`]).
     pub fn auth_mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
         self.config.mechanisms = mechanisms.to_vec();
         self

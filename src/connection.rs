@@ -53,6 +53,8 @@ pub(crate) struct Connection {
     names: Vec<String>,
     /// When the server last answered, or bytes last went out.
     active: Instant,
+    /// While set, the transcript shows 334 replies without their text.
+    redact_challenges: bool,
 }
 
 impl fmt::Debug for Connection {
@@ -143,6 +145,7 @@ impl Connection {
             parser: ReplyParser::new(),
             names: Vec::new(),
             active: Instant::now(),
+            redact_challenges: false,
         }
     }
 
@@ -222,6 +225,21 @@ impl Connection {
     /// True once TLS protects the connection.
     pub fn is_encrypted(&self) -> bool {
         self.stream.is_tls()
+    }
+
+    /// The server certificate's hash for `tls-server-end-point` channel
+    /// binding (RFC 5929 4.1), when TLS is up and the certificate's
+    /// signature algorithm names a usable hash.
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        self.stream.tls_server_end_point()
+    }
+
+    /// Shows (false) or hides (true) the text of the server's 334 replies
+    /// in the transcript: a SCRAM server signature is derived from the
+    /// password, and with it and the exchange anyone who reads the
+    /// transcript could test guesses of the password offline.
+    pub fn redact_challenges(&mut self, on: bool) {
+        self.redact_challenges = on;
     }
 
     /// Passes a line to the transcript.
@@ -320,7 +338,11 @@ impl Connection {
             if let Some(nl) = memchr::memchr(b'\n', pending) {
                 let line = &pending[..=nl];
                 self.rstart += nl + 1;
-                self.transcript.received(line);
+                if self.redact_challenges && line.starts_with(b"334") {
+                    self.transcript.received(b"334 <redacted>");
+                } else {
+                    self.transcript.received(line);
+                }
                 if let Some(reply) = parser.push_line(line).map_err(malformed)? {
                     return Ok(reply);
                 }

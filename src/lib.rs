@@ -55,7 +55,7 @@ mod tls;
 mod transaction;
 mod transcript;
 
-pub use auth::Mechanism;
+pub use auth::{Mechanism, Secret};
 pub use client::{Client, ClientBuilder};
 pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use delivery::{Delivery, Rejection};

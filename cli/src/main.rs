@@ -9,6 +9,7 @@
 
 mod args;
 mod exit;
+mod password_cmd;
 mod trace;
 
 use std::fs::File;
@@ -24,10 +25,11 @@ use smtpc::{Client, Delivery, Envelope, Error, MessageFile};
 
 use args::Args;
 use exit::{Context, Exit};
+use password_cmd::PasswordCmd;
 use trace::{out, say};
 
 /// Where the password for `--user` comes from when no file is named.
-const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
+pub(crate) const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
 
 fn main() -> ExitCode {
     match Args::try_parse() {
@@ -48,11 +50,13 @@ fn run(args: &Args) -> Exit {
     if args.password.is_some() {
         say(format!(
             "a password is not taken on the command line, where every user of the machine \
-             can see it: set {PASSWORD_VAR} or use --password-file"
+             can see it: set {PASSWORD_VAR}, or use --password-file or --password-cmd"
         ));
         return Exit::Usage;
     }
+    // --password-cmd runs when AUTH needs it; the others are read now.
     let password = match &args.user {
+        Some(_) if args.password_cmd.is_some() => None,
         Some(_) => match password(args) {
             Ok(p) => Some(p),
             Err(exit) => return exit,
@@ -101,6 +105,21 @@ fn run(args: &Args) -> Exit {
             .credentials(user, password)
             .allow_insecure_auth(args.allow_insecure_auth);
     }
+    let password_cmd = match (&args.user, &args.password_cmd) {
+        (Some(user), Some(command)) => {
+            let cmd = PasswordCmd {
+                command: command.clone(),
+                timeout: args.timeout,
+                failed: Arc::default(),
+            };
+            let run = cmd.clone();
+            builder = builder
+                .credentials_provider(user, move |renew| run.secret(renew))
+                .allow_insecure_auth(args.allow_insecure_auth);
+            Some(cmd)
+        }
+        _ => None,
+    };
     if let Some(mechanism) = args.auth {
         builder = builder.auth_mechanisms(&[mechanism]);
     }
@@ -112,6 +131,11 @@ fn run(args: &Args) -> Exit {
                 connected: connected.load(Ordering::Relaxed),
                 input_failed: false,
             };
+            // The password command failed: the password cannot be read.
+            if password_cmd.is_some_and(|c| c.failed.load(Ordering::Relaxed)) {
+                say(&e);
+                return Exit::NoInput;
+            }
             return failed(&e, cx);
         }
     };
@@ -155,7 +179,8 @@ fn password(args: &Args) -> Result<String, Exit> {
         Ok(password) => Ok(password),
         Err(std::env::VarError::NotPresent) => {
             say(format!(
-                "--user needs a password: set {PASSWORD_VAR} or use --password-file"
+                "--user needs a password: set {PASSWORD_VAR}, or use --password-file or \
+                 --password-cmd"
             ));
             Err(Exit::Usage)
         }

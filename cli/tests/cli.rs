@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use testkit::certs::pki;
 use testkit::*;
 
+/// `--password-cmd`, renewal and SCRAM (in tests/cli/).
+#[path = "cli/password_cmd.rs"]
+mod password_cmd;
+
 const BIN: &str = env!("CARGO_BIN_EXE_smtpc");
 const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
 const MSG: &str = "From: a@x.test\r\nTo: b@y.test\r\nSubject: smtpc\r\n\r\nHello.\r\n";

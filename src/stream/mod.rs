@@ -82,6 +82,16 @@ impl Stream {
         }
     }
 
+    /// RFC 5929 `tls-server-end-point` data: the hash of the server's
+    /// certificate (SHA-256 for MD5 and SHA-1 signatures, otherwise the
+    /// signature's own hash), as native-tls computes it.
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        match self {
+            Stream::Tls(s) => s.tls_server_end_point().ok().flatten(),
+            _ => None,
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }

@@ -2,7 +2,9 @@
 # A private Postfix instance for smtpc's tests: its own config, queue and
 # log under $PFX; smtpd on 127.0.0.1:PORT with PIPELINING, SIZE, 8BITMIME,
 # SMTPUTF8, DSN, CHUNKING, STARTTLS (the given certificate) and AUTH PLAIN,
-# LOGIN, CRAM-MD5 via Cyrus sasldb (after STARTTLS only). Every message is
+# LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1 via Cyrus sasldb (after
+# STARTTLS only; Cyrus' SCRAM plugin, in libsasl2-modules, derives the
+# SCRAM secrets from the password in sasldb). Every message is
 # delivered by pipe(8) into $SAVE/<queue id>. /etc/postfix is only read.
 # master(8) runs with -e MAX_SECONDS so it always exits by itself.
 #
@@ -84,7 +86,7 @@ CONF
   cat > "$ETC/sasl/smtpd.conf" <<SASL
 pwcheck_method: auxprop
 auxprop_plugin: sasldb
-mech_list: PLAIN LOGIN CRAM-MD5
+mech_list: SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN
 sasldb_path: $ETC/sasl/sasldb2
 SASL
   echo "$pass" | saslpasswd2 -p -c -f "$ETC/sasl/sasldb2" -u pfx.test "$user"
