@@ -35,6 +35,7 @@
 
 mod auth;
 mod block;
+mod builder;
 mod checks;
 mod client;
 mod command;
@@ -56,7 +57,8 @@ mod transaction;
 mod transcript;
 
 pub use auth::{Mechanism, Secret};
-pub use client::{Client, ClientBuilder};
+pub use builder::ClientBuilder;
+pub use client::Client;
 pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use delivery::{Delivery, Rejection};
 pub use envelope::{Body, Envelope, Notify, Recipient, Ret};

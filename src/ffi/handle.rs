@@ -9,7 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::callbacks::Transcript;
 use super::outcome::Outcome;
 use super::result::{smtpc_result, Done, Fail};
-use crate::client::{Client, ClientBuilder};
+use crate::builder::ClientBuilder;
+use crate::client::Client;
 use crate::config::Config;
 
 /// The body of every `extern "C"` function, inside the panic boundary

@@ -10,7 +10,7 @@ use super::args;
 use super::callbacks::{smtpc_credentials_fn, smtpc_transcript_fn, Credentials, Transcript};
 use super::handle::smtpc_client;
 use super::result::{smtpc_result, Done, Fail};
-use crate::client::ClientBuilder;
+use crate::builder::ClientBuilder;
 use crate::tls::{Tls, TlsVersion};
 
 /// How the connection is protected; the values for `smtpc_set_tls`.
