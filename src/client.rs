@@ -178,6 +178,14 @@ impl Client {
     /// After any failed transaction RSET is sent, so the client can send
     /// the next message.
     ///
+    /// Recipients the server puts off ("452 too many recipients") get the
+    /// message in another transaction of the same call, and a connection
+    /// the server closed while it sat idle is replaced before anything is
+    /// sent; when the connection breaks after the end of the message was
+    /// sent and before the reply, the error is
+    /// [`Error::OutcomeUnknown`]: the message may have been delivered, and
+    /// it is not sent again. `docs/delivery.md` has the whole story.
+    ///
     /// The commands are grouped as the server allows: with PIPELINING the
     /// envelope and DATA leave in one write (two round trips in all), with
     /// CHUNKING too the envelope, `BDAT n LAST` and a small message leave

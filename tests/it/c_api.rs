@@ -756,3 +756,36 @@ fn c_success_is_the_reply_the_protocol_names() {
     );
     assert_eq!(lines(&bye.received()), ["EHLO [127.0.0.1]"]);
 }
+
+/// From C (send.c, which sends through a read callback; a message that
+/// fits in the first block is at hand and may go in several
+/// transactions): a server that takes two recipients at a time gets the
+/// message in three and the result is `SMTPC_OK`; one that vanishes after
+/// taking the message gives `SMTPC_UNKNOWN`.
+#[test]
+fn c_several_transactions_and_an_unknown_outcome() {
+    use crate::support::fake::{AfterEnd, Fake, Settings};
+    let (file, _) = message_file("several.txt");
+    let fake = Fake::start(Settings {
+        max_recipients: Some(2),
+        ..Settings::default()
+    });
+    let to = "r0@y.test,r1@y.test,r2@y.test,r3@y.test,r4@y.test";
+    let (stdout, _) = exited(&run(plain_send(fake.port(), to, &file)), 0);
+    assert!(stdout.starts_with("sent: 250 "), "{stdout}");
+    let stored = fake.stored();
+    assert_eq!(
+        stored.iter().map(|s| s.to.len()).collect::<Vec<_>>(),
+        [2, 2, 1]
+    );
+
+    let fake = Fake::start(Settings {
+        after_end: Some((1, AfterEnd::Close)),
+        ..Settings::default()
+    });
+    let (_, stderr) = exited(&run(plain_send(fake.port(), "b@y.test", &file)), 1);
+    assert!(
+        stderr.contains("send: outcome unknown: the message may have been delivered: end of data: connection closed"),
+        "{stderr}"
+    );
+}
