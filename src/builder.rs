@@ -254,7 +254,7 @@ impl ClientBuilder {
 
     /// At most `n` recipients per transaction: a message to more goes in
     /// several, each with its own reply and queue id, all in one
-    /// [`Delivery`]. By default as many as the server takes: a server that
+    /// [`Delivery`](crate::Delivery). By default as many as the server takes: a server that
     /// takes no more ("452 too many recipients", RFC 5321 4.5.3.1.10)
     /// gets the rest in another transaction all the same. (A message read
     /// from a stream is read once: it goes in one transaction, and
