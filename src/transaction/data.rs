@@ -73,7 +73,13 @@ fn start<'e, 'r>(
     messages: &mut impl Iterator<Item = (usize, (Part<'e>, Source<'r>))>,
     results: &mut Vec<Option<Outcome>>,
 ) -> Option<(usize, Source<'r>)> {
-    for (index, (part, source)) in messages {
+    loop {
+        // A connection the server is done with takes no more: the rest
+        // wait for a new one.
+        if pipe.done() {
+            return None;
+        }
+        let (index, (part, source)) = messages.next()?;
         results.push(None);
         let facts = describe(&source, block);
         match pipe.start(index, part, facts, false) {
@@ -92,7 +98,6 @@ fn start<'e, 'r>(
         }
         abandon(pipe, results);
     }
-    None
 }
 
 /// Ends a message that failed on the wire: reads every reply due, sends

@@ -119,15 +119,22 @@ pub(super) struct Pipe<'c, 'e> {
     /// A reply that closes the session was read: nothing after it was
     /// taken.
     goodbye: bool,
+    /// Messages the server took on this connection (before and during
+    /// this run).
+    taken: usize,
+    /// The server takes no more messages on this connection.
+    spent: bool,
 }
 
 impl<'c, 'e> Pipe<'c, 'e> {
     /// `pending` is an empty queue, lent for its memory.
+    /// `taken` messages were taken on this connection before.
     pub fn new(
         conn: &'c mut Connection,
         ext: &'c Extensions,
         pending: VecDeque<Pending>,
         then: Then,
+        taken: usize,
     ) -> Self {
         Pipe {
             wire: Wire {
@@ -139,6 +146,8 @@ impl<'c, 'e> Pipe<'c, 'e> {
             flight: Queue::default(),
             then,
             goodbye: false,
+            taken,
+            spent: false,
         }
     }
 
@@ -152,6 +161,13 @@ impl<'c, 'e> Pipe<'c, 'e> {
         if self.then == Then::Quit && !self.wire.lockstep && !self.current().failed() {
             self.wire.push(index, Expect::Quit, &Command::Quit);
         }
+    }
+
+    /// Whether the connection is done with: the server closed it, or said
+    /// it takes no more messages on it. No more messages go on it then:
+    /// they wait for a new one.
+    pub fn done(&self) -> bool {
+        self.spent || self.wire.conn.is_closed()
     }
 
     /// Gives back the queue of pending replies (empty by now) for reuse.
@@ -212,6 +228,15 @@ impl<'c, 'e> Pipe<'c, 'e> {
         };
         let reply = self.wire.conn.read_reply_to(p.during);
         let goodbye = matches!(&reply, Ok(r) if r.closes_session());
+        match (&reply, p.expect) {
+            (Ok(r), Expect::EndOfData | Expect::Bdat { last: true }) if r.code == 250 => {
+                self.taken += 1;
+            }
+            // "452 4.5.3 Too many messages" to MAIL once some were taken
+            // here: the server takes no more on this connection.
+            (Ok(r), Expect::Mail) if r.code == 452 && self.taken > 0 => self.spent = true,
+            _ => {}
+        }
         if let Some(tx) = self.flight.find_mut(|t| t.index == p.message) {
             if self.goodbye {
                 // The server said goodbye (421, 221) before this: it took

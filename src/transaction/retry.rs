@@ -162,6 +162,15 @@ pub(super) fn deliver<'r>(
             }
         }
         scratch.outcomes = outcomes;
+        // Taken but never started (the connection was done with first):
+        // they go again as they were.
+        while let Some(t) = taken.pop_front() {
+            if let Some(source) = t.again {
+                let mut job = Job::new(t.message, t.part, source);
+                job.tried = t.tried;
+                again.push_back(job);
+            }
+        }
         // What goes again goes first, in its order.
         while let Some(job) = again.pop_back() {
             jobs.push_front(job);
@@ -250,6 +259,10 @@ fn finish<'r>(
         deferred,
         ..
     } = outcome;
+    let accepted_here = match &result {
+        Ok(d) => d.accepted.len(),
+        Err(_) => accepted.len(),
+    };
     if result.is_ok() {
         session.delivered += 1;
     }
@@ -257,13 +270,26 @@ fn finish<'r>(
     if deferred.is_empty() {
         return;
     }
-    match t.again.as_ref().and_then(Source::again) {
+    // The server's limit, learned: later transactions (of this message
+    // and the next ones) carry no more, so no RCPT goes only to be put
+    // off.
+    let limit = session
+        .upkeep
+        .max_recipients
+        .map_or(accepted_here, |l| l.min(accepted_here))
+        .max(1);
+    session.upkeep.max_recipients = Some(limit);
+    match t.again.as_ref() {
         Some(source) => {
-            let part = Part {
-                envelope: t.part.envelope,
-                recipients: Recipients::Only(deferred.into_iter().map(|(at, _)| at).collect()),
-            };
-            jobs.push_back(Job::new(t.message, part, source));
+            let rest: Vec<usize> = deferred.into_iter().map(|(at, _)| at).collect();
+            for group in rest.chunks(limit) {
+                let part = Part {
+                    envelope: t.part.envelope,
+                    recipients: Recipients::Only(group.to_vec()),
+                };
+                let copy = source.again().expect("content at hand");
+                jobs.push_back(Job::new(t.message, part, copy));
+            }
         }
         // A stream was read once: those recipients cannot get it.
         None => {
