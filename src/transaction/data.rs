@@ -45,7 +45,7 @@ pub(super) fn run<'e, 'r>(
             next = start(pipe, block, &mut messages, results);
             continue;
         }
-        pipe.current().end_queued = true;
+        pipe.end_queued();
         pipe.wire
             .expect(index, Expect::EndOfData, Cow::Borrowed("end of data"));
         // Without PIPELINING the end of data is answered before anything

@@ -124,6 +124,8 @@ pub(super) struct Pipe<'c, 'e> {
     taken: usize,
     /// The server takes no more messages on this connection.
     spent: bool,
+    /// Some transaction's end was queued since the last write.
+    ends_queued: bool,
 }
 
 impl<'c, 'e> Pipe<'c, 'e> {
@@ -148,6 +150,7 @@ impl<'c, 'e> Pipe<'c, 'e> {
             goodbye: false,
             taken,
             spent: false,
+            ends_queued: false,
         }
     }
 
@@ -161,6 +164,13 @@ impl<'c, 'e> Pipe<'c, 'e> {
         if self.then == Then::Quit && !self.wire.lockstep && !self.current().failed() {
             self.wire.push(index, Expect::Quit, &Command::Quit);
         }
+    }
+
+    /// The current transaction's end (the end of data, or the last
+    /// chunk) is queued.
+    pub fn end_queued(&mut self) {
+        self.current().end_queued = true;
+        self.ends_queued = true;
     }
 
     /// Whether the connection is done with: the server closed it, or said
@@ -213,11 +223,15 @@ impl<'c, 'e> Pipe<'c, 'e> {
             }
             // Whatever end was queued is on its way: a reply that never
             // comes now leaves the outcome unknown.
-            Ok(()) => self.flight.for_each(|tx| {
-                if tx.end_queued && !tx.failed() {
-                    tx.end_sent = true;
-                }
-            }),
+            Ok(()) if self.ends_queued => {
+                self.ends_queued = false;
+                self.flight.for_each(|tx| {
+                    if tx.end_queued && !tx.failed() {
+                        tx.end_sent = true;
+                    }
+                });
+            }
+            Ok(()) => {}
         }
     }
 
@@ -379,7 +393,7 @@ impl<'c, 'e> Pipe<'c, 'e> {
         let during = self.wire.conn.queue(&Command::Bdat { size, last });
         match content(self.wire.conn, &during) {
             Err(e) => self.current().fail(e),
-            Ok(()) if last => self.current().end_queued = true,
+            Ok(()) if last => self.end_queued(),
             Ok(()) => {}
         }
         self.wire

@@ -17,7 +17,7 @@
 
 use super::merge::Merge;
 use super::queue::Queue;
-use super::tx::{Outcome, Part, Recipients};
+use super::tx::{More, Outcome, Part, Recipients};
 use super::{run, Scratch, Source, Then};
 use crate::delivery::Rejection;
 use crate::error::Error;
@@ -32,7 +32,7 @@ struct Job<'r> {
     /// It went on the wire once and the connection went under it.
     tried: bool,
     /// What stopped it last, for when it cannot go again.
-    last: Option<Error>,
+    last: Option<Box<Error>>,
 }
 
 impl<'r> Job<'r> {
@@ -152,7 +152,7 @@ pub(super) fn deliver<'r>(
                         part: t.part,
                         source: t.again.expect("checked"),
                         tried: t.tried || matches!(verdict, Verdict::Refused),
-                        last: outcome.result.err(),
+                        last: outcome.result.err().map(Box::new),
                     });
                 }
                 _ => {
@@ -252,20 +252,23 @@ fn finish<'r>(
     merge: &mut Merge,
     session: &mut Session,
 ) {
-    let Outcome {
-        result,
+    let Outcome { result, more, .. } = outcome;
+    if result.is_ok() {
+        session.delivered += 1;
+    }
+    let Some(more) = more else {
+        merge.add(result, Vec::new(), Vec::new());
+        return;
+    };
+    let More {
         accepted,
         rejected,
         deferred,
-        ..
-    } = outcome;
+    } = *more;
     let accepted_here = match &result {
         Ok(d) => d.accepted.len(),
         Err(_) => accepted.len(),
     };
-    if result.is_ok() {
-        session.delivered += 1;
-    }
     merge.add(result, accepted, rejected);
     if deferred.is_empty() {
         return;
@@ -313,6 +316,7 @@ fn give_up(jobs: &mut Queue<Job<'_>>, merges: &mut [Merge], error: Error) {
     while let Some(job) = jobs.pop_front() {
         let e = job
             .last
+            .map(|e| *e)
             .or_else(|| error.take())
             .unwrap_or(Error::ConnectionClosed {
                 during: "sending the message".into(),
