@@ -500,9 +500,9 @@ mod tests {
             t.absorb(Expect::Data, reply("354 go"));
             t.absorb(Expect::EndOfData, reply("250 queued"));
             let o = t.into_outcome();
+            let put_off: Vec<usize> = o.deferred().iter().map(|(at, _)| *at).collect();
             let d = o.result.unwrap();
             assert_eq!(d.accepted, ["a@y"], "{code}");
-            let put_off: Vec<usize> = o.deferred().iter().map(|(at, _)| *at).collect();
             if deferred {
                 assert_eq!(put_off, [1, 2], "{code}");
                 assert!(d.rejected.is_empty(), "{code}");
