@@ -6,11 +6,14 @@
 //! [`crate::transaction`]'s, and the bytes go through
 //! [`crate::connection::Connection`].
 
+mod connect;
+
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::auth::{Credentials, Mechanism};
+use crate::cancel::Canceller;
 use crate::checks::{check_path, check_text, MAX_PATH_LEN};
 use crate::command::{Command, MailParams};
 use crate::config::Config;
@@ -22,11 +25,11 @@ use crate::extensions::Extensions;
 use crate::message::Content;
 use crate::reply::Reply;
 use crate::session::{self, SessionConfig, SessionInfo};
-use crate::stream::{net, Stream, Transport};
 use crate::success::Step;
+use crate::timeouts::{Phase, Timeouts};
 use crate::tls::{CertSource, IdentitySource, Tls, TlsVersion};
 use crate::transaction::{self, Scratch};
-use crate::transcript::{Direction, Hook, Transcript};
+use crate::transcript::{Direction, Hook};
 
 /// Options for a connection, set before [`ClientBuilder::connect`]: a
 /// [`Config`] and, for this connection only, a transcript function.
@@ -50,6 +53,10 @@ use crate::transcript::{Direction, Hook, Transcript};
 pub struct ClientBuilder {
     config: Config,
     transcript: Option<Hook>,
+    /// Cancels the connect, then the session's calls.
+    canceller: Canceller,
+    /// The absolute deadline of every call, connect included.
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -57,6 +64,7 @@ impl std::fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("config", &self.config)
             .field("transcript", &self.transcript.is_some())
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -67,6 +75,8 @@ impl From<Config> for ClientBuilder {
         ClientBuilder {
             config,
             transcript: None,
+            canceller: Canceller::new(),
+            deadline: None,
         }
     }
 }
@@ -98,15 +108,37 @@ impl ClientBuilder {
         self
     }
 
-    /// How long to wait for each whole reply, and for each write to make
-    /// progress (default 5 minutes). A server that sends a reply one byte
-    /// at a time still has only this long for all of it.
+    /// How long to wait for each whole reply, for the TLS handshake, and
+    /// for each write to make progress: the timeout of every [`Phase`] at
+    /// once (by default RFC 5321's, 2 to 10 minutes by phase). A server
+    /// that sends a reply one byte at a time still has only this long for
+    /// all of it. [`phase_timeout`](Self::phase_timeout) then changes one.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.config.timeout = timeout;
+        self.config.timeouts = Timeouts::all(timeout);
         self
     }
 
-    /// How long to wait for the TCP connection to each address (default 30 s).
+    /// How long the waits of one phase may take (see [`Phase`] for which
+    /// wait belongs to which phase, and the defaults).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use smtpc::{Client, Phase};
+    /// let builder = Client::builder("mail.example.org")
+    ///     .timeout(Duration::from_secs(60))
+    ///     .phase_timeout(Phase::EndOfData, Duration::from_secs(600));
+    /// assert_eq!(builder.config().phase_timeout(Phase::Rcpt), Duration::from_secs(60));
+    /// assert_eq!(builder.config().phase_timeout(Phase::EndOfData), Duration::from_secs(600));
+    /// ```
+    pub fn phase_timeout(mut self, phase: Phase, timeout: Duration) -> Self {
+        self.config.timeouts.set(phase, timeout);
+        self
+    }
+
+    /// How long to wait for the TCP connection to each address (default
+    /// 30 s), and for a SOCKS5 proxy's handshake. Addresses are tried
+    /// Happy Eyeballs style (RFC 8305): the next one 250 ms after the one
+    /// before if that has not connected yet, each with this timeout.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
         self
@@ -223,61 +255,6 @@ impl ClientBuilder {
         self.config.allow_insecure_auth = allow;
         self
     }
-
-    /// Connects, reads the greeting and says EHLO (HELO if the server does
-    /// not know EHLO), then STARTTLS and AUTH as configured.
-    pub fn connect(self) -> Result<Client, Error> {
-        let config = &self.config;
-        if config.host.is_empty() {
-            return Err(Error::InvalidInput("no server to connect to".into()));
-        }
-        // Checked before anything goes on the network.
-        let mut session = config.session("[127.0.0.1]".to_owned())?;
-        let port = config.port();
-        let timeout = config.timeout;
-        let tcp = net::connect(&config.host, port, config.connect_timeout, timeout)?;
-        let during = || format!("connecting to {}:{port}", config.host);
-        let peer = tcp.peer_addr().map_err(|source| Error::Io {
-            during: during(),
-            source,
-        })?;
-        let mut transcript = Transcript::new(self.transcript);
-        transcript.note(Direction::Info, &format!("connected to {peer}"));
-        if config.helo_name.is_none() {
-            if let Ok(local) = tcp.local_addr() {
-                session.helo_name = net::address_literal(local.ip());
-            }
-        }
-        start(Stream::Tcp(tcp), transcript, timeout, session)
-    }
-
-    /// Runs the session over a stream the caller opened (a tunnel, a Unix
-    /// socket, an in-memory script in tests). The timeout then bounds only
-    /// the total time of each reply as far as the stream returns control;
-    /// the stream's own reads must not block forever.
-    pub fn connect_stream(self, stream: impl Transport + 'static) -> Result<Client, Error> {
-        let session = self.config.session("[127.0.0.1]".to_owned())?;
-        let transcript = Transcript::new(self.transcript);
-        let stream = Stream::Custom(Box::new(stream));
-        start(stream, transcript, self.config.timeout, session)
-    }
-}
-
-/// Sets up the session over an open stream.
-fn start(
-    stream: Stream,
-    transcript: Transcript,
-    timeout: Duration,
-    config: SessionConfig,
-) -> Result<Client, Error> {
-    let mut conn = Connection::new(stream, timeout, transcript);
-    let info = session::open(&mut conn, &config)?;
-    Ok(Client {
-        conn,
-        config,
-        info,
-        scratch: Scratch::default(),
-    })
 }
 
 /// A session with an SMTP server.
@@ -340,8 +317,37 @@ impl Client {
         self.conn.is_closed()
     }
 
+    /// The handle that cancels this client's call in progress from
+    /// another thread (see [`Canceller`]).
+    ///
+    /// ```no_run
+    /// # let mut client = smtpc::Client::builder("127.0.0.1").port(2525).connect()?;
+    /// let canceller = client.canceller();
+    /// std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_secs(10));
+    ///     canceller.cancel();
+    /// });
+    /// let envelope = smtpc::Envelope::new("a@example.org", ["b@example.org"])?;
+    /// match client.send_bytes(&envelope, b"Subject: hi\r\n\r\nHello.\r\n") {
+    ///     Err(smtpc::Error::Cancelled { .. }) => eprintln!("cancelled: not reported as sent"),
+    ///     other => println!("{other:?}"),
+    /// }
+    /// # Ok::<(), smtpc::Error>(())
+    /// ```
+    pub fn canceller(&self) -> Canceller {
+        self.conn.canceller().clone()
+    }
+
+    /// The absolute deadline of every call from now on (`None` removes
+    /// it; the call timeout, if set, still applies): each call returns by
+    /// then, with [`Error::Deadline`] if it is not done.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.conn.set_deadline(deadline);
+    }
+
     /// Says EHLO again and takes the new list of extensions.
     pub fn ehlo(&mut self) -> Result<Reply, Error> {
+        self.conn.begin_call();
         let (reply, ext) = session::ehlo(&mut self.conn, &self.config.helo_name)?;
         self.info.hello = reply.clone();
         self.info.extensions = ext;
@@ -350,6 +356,7 @@ impl Client {
 
     /// Says HELO (the server's extensions are then forgotten).
     pub fn helo(&mut self) -> Result<Reply, Error> {
+        self.conn.begin_call();
         let reply = session::helo(&mut self.conn, &self.config.helo_name)?;
         self.info.hello = reply.clone();
         self.info.extensions = Extensions::default();
@@ -400,6 +407,7 @@ impl Client {
     /// dot-stuffed), then the end of data. Returns the final reply: the
     /// message is accepted only when this returns `Ok`.
     pub fn data(&mut self, mut body: impl Read) -> Result<Reply, Error> {
+        self.conn.begin_call();
         transaction::data(&mut self.conn, &mut self.scratch.block, &mut body)
     }
 
@@ -442,6 +450,7 @@ impl Client {
     /// block is read before anything is sent, so its size is declared
     /// (`SIZE=`) and its 8-bit bytes detected (`BODY=8BITMIME`).
     pub fn send(&mut self, envelope: &Envelope, mut body: impl Read) -> Result<Delivery, Error> {
+        self.conn.begin_call();
         let ext = &self.info.extensions;
         transaction::send(&mut self.conn, ext, &mut self.scratch, envelope, &mut body)
     }
@@ -459,6 +468,7 @@ impl Client {
     /// # Ok::<(), smtpc::Error>(())
     /// ```
     pub fn send_bytes(&mut self, envelope: &Envelope, body: &[u8]) -> Result<Delivery, Error> {
+        self.conn.begin_call();
         let ext = &self.info.extensions;
         transaction::send_content(&mut self.conn, ext, &mut self.scratch, envelope, body)
     }
@@ -486,6 +496,7 @@ impl Client {
         envelope: &Envelope,
         message: impl Content,
     ) -> Result<Delivery, Error> {
+        self.conn.begin_call();
         let ext = &self.info.extensions;
         transaction::send_content(&mut self.conn, ext, &mut self.scratch, envelope, message)
     }
@@ -523,20 +534,29 @@ impl Client {
         E: std::borrow::Borrow<Envelope>,
         B: Content,
     {
+        self.conn.begin_call();
         let ext = &self.info.extensions;
         transaction::send_batch(&mut self.conn, ext, &mut self.scratch, messages)
     }
 
     fn step(&mut self, command: &Command<'_>, step: Step) -> Result<Reply, Error> {
+        self.conn.begin_call();
         Error::check(self.conn.execute(command)?, step)
     }
 }
+
+/// The most a dropped client waits to write its QUIT.
+const DROP_QUIT_WAIT: Duration = Duration::from_secs(1);
 
 impl Drop for Client {
     /// Says QUIT without waiting for the answer, so that the server does
     /// not log a lost connection.
     fn drop(&mut self) {
         if !self.conn.is_closed() {
+            // A server that stopped reading must not hold the caller up.
+            let soon = Instant::now() + DROP_QUIT_WAIT;
+            let deadline = self.conn.call_deadline().map_or(soon, |d| d.min(soon));
+            self.conn.set_call_deadline(Some(deadline));
             self.conn.queue(&Command::Quit);
             let _ = self.conn.flush("QUIT");
             self.conn.shutdown();

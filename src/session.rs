@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::reply::{Reply, ReplyClass};
 use crate::success::Step;
+use crate::timeouts::Phase;
 use crate::tls::Tls;
 use crate::transcript::Direction;
 
@@ -54,7 +55,10 @@ fn setup(conn: &mut Connection, config: &SessionConfig) -> Result<SessionInfo, E
     if config.tls == Tls::Implicit {
         conn.start_tls(connector(config)?, &config.tls_name)?;
     }
-    let greeting = Error::check(conn.read_reply("greeting")?, Step::Greeting)?;
+    let greeting = Error::check(
+        conn.read_reply("greeting", Phase::Greeting)?,
+        Step::Greeting,
+    )?;
     let (mut hello, mut extensions) = hello(conn, &config.helo_name)?;
     if matches!(config.tls, Tls::StartTls | Tls::Opportunistic) {
         if extensions.starttls() {

@@ -36,8 +36,9 @@ pub enum smtpc_result {
     /// An I/O error on the connection, a failure to connect, or a read
     /// callback that reported an error. The connection is closed.
     SMTPC_IO = 5,
-    /// The server did not answer (or accept data) within the timeout. The
-    /// connection is closed.
+    /// The server did not answer (or accept data) within the timeout, the
+    /// call's deadline passed (`smtpc_set_call_timeout_ms`), or no address
+    /// answered within the connect timeout. The connection is closed.
     SMTPC_TIMEOUT = 6,
     /// There is no session: `smtpc_connect` was not called or failed, the
     /// session ended with `smtpc_quit`, or the server closed the
@@ -62,6 +63,17 @@ pub enum smtpc_result {
     /// A bug in smtpc: a panic was caught at the boundary. The session, if
     /// any, was dropped; the handle can still be freed or reconnected.
     SMTPC_PANIC = 12,
+    /// The call was cancelled with `smtpc_cancel`. The connection is
+    /// closed; a message whose end of data had gone out may or may not
+    /// have been taken, and is never reported as sent.
+    SMTPC_CANCELLED = 13,
+    /// The host name (the server's, or the proxy's) does not exist or has
+    /// no address. A resolver that could not answer is `SMTPC_IO`.
+    SMTPC_UNKNOWN_HOST = 14,
+    /// The SOCKS5 proxy refused to connect to the server (the error
+    /// message gives its reply code and what it means), refused the user
+    /// name and password, or is not a SOCKS5 proxy.
+    SMTPC_PROXY = 15,
 }
 
 use smtpc_result::*;
@@ -82,6 +94,9 @@ c_enum! {
         SMTPC_INVALID_ARGUMENT => c"invalid argument",
         SMTPC_UNSUPPORTED => c"unsupported by the server",
         SMTPC_PANIC => c"internal error (panic)",
+        SMTPC_CANCELLED => c"cancelled",
+        SMTPC_UNKNOWN_HOST => c"unknown host",
+        SMTPC_PROXY => c"proxy refused",
     }
 }
 
@@ -99,6 +114,9 @@ impl smtpc_result {
             ErrorKind::Auth => SMTPC_AUTH,
             ErrorKind::Unsupported => SMTPC_UNSUPPORTED,
             ErrorKind::InvalidInput => SMTPC_INVALID_ARGUMENT,
+            ErrorKind::Cancelled => SMTPC_CANCELLED,
+            ErrorKind::UnknownHost => SMTPC_UNKNOWN_HOST,
+            ErrorKind::Proxy => SMTPC_PROXY,
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::message::private::Payload;
 use crate::message::Content;
 use crate::reply::Reply;
 use crate::success::Step;
+use crate::timeouts::Phase;
 use crate::transcript::Direction;
 
 /// Sends every message with DATA; `block` holds a stream's head.
@@ -159,5 +160,8 @@ pub(crate) fn data(
     conn.queue_body(block, 0, body, &mut DataEncoder::for_data(), "DATA")?;
     conn.note(Direction::Sent, ".");
     conn.flush("end of data")?;
-    Error::check(conn.read_reply("end of data")?, Step::EndOfData)
+    Error::check(
+        conn.read_reply("end of data", Phase::EndOfData)?,
+        Step::EndOfData,
+    )
 }

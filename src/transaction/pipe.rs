@@ -243,7 +243,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         let Some(p) = self.wire.pending.pop_front() else {
             return;
         };
-        let reply = self.wire.conn.read_reply_to(p.during);
+        let reply = self.wire.conn.read_reply_to(p.during, p.expect.phase());
         if let Some(tx) = self.flight.find_mut(|t| t.index == p.message) {
             if let Some(spare) = tx.absorb(p.expect, reply) {
                 self.wire.conn.recycle(spare);

@@ -9,6 +9,7 @@ use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::reply::{Reply, ReplyClass};
 use crate::success::Step;
+use crate::timeouts::Phase;
 
 /// What a pending reply answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,20 @@ pub(super) enum Expect {
     Data,
     Bdat { last: bool },
     EndOfData,
+}
+
+impl Expect {
+    /// The phase whose timeout bounds the wait for this reply.
+    pub fn phase(self) -> Phase {
+        match self {
+            Expect::Mail => Phase::Mail,
+            Expect::Rcpt => Phase::Rcpt,
+            Expect::Data => Phase::Data,
+            Expect::Bdat { last: false } => Phase::DataBlock,
+            Expect::Bdat { last: true } | Expect::EndOfData => Phase::EndOfData,
+            Expect::Rset => Phase::Other,
+        }
+    }
 }
 
 /// A command on the wire whose reply has not been read yet.
