@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn the_defaults_are_rfc_5321s() {
         let t = Timeouts::default();
-        let min = |m| Duration::from_secs(m * 60);
+        let min = |m: u64| Duration::from_secs(m * 60);
         assert_eq!(t.get(Phase::Greeting), min(5));
         assert_eq!(t.get(Phase::Mail), min(5));
         assert_eq!(t.get(Phase::Rcpt), min(5));

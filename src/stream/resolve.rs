@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use dns_lookup::{AddrInfoHints, LookupError, LookupErrorKind};
@@ -33,37 +33,46 @@ pub(crate) fn resolve(
     }
     let during = format!("resolving {bare}");
     let name = bare.to_owned();
-    let (tx, rx) = mpsc::sync_channel(1);
+    // A slot and a condition variable rather than a channel: a channel's
+    // wait keeps a thread-local record of the calling thread, which a C
+    // program's main thread never frees.
+    let slot: Slot = Arc::new((Mutex::new(None), Condvar::new()));
+    let theirs = Arc::clone(&slot);
     let spawned = std::thread::Builder::new()
         .name("smtpc-resolve".into())
         .spawn(move || {
-            let _ = tx.send(lookup(&name));
+            let found = lookup(&name);
+            let (answer, ready) = &*theirs;
+            *answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(found);
+            ready.notify_one();
         });
     let found = match spawned {
         // No thread to be had: resolve here, without a deadline.
         Err(_) => lookup(bare),
-        Ok(_) => loop {
-            if cancel.take() {
-                return Err(Error::Cancelled { during });
-            }
-            let mut wait = CANCEL_POLL;
-            if let Some(d) = deadline {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Error::Deadline { during });
+        Ok(_) => {
+            let (answer, ready) = &*slot;
+            let mut answer = answer.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(found) = answer.take() {
+                    break found;
                 }
-                wait = wait.min(left);
-            }
-            match rx.recv_timeout(wait) {
-                Ok(found) => break found,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    break Err(LookupError::from(io::Error::other(
-                        "the resolver thread failed",
-                    )))
+                if cancel.take() {
+                    return Err(Error::Cancelled { during });
                 }
+                let mut wait = CANCEL_POLL;
+                if let Some(d) = deadline {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::Deadline { during });
+                    }
+                    wait = wait.min(left);
+                }
+                answer = ready
+                    .wait_timeout(answer, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
-        },
+        }
     };
     let ips = found.map_err(|e| lookup_error(e, bare))?;
     let mut addrs: Vec<SocketAddr> = Vec::with_capacity(ips.len());
@@ -80,6 +89,9 @@ pub(crate) fn resolve(
     }
     Ok(addrs)
 }
+
+/// Where the resolver thread leaves its answer.
+type Slot = Arc<(Mutex<Option<Result<Vec<IpAddr>, LookupError>>>, Condvar)>;
 
 fn lookup(name: &str) -> Result<Vec<IpAddr>, LookupError> {
     let hints = AddrInfoHints {
