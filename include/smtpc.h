@@ -24,7 +24,8 @@
  *    until the next call on that handle that is not an accessor, and are
  *    never freed by the caller.
  *  - Threads: one handle is used by one thread at a time; different
- *    handles work in parallel.
+ *    handles work in parallel. The exception: smtpc_cancel may be called
+ *    from any thread while a call on the handle is in progress.
  *  - NULL for any pointer gives SMTPC_INVALID_ARGUMENT (0, false or NULL
  *    from accessors), never a crash; smtpc_client_free(NULL) does nothing.
  *    Strings must be UTF-8; otherwise SMTPC_INVALID_ARGUMENT.
@@ -207,6 +208,45 @@ typedef enum {
      */
     SMTPC_TLS_VERSION_1_3 = 13,
 } smtpc_tls_version;
+
+/**
+ * The waits of a session, each with its own timeout; the values for
+ * `smtpc_set_phase_timeout_ms`. The defaults are RFC 5321 4.5.3.2's.
+ */
+typedef enum {
+    /**
+     * The server's 220 greeting (default 5 minutes).
+     */
+    SMTPC_PHASE_GREETING = 0,
+    /**
+     * The reply to MAIL FROM (default 5 minutes).
+     */
+    SMTPC_PHASE_MAIL = 1,
+    /**
+     * The reply to each RCPT TO (default 5 minutes).
+     */
+    SMTPC_PHASE_RCPT = 2,
+    /**
+     * The reply to DATA, the 354 (default 2 minutes).
+     */
+    SMTPC_PHASE_DATA = 3,
+    /**
+     * Each write to the server, message content above all: every send
+     * must make progress within it; also the reply to a BDAT chunk that
+     * is not the last (default 3 minutes).
+     */
+    SMTPC_PHASE_DATA_BLOCK = 4,
+    /**
+     * The reply to the end of data or to BDAT LAST, while the server
+     * takes the message (default 10 minutes).
+     */
+    SMTPC_PHASE_END_OF_DATA = 5,
+    /**
+     * The TLS handshake and the reply to every other command: EHLO,
+     * HELO, STARTTLS, AUTH, RSET, NOOP, QUIT (default 5 minutes).
+     */
+    SMTPC_PHASE_OTHER = 6,
+} smtpc_phase;
 
 /**
  * A connection to an SMTP server and its options (opaque).
