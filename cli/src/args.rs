@@ -27,7 +27,8 @@ Exit status (sysexits.h):
       reset or closed; timeout; --deadline passed; a proxy that refuses
       with reply 1, 3-6)
   76  protocol failure (malformed or unexpected reply; STARTTLS unavailable
-      or failed; TLS handshake or certificate failure; response injection)
+      or failed; TLS handshake or certificate failure; response injection;
+      a proxy that does not speak SOCKS5)
   77  authentication failed or refused (535; credentials that would have
       gone over a connection without TLS; the proxy's user and password)
 
