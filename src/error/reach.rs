@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-/// One address [`Error::Unreachable`] tried, and why it failed.
+/// One address [`Error::Unreachable`](crate::Error::Unreachable) tried, and why it failed.
 #[derive(Debug)]
 pub struct ConnectAttempt {
     /// The address.
@@ -28,7 +28,7 @@ pub(super) fn attempts_list(attempts: &[ConnectAttempt]) -> String {
     format!("tried {}", parts.join(", "))
 }
 
-/// Why a SOCKS5 proxy did not connect us ([`Error::Proxy`]).
+/// Why a SOCKS5 proxy did not connect us ([`Error::Proxy`](crate::Error::Proxy)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProxyFailure {
