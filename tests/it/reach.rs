@@ -325,3 +325,30 @@ fn a_timeout_at_the_proxy_is_a_timeout() {
         "{e:?}"
     );
 }
+
+#[test]
+fn implicit_tls_through_danted() {
+    let Some(proxy) = Danted::start("none") else {
+        return;
+    };
+    let server = Server::start(script([
+        vec![Act::Tls(pki().server.server_config())],
+        greet_ehlo(&[]),
+        transaction(1),
+        quit(),
+    ]));
+    let mut client = Client::builder("localhost")
+        .port(server.port())
+        .tls(Tls::Implicit)
+        .proxy(proxy.url().parse().unwrap())
+        .add_root_certificate(pki().ca_pem.as_bytes())
+        .disable_system_roots()
+        .helo_name("client.test")
+        .connect()
+        .unwrap();
+    assert!(client.is_encrypted());
+    client.send_bytes(&envelope(), MSG).unwrap();
+    client.quit().unwrap();
+    let sent = String::from_utf8_lossy(&server.received()).into_owned();
+    assert!(sent.contains("Subject: reach"), "{sent}");
+}
