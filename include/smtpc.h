@@ -52,6 +52,12 @@
 #define SMTPC_VERSION_PATCH 0
 
 /**
+ * The size of the buffer a credentials callback writes the secret into:
+ * a longer password or token cannot be given.
+ */
+#define SMTPC_SECRET_MAX 16384
+
+/**
  * The result of a call. `SMTPC_OK` is 0; every other value is a failure
  * (or, for `SMTPC_PARTIAL`, a success with exceptions). After any call,
  * `smtpc_error_message` says what happened and `smtpc_reply_code` gives
@@ -80,8 +86,11 @@ typedef enum {
      */
     SMTPC_PERMANENT = 3,
     /**
-     * The server broke the protocol: a malformed reply, or a well-formed
-     * reply that makes no sense at this point. The connection is closed.
+     * The server broke the protocol: a malformed reply (the connection is
+     * then closed), or a well-formed reply that makes no sense at this
+     * point, such as a 2yz the command does not name as its success (a
+     * 250 to DATA, a 252 to MAIL: the transaction is then reset and the
+     * session goes on).
      */
     SMTPC_PROTOCOL = 4,
     /**
@@ -98,7 +107,9 @@ typedef enum {
     /**
      * There is no session: `smtpc_connect` was not called or failed, the
      * session ended with `smtpc_quit`, or the server closed the
-     * connection. Call `smtpc_connect` to start a new one.
+     * connection (also when it said goodbye, 221, to anything but QUIT:
+     * then the reply code is 221). Call `smtpc_connect` to start a new
+     * one.
      */
     SMTPC_CLOSED = 7,
     /**
@@ -131,22 +142,33 @@ typedef enum {
      */
     SMTPC_PANIC = 12,
     /**
-     * The call was cancelled with `smtpc_cancel`. The connection is
-     * closed; a message whose end of data had gone out may or may not
-     * have been taken, and is never reported as sent.
+     * Nobody knows whether the message was delivered: the connection
+     * broke, or the server fell silent, after the end of the message was
+     * sent and before the reply to it. Sending it again may deliver it
+     * twice. The connection is closed. (After `smtpc_send_batch`, each
+     * message's own result says which ones; a message that went to some
+     * recipients in one transaction and to others in one whose outcome is
+     * unknown is `SMTPC_PARTIAL`, its recipients of unknown outcome
+     * listed with `smtpc_unknown_*`.)
      */
-    SMTPC_CANCELLED = 13,
+    SMTPC_UNKNOWN = 13,
+    /**
+     * The call was cancelled with `smtpc_cancel`. The connection is
+     * closed. (A cancel after the end of a message went out, before its
+     * reply, is `SMTPC_UNKNOWN`: the message may have been delivered.)
+     */
+    SMTPC_CANCELLED = 14,
     /**
      * The host name (the server's, or the proxy's) does not exist or has
      * no address. A resolver that could not answer is `SMTPC_IO`.
      */
-    SMTPC_UNKNOWN_HOST = 14,
+    SMTPC_UNKNOWN_HOST = 15,
     /**
      * The SOCKS5 proxy refused to connect to the server (the error
      * message gives its reply code and what it means), refused the user
      * name and password, or is not a SOCKS5 proxy.
      */
-    SMTPC_PROXY = 15,
+    SMTPC_PROXY = 16,
 } smtpc_result;
 
 /**
@@ -267,7 +289,7 @@ typedef enum {
  * string smtpc returns belongs to the handle and stays valid until the
  * next call on the same handle other than the accessors
  * (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
- * `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_connected`,
+ * `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
  * `smtpc_is_encrypted`, `smtpc_has_extension`), or
  * until `smtpc_client_free`; the caller never frees them.
  *
@@ -285,6 +307,18 @@ typedef struct smtpc_client smtpc_client;
  * must not call smtpc functions on that handle.
  */
 typedef void (*smtpc_transcript_fn)(smtpc_direction direction, const char *line, void *user_data);
+
+/**
+ * Supplies the secret (password or OAuth 2.0 token) for AUTH, see
+ * `smtpc_set_credentials_callback`: writes it into `buf` (at most
+ * `size` bytes, `SMTPC_SECRET_MAX`; UTF-8, no NUL needed) and returns
+ * its length, or -1 (any negative value) when it cannot. `renew` is
+ * false when AUTH first needs the secret, true when the server refused
+ * the last one (refresh the token, fetch the password again). It runs
+ * during `smtpc_connect`, on its thread, and must not call smtpc
+ * functions on that handle.
+ */
+typedef ptrdiff_t (*smtpc_credentials_fn)(char *buf, size_t size, bool renew, void *user_data);
 
 /**
  * Supplies message content: writes at most `len` bytes to `buf` and
@@ -375,8 +409,8 @@ smtpc_result smtpc_client_reset(smtpc_client *c);
  * returns `SMTPC_CANCELLED` at once. Either way the session ends: the
  * connection is closed (`smtpc_connect` starts a new one). A message
  * whose content or end of data was under way is never reported as sent;
- * if the end of data had gone out, the server may or may not have taken
- * it.
+ * if its end had gone out and its reply was not read yet, the result is
+ * `SMTPC_UNKNOWN` (the server may have taken it).
  *
  * This is the one function that may be called while another thread is
  * inside a call on the same handle (and from a signal handler it is
@@ -435,61 +469,6 @@ smtpc_result smtpc_set_timeout_ms(smtpc_client *c, uint32_t ms);
 smtpc_result smtpc_set_connect_timeout_ms(smtpc_client *c, uint32_t ms);
 
 /**
- * How long the waits of one phase may take, in milliseconds (see
- * `smtpc_phase` for which wait belongs to which phase). `phase` must be
- * one of `smtpc_phase`; 0 ms is `SMTPC_INVALID_ARGUMENT`.
- *
- * # Safety
- * `c` is NULL or a live handle.
- */
-smtpc_result smtpc_set_phase_timeout_ms(smtpc_client *c, int phase, uint32_t ms);
-
-/**
- * The most any one call may take, in milliseconds, however its time is
- * spent (resolving, connecting, TLS, many slow replies): `smtpc_connect`
- * (the whole session setup), `smtpc_send`, `smtpc_send_batch` and every
- * other call return within it, with `SMTPC_TIMEOUT` ("the call's
- * deadline passed") and the connection closed when it is not done.
- * 0 removes it (the default). Reading a message through a read callback
- * is not bounded by it. Takes effect at the next `smtpc_connect`.
- *
- * # Safety
- * `c` is NULL or a live handle.
- */
-smtpc_result smtpc_set_call_timeout_ms(smtpc_client *c, uint32_t ms);
-
-/**
- * Connects from this source address (an IPv4 or IPv6 address, without
- * brackets; the port is chosen by the system), for a host with several
- * addresses. Only the server's addresses of the same family are tried;
- * with a proxy, the connection to the proxy starts from it. NULL or ""
- * removes it (the default: the system chooses). An address that cannot
- * be bound fails at `smtpc_connect` (`SMTPC_IO`, the attempts listed).
- *
- * # Safety
- * `c` is NULL or a live handle; `address` is NULL or a NUL-terminated
- * string.
- */
-smtpc_result smtpc_set_local_address(smtpc_client *c, const char *address);
-
-/**
- * Reaches the server through a SOCKS5 proxy (RFC 1928):
- * "socks5://host:port", or "socks5://user:password@host:port" for a
- * proxy that wants a user name and password (RFC 1929; `%40` for `@`
- * and `%3A` for `:` in them). The port defaults to 1080; an IPv6 address
- * goes in brackets. The proxy resolves the server's name; STARTTLS and
- * implicit TLS run through it, the certificate checked against the
- * server's name. NULL or "" removes it. A malformed URL is
- * `SMTPC_INVALID_ARGUMENT`; a proxy that refuses fails `smtpc_connect`
- * with `SMTPC_PROXY`. The password never appears in error messages.
- *
- * # Safety
- * `c` is NULL or a live handle; `url` is NULL or a NUL-terminated
- * string.
- */
-smtpc_result smtpc_set_proxy(smtpc_client *c, const char *url);
-
-/**
  * Calls `callback(direction, line, user_data)` for every line of the
  * exchange, from the next `smtpc_connect` on. NULL `callback` turns the
  * transcript off. `user_data` is passed through untouched (it may be
@@ -527,10 +506,34 @@ smtpc_result smtpc_set_tls(smtpc_client *c, int mode);
 smtpc_result smtpc_set_credentials(smtpc_client *c, const char *user, const char *secret);
 
 /**
+ * Authenticates as `user` with a secret that `callback` gives when AUTH
+ * needs it (see `smtpc_credentials_fn`), instead of a fixed one
+ * (`smtpc_set_credentials`; the last of the two set wins). It is called
+ * at each `smtpc_connect` that authenticates with `renew` false; when the
+ * server refuses the secret (535, 454, or an XOAUTH2/OAUTHBEARER error),
+ * once more with `renew` true, and AUTH is tried once again with its
+ * answer. A callback that returns -1 makes `smtpc_connect` fail with
+ * `SMTPC_AUTH` (the reply code is the refusal's, when the failure was
+ * in renewing). `user_data` is passed through untouched (it may be
+ * NULL). A NULL `callback` is `SMTPC_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `user` is NULL or a NUL-terminated
+ * string; `callback` is NULL or a function of the declared type, which
+ * must stay callable, with `user_data`, while the handle lives.
+ */
+smtpc_result smtpc_set_credentials_callback(smtpc_client *c,
+                                            const char *user,
+                                            smtpc_credentials_fn callback,
+                                            void *user_data);
+
+/**
  * The SASL mechanisms AUTH may use, in order of preference, separated by
- * spaces or commas: any of "CRAM-MD5", "PLAIN", "LOGIN" (the default,
- * in that order), "XOAUTH2", "OAUTHBEARER" (for tokens), in any case.
- * An unknown name or an empty list is `SMTPC_INVALID_ARGUMENT`.
+ * spaces or commas, in any case: any of "SCRAM-SHA-256-PLUS",
+ * "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN" (the
+ * default, in that order; -PLUS only over TLS), "XOAUTH2",
+ * "OAUTHBEARER" (for tokens). An unknown name or an empty list is
+ * `SMTPC_INVALID_ARGUMENT`.
  *
  * # Safety
  * `c` is NULL or a live handle; `names` is NULL or a NUL-terminated
@@ -646,6 +649,76 @@ smtpc_result smtpc_set_danger_accept_invalid_certs(smtpc_client *c, bool accept)
  * `c` is NULL or a live handle (see `smtpc_client`).
  */
 smtpc_result smtpc_set_danger_accept_invalid_hostnames(smtpc_client *c, bool accept);
+
+/**
+ * With true, each following send (`smtpc_send`, `smtpc_send_stream`,
+ * `smtpc_send_file`, `smtpc_send_batch`) is the session's last: QUIT
+ * leaves in the same write as the end of the (last) message, which saves
+ * a round trip for a program that sends one message and exits, and the
+ * session is over afterwards (`smtpc_is_connected` is false; connect
+ * again for more). The message's result is read and reported exactly; a
+ * server that closes without answering QUIT after taking it changes
+ * nothing. Default false.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_quit_after_send(smtpc_client *c, bool quit);
+
+/**
+ * How long the waits of one phase may take, in milliseconds (see
+ * `smtpc_phase` for which wait belongs to which phase). `phase` must be
+ * one of `smtpc_phase`; 0 ms is `SMTPC_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle.
+ */
+smtpc_result smtpc_set_phase_timeout_ms(smtpc_client *c, int phase, uint32_t ms);
+
+/**
+ * The most any one call may take, in milliseconds, however its time is
+ * spent (resolving, connecting, TLS, many slow replies): `smtpc_connect`
+ * (the whole session setup), `smtpc_send`, `smtpc_send_batch` and every
+ * other call return within it, with `SMTPC_TIMEOUT` ("the call's
+ * deadline passed") and the connection closed when it is not done.
+ * 0 removes it (the default). Reading a message through a read callback
+ * is not bounded by it. Takes effect at the next `smtpc_connect`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle.
+ */
+smtpc_result smtpc_set_call_timeout_ms(smtpc_client *c, uint32_t ms);
+
+/**
+ * Connects from this source address (an IPv4 or IPv6 address, without
+ * brackets; the port is chosen by the system), for a host with several
+ * addresses. Only the server's addresses of the same family are tried;
+ * with a proxy, the connection to the proxy starts from it. NULL or ""
+ * removes it (the default: the system chooses). An address that cannot
+ * be bound fails at `smtpc_connect` (`SMTPC_IO`, the attempts listed).
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `address` is NULL or a NUL-terminated
+ * string.
+ */
+smtpc_result smtpc_set_local_address(smtpc_client *c, const char *address);
+
+/**
+ * Reaches the server through a SOCKS5 proxy (RFC 1928):
+ * "socks5://host:port", or "socks5://user:password@host:port" for a
+ * proxy that wants a user name and password (RFC 1929; `%40` for `@`
+ * and `%3A` for `:` in them). The port defaults to 1080; an IPv6 address
+ * goes in brackets. The proxy resolves the server's name; STARTTLS and
+ * implicit TLS run through it, the certificate checked against the
+ * server's name. NULL or "" removes it. A malformed URL is
+ * `SMTPC_INVALID_ARGUMENT`; a proxy that refuses fails `smtpc_connect`
+ * with `SMTPC_PROXY`. The password never appears in error messages.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `url` is NULL or a NUL-terminated
+ * string.
+ */
+smtpc_result smtpc_set_proxy(smtpc_client *c, const char *url);
 
 /**
  * Connects to the server set with `smtpc_set_server`, reads the greeting
@@ -896,6 +969,27 @@ const char *smtpc_queue_id(const smtpc_client *c);
  * `c` is NULL or a live handle (see `smtpc_client`).
  */
 size_t smtpc_rejected_count(const smtpc_client *c);
+
+/**
+ * How many recipients of the last send have an unknown outcome: the
+ * message took several transactions (the server took only so many
+ * recipients at a time) and the connection broke after the end of one of
+ * them was sent, before the reply. The message may have reached them;
+ * sending it again to them may deliver it twice. 0 after any other call.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+size_t smtpc_unknown_count(const smtpc_client *c);
+
+/**
+ * The `i`th recipient of unknown outcome (from 0); NULL when `i` is out
+ * of range.
+ *
+ * # Safety
+ * As for `smtpc_reply_enhanced`.
+ */
+const char *smtpc_unknown_address(const smtpc_client *c, size_t i);
 
 /**
  * The `i`th refused recipient's address (from 0); NULL when `i` is out

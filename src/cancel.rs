@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// connection is closed: every later call on that client says
 /// `Cancelled`, and a new session needs a new connect. A message whose
 /// content or end of data was under way is never reported as sent; when
-/// the end of data had gone out, whether the server took the message is
-/// unknown.
+/// its end had gone out (the reply not read yet), its error is
+/// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) around the
+/// `Cancelled`: the server may have taken it.
 ///
 /// How promptly: over TCP (and TLS over TCP) the socket is shut down, so
 /// a blocked read, write, connect or TLS handshake returns at once; a

@@ -8,18 +8,17 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use native_tls::TlsConnector;
 
+mod content;
 mod time;
 
-use crate::block::{fill, IO_BLOCK};
+use crate::block::IO_BLOCK;
 use crate::cancel::{Canceller, Watched};
 use crate::command::Command;
-use crate::encoder::DataEncoder;
 use crate::error::Error;
 use crate::reply::{Reply, ReplyError, ReplyParser, MAX_LINE_LEN};
 use crate::stream::{handshake, Stream};
@@ -57,6 +56,10 @@ pub(crate) struct Connection {
     parser: ReplyParser,
     /// Command names given back with their replies, for reuse.
     names: Vec<String>,
+    /// When the server last answered, or bytes last went out.
+    active: Instant,
+    /// While set, the transcript shows 334 replies without their text.
+    redact_challenges: bool,
 }
 
 impl fmt::Debug for Connection {
@@ -88,24 +91,6 @@ fn io_error(e: io::Error, during: &str, tls: bool) -> Error {
     }
 }
 
-/// Appends `piece` to the write buffer, or, when the buffer would overflow,
-/// writes the buffer out and then writes a large piece straight from the
-/// caller's memory. Plain `write_all` only (see [`Stream`]'s `write`).
-fn put(stream: &mut impl Write, wbuf: &mut Vec<u8>, piece: &[u8]) -> io::Result<()> {
-    if wbuf.len() + piece.len() <= IO_BLOCK {
-        wbuf.extend_from_slice(piece);
-        return Ok(());
-    }
-    stream.write_all(wbuf)?;
-    wbuf.clear();
-    if piece.len() >= IO_BLOCK / 2 {
-        stream.write_all(piece)
-    } else {
-        wbuf.extend_from_slice(piece);
-        Ok(())
-    }
-}
-
 /// Whether the socket's read timeout must be set again before a read that
 /// must end within `remaining`. A timeout that fires a little early only
 /// costs a loop; one that fires late would break the deadline, and one far
@@ -115,24 +100,6 @@ fn needs_arming(armed: Option<Duration>, remaining: Duration) -> bool {
     match armed {
         None => true,
         Some(t) => t > remaining + remaining / 64 || t < remaining / 2,
-    }
-}
-
-/// Copies all of `source` to `stream` through `block`: large writes, which
-/// TLS turns into full records.
-fn copy_through(
-    source: &mut dyn Read,
-    stream: &mut impl Write,
-    block: &mut [u8],
-) -> io::Result<u64> {
-    let mut copied = 0;
-    loop {
-        let (n, ended) = fill(source, block)?;
-        stream.write_all(&block[..n])?;
-        copied += n as u64;
-        if ended {
-            return Ok(copied);
-        }
     }
 }
 
@@ -158,7 +125,54 @@ impl Connection {
             read_timeout: None,
             parser: ReplyParser::new(),
             names: Vec::new(),
+            active: Instant::now(),
+            redact_challenges: false,
         }
+    }
+
+    /// How long the connection has been idle: nothing read or written.
+    pub fn idle(&self) -> Duration {
+        self.active.elapsed()
+    }
+
+    /// Looks, without waiting, for what the server may have sent while the
+    /// connection was idle: the end of the connection, or a reply nobody
+    /// asked for (a 421 before it closes, say). Either way the connection
+    /// is closed (what came is shown in the transcript). Returns whether
+    /// it is still open. A caller's own stream cannot be looked at: it
+    /// counts as open.
+    pub fn look(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
+        let unasked = match self.stream.read_now(&mut self.rbuf[self.rend..]) {
+            Ok(None) if self.rend == self.rstart => return true,
+            Ok(None) => 0,
+            Ok(Some(0)) | Err(_) => {
+                self.transcript
+                    .note(Direction::Info, "the server closed the idle connection");
+                self.shutdown();
+                return false;
+            }
+            Ok(Some(n)) => n,
+        };
+        self.rend += unasked;
+        let came = &self.rbuf[self.rstart..self.rend];
+        for line in came.split_inclusive(|&b| b == b'\n') {
+            self.transcript.received(line);
+        }
+        self.transcript.note(
+            Direction::Info,
+            "the server spoke while the connection was idle: closing it",
+        );
+        self.shutdown();
+        false
+    }
+
+    /// Hands the transcript over (to the connection that replaces this
+    /// one); this one's goes quiet.
+    pub fn take_transcript(&mut self) -> Transcript {
+        std::mem::take(&mut self.transcript)
     }
 
     /// Fails when the connection is closed; otherwise runs `f` and closes
@@ -210,6 +224,21 @@ impl Connection {
         self.stream.is_tls()
     }
 
+    /// The server certificate's hash for `tls-server-end-point` channel
+    /// binding (RFC 5929 4.1), when TLS is up and the certificate's
+    /// signature algorithm names a usable hash.
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        self.stream.tls_server_end_point()
+    }
+
+    /// Shows (false) or hides (true) the text of the server's 334 replies
+    /// in the transcript: a SCRAM server signature is derived from the
+    /// password, and with it and the exchange anyone who reads the
+    /// transcript could test guesses of the password offline.
+    pub fn redact_challenges(&mut self, on: bool) {
+        self.redact_challenges = on;
+    }
+
     /// Passes a line to the transcript.
     pub fn note(&mut self, direction: Direction, line: &str) {
         self.transcript.note(direction, line);
@@ -252,6 +281,7 @@ impl Connection {
             let (mut writer, wbuf) = conn.paced();
             let result = writer.write_all(wbuf);
             wbuf.clear();
+            conn.active = Instant::now();
             result.map_err(|e| conn.write_error(e, during))
         })
     }
@@ -280,6 +310,7 @@ impl Connection {
         phase: Phase,
     ) -> Result<Reply, Error> {
         let mut reply = self.guard(&during, |conn| conn.read_reply_inner(&during, phase))?;
+        self.active = Instant::now();
         if reply.closes_session() {
             self.shutdown();
         }
@@ -315,7 +346,11 @@ impl Connection {
             if let Some(nl) = memchr::memchr(b'\n', pending) {
                 let line = &pending[..=nl];
                 self.rstart += nl + 1;
-                self.transcript.received(line);
+                if self.redact_challenges && line.starts_with(b"334") {
+                    self.transcript.received(b"334 <redacted>");
+                } else {
+                    self.transcript.received(line);
+                }
                 if let Some(reply) = parser.push_line(line).map_err(malformed)? {
                     return Ok(reply);
                 }
@@ -401,151 +436,6 @@ impl Connection {
                 Err(e) => return Err(io_error(e, during, tls)),
             }
         }
-    }
-
-    /// Streams message content through `encoder`: the first `filled` bytes
-    /// of `block`, then the rest of `body`, read through `block` (made
-    /// [`IO_BLOCK`] long). Ends with what [`DataEncoder::finish`] adds, left
-    /// queued (not flushed) so that it can share a write with what
-    /// follows. Returns the number of content bytes read.
-    ///
-    /// A failure to read `body` is reported as I/O on "reading the
-    /// message"; the connection is then unusable, since the content was
-    /// cut short.
-    pub fn queue_body(
-        &mut self,
-        block: &mut Vec<u8>,
-        filled: usize,
-        body: &mut dyn Read,
-        encoder: &mut DataEncoder,
-        during: &str,
-    ) -> Result<u64, Error> {
-        block.resize(IO_BLOCK.max(filled), 0);
-        self.guard(during, |conn| {
-            conn.encode(&block[..filled], encoder, during)?;
-            let mut total = filled as u64;
-            loop {
-                let (n, ended) = fill(body, block).map_err(|source| Error::Io {
-                    during: format!("{during}: reading the message"),
-                    source,
-                })?;
-                total += n as u64;
-                conn.encode(&block[..n], encoder, during)?;
-                if ended {
-                    break;
-                }
-            }
-            conn.end(encoder);
-            conn.note_content(total);
-            Ok(total)
-        })
-    }
-
-    /// Encodes `content`, a whole message, into the write buffer, ending
-    /// it as [`Connection::queue_body`] does. Large unchanged runs go to
-    /// the socket without being copied.
-    pub fn queue_content(
-        &mut self,
-        content: &[u8],
-        encoder: &mut DataEncoder,
-        during: &str,
-    ) -> Result<(), Error> {
-        self.guard(during, |conn| {
-            conn.encode(content, encoder, during)?;
-            conn.end(encoder);
-            conn.note_content(content.len());
-            Ok(())
-        })
-    }
-
-    /// Queues what `encoder` adds at the end of a message with nothing
-    /// more of it to come: after a 354 to a message that failed, a lone
-    /// end of data.
-    pub fn queue_end(&mut self, encoder: &mut DataEncoder, during: &str) -> Result<(), Error> {
-        self.guard(during, |conn| {
-            conn.end(encoder);
-            Ok(())
-        })
-    }
-
-    /// Encodes a block of content into the write buffer, writing it out
-    /// whenever it holds a full block.
-    fn encode(
-        &mut self,
-        content: &[u8],
-        encoder: &mut DataEncoder,
-        during: &str,
-    ) -> Result<(), Error> {
-        let (mut writer, wbuf) = self.paced();
-        let result = encoder.encode(content, &mut |piece: &[u8]| put(&mut writer, wbuf, piece));
-        result.map_err(|e| self.write_error(e, during))
-    }
-
-    /// The encoder's end of the message, into the write buffer (a few
-    /// bytes: the buffer always has room).
-    fn end(&mut self, encoder: &mut DataEncoder) {
-        let wbuf = &mut self.wbuf;
-        let _ = encoder.finish(&mut |p: &[u8]| -> Result<(), ()> {
-            wbuf.extend_from_slice(p);
-            Ok(())
-        });
-    }
-
-    /// Queues bytes that are already encoded (a BDAT chunk's pieces, a
-    /// prepared message), with the same rule as for content: large pieces
-    /// go to the socket without being copied.
-    pub fn queue_raw(&mut self, piece: &[u8], during: &str) -> Result<(), Error> {
-        self.guard(during, |conn| {
-            let (mut writer, wbuf) = conn.paced();
-            let result = put(&mut writer, wbuf, piece);
-            result.map_err(|e| conn.write_error(e, during))
-        })
-    }
-
-    /// Writes what is queued, then `len` bytes of `file` from `offset`
-    /// (where the file is positioned), unchanged. Over plain TCP on Linux
-    /// the kernel moves them (`sendfile(2)`), so they never pass through
-    /// this process; any other way they are read through `block` (made
-    /// [`IO_BLOCK`] long) and written. A file that ends early leaves the stream short of what was
-    /// announced: that is an I/O error, and the connection is closed.
-    pub fn queue_file(
-        &mut self,
-        file: &File,
-        offset: u64,
-        len: u64,
-        block: &mut Vec<u8>,
-        during: &str,
-    ) -> Result<(), Error> {
-        self.flush(during)?;
-        self.guard(during, |conn| {
-            let copied = match &mut conn.stream {
-                #[cfg(any(target_os = "linux", target_os = "android"))]
-                Stream::Tcp(tcp) => {
-                    let clock = &mut conn.clock;
-                    let mut before = |tcp: &std::net::TcpStream| {
-                        clock.arm_write(|t| tcp.set_write_timeout(Some(t)))
-                    };
-                    crate::stream::sendfile::send(tcp, file, offset, len, &mut before)
-                }
-                _ => {
-                    let _ = offset;
-                    block.resize(IO_BLOCK, 0);
-                    let (mut writer, _) = conn.paced();
-                    copy_through(&mut file.take(len), &mut writer, block)
-                }
-            }
-            .map_err(|e| conn.write_error(e, during))?;
-            if copied < len {
-                return Err(Error::Io {
-                    during: during.to_owned(),
-                    source: io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the message file ended early",
-                    ),
-                });
-            }
-            Ok(())
-        })
     }
 
     /// How many bytes are queued and not yet written.

@@ -37,6 +37,8 @@ use crate::success::Step;
 /// | `MalformedReply { during, source }` | bytes that are not a reply, or a reply over the bounds (4 KiB a line, 256 lines, 64 KiB) | `Protocol` |
 /// | `ConnectionClosed { during }` | the server closed the connection, or an earlier failure left it unusable | `Closed` |
 /// | `SessionClosed(Reply)` | the server said goodbye (221) to something other than QUIT; the connection is closed | `Closed` |
+/// | `OutcomeUnknown(Error)` | the connection broke, or the server fell silent, after the end of the message was sent and before its reply: it may have been delivered; sending it again may make a duplicate | `Unknown` |
+/// | `PartlySent { delivery, error }` | a message that took several transactions went to some recipients, then `error` stopped the rest | the error's |
 /// | `Timeout { during }` | a whole reply did not arrive within its phase's timeout (however slowly its bytes came), or a write made no progress | `Timeout` |
 /// | `Deadline { during }` | the call's deadline passed ([`ClientBuilder::call_timeout`](crate::ClientBuilder::call_timeout), [`Client::set_deadline`](crate::Client::set_deadline)) | `Timeout` |
 /// | `Cancelled { during }` | [`Canceller::cancel`](crate::Canceller::cancel) was called; the connection is closed | `Cancelled` |
@@ -51,6 +53,20 @@ use crate::success::Step;
 /// | `MessageTooLarge { size, limit }` | the message is over the server's SIZE limit; nothing was sent | `Permanent` |
 /// | `Unsupported(String)` | the message needs an extension the server lacks (SMTPUTF8 for a non-ASCII address) | `Unsupported` |
 /// | `InvalidInput(String)` | a caller's argument is unacceptable; nothing was sent | `InvalidInput` |
+///
+/// A reply is success only when the protocol names it for its command
+/// (RFC 5321 4.3.2, RFC 3207, 4954, 3030); any other 2yz is
+/// `UnexpectedReply`, and a 221 to anything but QUIT is `SessionClosed`:
+///
+/// | step | success |
+/// |---|---|
+/// | greeting, STARTTLS | 220 |
+/// | EHLO, HELO, MAIL, RSET, NOOP, each BDAT chunk, the end of data | 250 |
+/// | RCPT | 250, 251 |
+/// | VRFY | 250, 251, 252 |
+/// | DATA | 354 |
+/// | AUTH | 235 (334 asks for the next response) |
+/// | QUIT | 221 |
 ///
 /// [`Error::reply`] gives the server's reply when there is one;
 /// [`Error::is_transient`] and [`Error::is_permanent`] follow its class
@@ -109,6 +125,22 @@ pub enum Error {
     /// (kind [`ErrorKind::Closed`]): a new session may succeed.
     #[error("{}: the server closed the session", WithContext(.0))]
     SessionClosed(Reply),
+    /// The connection broke, or the server fell silent, after the end of
+    /// the message was sent and before the reply to it: the server may or
+    /// may not have taken the message (RFC 1047). Sending it again may
+    /// deliver it twice. Holds what went wrong.
+    #[error("{0}: the message may have been delivered")]
+    OutcomeUnknown(Box<Error>),
+    /// The message went to some recipients (`delivery`), then `error`
+    /// stopped it for the others (only a message that took several
+    /// transactions, when the server limits recipients per transaction).
+    #[error("{error} (after the message went to {} recipient(s))", delivery.accepted.len())]
+    PartlySent {
+        /// Where the message went.
+        delivery: Box<crate::delivery::Delivery>,
+        /// What stopped the rest.
+        error: Box<Error>,
+    },
     /// The server did not answer (or accept data) within the timeout.
     #[error("{during}: timed out")]
     Timeout {
@@ -182,17 +214,17 @@ pub enum Error {
     /// was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// The call's deadline passed before it was done (whatever it was
-    /// waiting for). The connection is closed; a message whose end of
-    /// data had gone out may or may not have been taken.
+    /// The call's deadline passed before it was done. The connection is
+    /// closed. (After the end of a message went out, the message's error
+    /// is [`Error::OutcomeUnknown`] around this one.)
     #[error("{during}: the call's deadline passed")]
     Deadline {
         /// What was being done.
         during: String,
     },
     /// The call was cancelled with [`Canceller::cancel`](crate::Canceller::cancel).
-    /// The connection is closed; a message whose end of data had gone out
-    /// may or may not have been taken, and is never reported as sent.
+    /// The connection is closed. (After the end of a message went out, the
+    /// message's error is [`Error::OutcomeUnknown`] around this one.)
     #[error("{during}: cancelled")]
     Cancelled {
         /// What was being done.
@@ -267,6 +299,9 @@ pub enum ErrorKind {
     Unsupported,
     /// Something the caller passed is unacceptable; nothing was sent.
     InvalidInput,
+    /// The message may or may not have been delivered: the connection
+    /// broke after its end was sent (see [`Error::OutcomeUnknown`]).
+    Unknown,
     /// The call was cancelled ([`Canceller::cancel`](crate::Canceller::cancel)).
     Cancelled,
     /// The host name does not exist, or has no address.
@@ -293,6 +328,8 @@ impl Error {
             Error::Auth { .. } => ErrorKind::Auth,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::OutcomeUnknown(_) => ErrorKind::Unknown,
+            Error::PartlySent { error, .. } => error.kind(),
             Error::Deadline { .. } => ErrorKind::Timeout,
             Error::Cancelled { .. } => ErrorKind::Cancelled,
             Error::UnknownHost { .. } => ErrorKind::UnknownHost,
@@ -309,6 +346,34 @@ impl Error {
         }
     }
 
+    /// True when the message may or may not have been delivered: the
+    /// connection broke after its end was sent and before the reply to it
+    /// (for a message that took several transactions, after one of them).
+    /// Sending it again may deliver it twice.
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::OutcomeUnknown(_) => true,
+            Error::PartlySent { error, .. } => error.is_outcome_unknown(),
+            _ => false,
+        }
+    }
+
+    /// After the end of a message went out, whether this error leaves its
+    /// outcome unknown: no reply came (silence), or the call gave up
+    /// waiting for it (its deadline, a cancel). Unlike silence, giving up
+    /// never makes a transaction go again.
+    pub(crate) fn leaves_outcome_unknown(&self) -> bool {
+        self.is_silence() || matches!(self, Error::Deadline { .. } | Error::Cancelled { .. })
+    }
+
+    /// No reply came: the connection broke or the server fell silent.
+    pub(crate) fn is_silence(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectionClosed { .. } | Error::Timeout { .. } | Error::Io { .. }
+        )
+    }
+
     /// The server reply behind this error, when there is one (for
     /// [`Error::AllRecipientsRejected`], the first recipient's).
     pub fn reply(&self) -> Option<&Reply> {
@@ -317,6 +382,7 @@ impl Error {
             Error::UnexpectedReply { reply, .. } => Some(reply),
             Error::AllRecipientsRejected(list) => list.first().map(|r| &r.reply),
             Error::TlsUnavailable { reply } | Error::Auth { reply, .. } => reply.as_ref(),
+            Error::PartlySent { error, .. } => error.reply(),
             _ => None,
         }
     }
@@ -332,6 +398,7 @@ impl Error {
                 failure: ProxyFailure::Refused(code),
                 ..
             } => matches!(code, 1 | 3..=6),
+            Error::PartlySent { error, .. } => error.is_transient(),
             Error::AllRecipientsRejected(list) => list
                 .iter()
                 .any(|r| r.reply.class() == ReplyClass::TransientNegative),
@@ -346,6 +413,7 @@ impl Error {
     /// SOCKS5 proxy refused by its rules or as unsupported (2, 7, 8).
     pub fn is_permanent(&self) -> bool {
         match self {
+            Error::PartlySent { error, .. } => error.is_permanent(),
             Error::MessageTooLarge { .. } => true,
             Error::Proxy {
                 failure: ProxyFailure::Refused(code),

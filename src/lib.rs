@@ -37,6 +37,7 @@
 
 mod auth;
 mod block;
+mod builder;
 mod cancel;
 mod checks;
 mod client;
@@ -60,9 +61,10 @@ mod tls;
 mod transaction;
 mod transcript;
 
-pub use auth::Mechanism;
+pub use auth::{Mechanism, Secret};
+pub use builder::ClientBuilder;
 pub use cancel::Canceller;
-pub use client::{Client, ClientBuilder};
+pub use client::Client;
 pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use delivery::{Delivery, Rejection};
 pub use envelope::{Body, Envelope, Notify, Recipient, Ret};

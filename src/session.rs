@@ -1,19 +1,28 @@
-//! Setting up a session: the greeting, EHLO (or HELO when the server does
-//! not know EHLO), STARTTLS, and AUTH. What the server offers comes out as
-//! [`Extensions`].
+//! A session's life: setting it up (the greeting, EHLO or HELO when the
+//! server does not know EHLO, STARTTLS, AUTH), keeping it (a connection
+//! that sat idle is checked before it carries a transaction) and opening
+//! it again when the server closed it or took all the messages it takes
+//! on one connection. What the server offers comes out as [`Extensions`].
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use native_tls::TlsConnector;
 
 use crate::auth::{self, AuthConfig};
+use crate::cancel::Canceller;
 use crate::command::Command;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
+use crate::proxy::Proxy;
 use crate::reply::{Reply, ReplyClass};
+use crate::stream::dial::{self, Dial};
+use crate::stream::{net, Stream};
 use crate::success::Step;
-use crate::timeouts::Phase;
+use crate::timeouts::{Budget, Phase};
 use crate::tls::Tls;
-use crate::transcript::Direction;
+use crate::transcript::{Direction, Transcript};
 
 /// What the session is set up with.
 #[derive(Debug, Clone)]
@@ -35,6 +44,206 @@ pub(crate) struct SessionInfo {
     pub extensions: Extensions,
     /// The reply that accepted our credentials, when we authenticated.
     pub auth: Option<Reply>,
+}
+
+/// Where the server is and how it is reached, to connect (again).
+#[derive(Debug, Clone)]
+pub(crate) struct Reach {
+    pub host: String,
+    pub port: u16,
+    pub connect_timeout: Duration,
+    /// The phases' timeouts and the calls' deadlines.
+    pub budget: Budget,
+    /// No HELO name was set: each connection names itself by its own
+    /// address (RFC 5321 4.1.4).
+    pub helo_from_address: bool,
+    /// The source address, if one is set.
+    pub local: Option<IpAddr>,
+    pub proxy: Option<Proxy>,
+    pub canceller: Canceller,
+}
+
+/// When a connection is checked, renewed or given up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Upkeep {
+    /// A connection idle this long is checked with NOOP before it carries
+    /// a transaction.
+    pub noop_after: Duration,
+    /// At most this many messages per connection; the next go over a new
+    /// one.
+    pub max_messages: Option<usize>,
+    /// At most this many recipients per transaction.
+    pub max_recipients: Option<usize>,
+    /// Whether a closed connection may be opened again by itself.
+    pub reconnect: bool,
+}
+
+/// An idle connection is looked at (without a round trip) before it
+/// carries a transaction once it has been idle this long; a batch's
+/// back-to-back messages are not.
+const LOOK_AFTER: Duration = Duration::from_secs(1);
+
+/// A live session: the connection, what the server offered, and how to
+/// open it again.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub conn: Connection,
+    pub info: SessionInfo,
+    pub setup: SessionConfig,
+    /// None: a caller's own stream, which cannot be opened again.
+    reach: Option<Reach>,
+    pub upkeep: Upkeep,
+    /// Transactions started on this connection.
+    pub started: usize,
+    /// Transactions the server took on this connection.
+    pub delivered: usize,
+}
+
+impl Session {
+    /// Connects over TCP and sets the session up.
+    pub fn connect(
+        reach: Reach,
+        mut setup: SessionConfig,
+        upkeep: Upkeep,
+        mut transcript: Transcript,
+    ) -> Result<Session, Error> {
+        // The whole set-up is the connect call's.
+        let deadline = reach.budget.call_deadline();
+        let conn = connect(&reach, &mut setup, &mut transcript, deadline)?;
+        Session::start(conn, setup, Some(reach), upkeep)
+    }
+
+    /// Sets the session up over a connection to a stream or socket the
+    /// caller opened (the session cannot open it again).
+    pub fn over(conn: Connection, setup: SessionConfig, upkeep: Upkeep) -> Result<Session, Error> {
+        Session::start(conn, setup, None, upkeep)
+    }
+
+    fn start(
+        mut conn: Connection,
+        setup: SessionConfig,
+        reach: Option<Reach>,
+        upkeep: Upkeep,
+    ) -> Result<Session, Error> {
+        let info = open(&mut conn, &setup)?;
+        Ok(Session {
+            conn,
+            info,
+            setup,
+            reach,
+            upkeep,
+            started: 0,
+            delivered: 0,
+        })
+    }
+
+    /// The absolute deadline of every call from now on, on this
+    /// connection and the ones that replace it.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.conn.set_deadline(deadline);
+        if let Some(reach) = &mut self.reach {
+            reach.budget.deadline = deadline;
+        }
+    }
+
+    /// Whether a new connection can replace this one.
+    pub fn can_reconnect(&self) -> bool {
+        self.upkeep.reconnect && self.reach.is_some()
+    }
+
+    /// Whether this connection has carried all the messages it may.
+    pub fn is_spent(&self) -> bool {
+        self.upkeep
+            .max_messages
+            .is_some_and(|max| self.started >= max)
+    }
+
+    /// Ends this connection with QUIT (its answer changes nothing) and
+    /// opens a new one, set up as the first was (TLS and AUTH again).
+    pub fn reconnect(&mut self) -> Result<(), Error> {
+        let Some(reach) = self.reach.as_ref() else {
+            return Err(Error::ConnectionClosed {
+                during: "connecting again (the stream was the caller's)".into(),
+            });
+        };
+        if !self.conn.is_closed() {
+            let _ = self.conn.execute(&Command::Quit);
+            self.conn.shutdown();
+        }
+        let mut transcript = self.conn.take_transcript();
+        transcript.note(Direction::Info, "connecting again");
+        // Within the deadline of the call that needs the new connection.
+        let deadline = self.conn.call_deadline();
+        let mut conn = connect(reach, &mut self.setup, &mut transcript, deadline)?;
+        self.info = open(&mut conn, &self.setup)?;
+        self.conn = conn;
+        self.started = 0;
+        self.delivered = 0;
+        Ok(())
+    }
+
+    /// Before a transaction: a connection that sat idle is looked at
+    /// without a round trip (the server may have closed it, or said 421),
+    /// and after `noop_after` checked with NOOP. A connection found closed
+    /// so is opened again when it may be; otherwise it stays closed and
+    /// the transaction fails on it. One that was closed already (QUIT, or
+    /// a failure a call reported) stays closed.
+    pub fn ready(&mut self) -> Result<(), Error> {
+        if self.conn.is_closed() {
+            // Closed by QUIT or by an earlier failure that was reported:
+            // later calls say so (the caller connects again).
+            return Ok(());
+        }
+        let idle = self.conn.idle();
+        if idle >= LOOK_AFTER && self.conn.look() && idle >= self.upkeep.noop_after {
+            let ok = self
+                .conn
+                .execute(&Command::Noop)
+                .is_ok_and(|r| Step::Noop.accepts(r.code));
+            if !ok && !self.conn.is_closed() {
+                // An answer that is not 250: nothing it says can be
+                // trusted for the next transaction.
+                self.conn.shutdown();
+            }
+        }
+        if self.conn.is_closed() && self.can_reconnect() {
+            self.reconnect()?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects to the server (its addresses Happy Eyeballs style, or
+/// through the proxy) by `deadline`, says so in the transcript, and names
+/// the client by the address the server sees when no HELO name was set.
+fn connect(
+    reach: &Reach,
+    setup: &mut SessionConfig,
+    transcript: &mut Transcript,
+    deadline: Option<Instant>,
+) -> Result<Connection, Error> {
+    let how = Dial {
+        connect_timeout: reach.connect_timeout,
+        local: reach.local,
+        deadline,
+        cancel: &reach.canceller,
+    };
+    let dialed = dial::dial(&reach.host, reach.port, reach.proxy.as_ref(), &how)?;
+    transcript.note(Direction::Info, &format!("connected to {}", dialed.route));
+    if reach.helo_from_address {
+        if let Some(ip) = dialed.seen_as {
+            setup.helo_name = net::address_literal(ip);
+        }
+    }
+    let mut conn = Connection::new(
+        Stream::Tcp(dialed.tcp),
+        reach.budget,
+        std::mem::take(transcript),
+        reach.canceller.clone(),
+        dialed.watched,
+    );
+    conn.set_call_deadline(deadline);
+    Ok(conn)
 }
 
 /// Sets up the session: TLS from the first byte when implicit, greeting,

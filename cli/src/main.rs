@@ -9,6 +9,7 @@
 
 mod args;
 mod exit;
+mod password_cmd;
 mod trace;
 
 use std::fs::File;
@@ -21,14 +22,17 @@ use std::time::Instant;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use smtpc::{Client, Delivery, Envelope, Error, MessageFile, Proxy, DEFAULT_CONNECT_TIMEOUT};
+use smtpc::{
+    Client, Delivery, Envelope, Error, MessageFile, Proxy, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+};
 
 use args::Args;
 use exit::{Context, Exit};
+use password_cmd::PasswordCmd;
 use trace::{out, say};
 
 /// Where the password for `--user` comes from when no file is named.
-const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
+pub(crate) const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
 
 fn main() -> ExitCode {
     match Args::try_parse() {
@@ -49,11 +53,13 @@ fn run(args: &Args) -> Exit {
     if args.password.is_some() {
         say(format!(
             "a password is not taken on the command line, where every user of the machine \
-             can see it: set {PASSWORD_VAR} or use --password-file"
+             can see it: set {PASSWORD_VAR}, or use --password-file or --password-cmd"
         ));
         return Exit::Usage;
     }
+    // --password-cmd runs when AUTH needs it; the others are read now.
     let password = match &args.user {
+        Some(_) if args.password_cmd.is_some() => None,
         Some(_) => match password(args) {
             Ok(p) => Some(p),
             Err(exit) => return exit,
@@ -128,6 +134,25 @@ fn run(args: &Args) -> Exit {
             .credentials(user, password)
             .allow_insecure_auth(args.allow_insecure_auth);
     }
+    let password_timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let password_cmd = match (&args.user, &args.password_cmd) {
+        (Some(user), Some(command)) => {
+            let cmd = PasswordCmd {
+                command: command.clone(),
+                // --timeout, within what --deadline leaves.
+                timeout: deadline.map_or(password_timeout, |d| {
+                    password_timeout.min(d.saturating_duration_since(Instant::now()))
+                }),
+                failed: Arc::default(),
+            };
+            let run = cmd.clone();
+            builder = builder
+                .credentials_provider(user, move |renew| run.secret(renew))
+                .allow_insecure_auth(args.allow_insecure_auth);
+            Some(cmd)
+        }
+        _ => None,
+    };
     if let Some(mechanism) = args.auth {
         builder = builder.auth_mechanisms(&[mechanism]);
     }
@@ -139,6 +164,11 @@ fn run(args: &Args) -> Exit {
                 connected: connected.load(Ordering::Relaxed),
                 input_failed: false,
             };
+            // The password command failed: the password cannot be read.
+            if password_cmd.is_some_and(|c| c.failed.load(Ordering::Relaxed)) {
+                say(&e);
+                return Exit::NoInput;
+            }
             return failed(&e, cx);
         }
     };
@@ -200,7 +230,8 @@ fn password(args: &Args) -> Result<String, Exit> {
         Ok(password) => Ok(password),
         Err(std::env::VarError::NotPresent) => {
             say(format!(
-                "--user needs a password: set {PASSWORD_VAR} or use --password-file"
+                "--user needs a password: set {PASSWORD_VAR}, or use --password-file or \
+                 --password-cmd"
             ));
             Err(Exit::Usage)
         }
@@ -271,19 +302,31 @@ fn open_message(file: Option<&Path>) -> Result<Message, String> {
 /// standard output, each refused recipient on standard error.
 fn delivered(delivery: &Delivery, quiet: bool) -> Exit {
     if !quiet {
-        out(&delivery.reply);
+        // One reply per transaction (several when the server took only
+        // so many recipients at a time), each with its queue id.
+        for (reply, _) in delivery.transactions() {
+            out(reply);
+        }
     }
     for refusal in &delivery.rejected {
         say(format!("recipient refused: {refusal}"));
     }
-    if !delivery.rejected.is_empty() {
+    for unknown in &delivery.unknown {
+        say(format!(
+            "recipient <{unknown}>: outcome unknown, the message may have been delivered"
+        ));
+    }
+    if !delivery.is_complete() {
         say(format!(
             "the message went to {} of {} recipients",
             delivery.accepted.len(),
-            delivery.accepted.len() + delivery.rejected.len()
+            delivery.accepted.len() + delivery.rejected.len() + delivery.unknown.len()
         ));
     }
-    exit::for_refusals(&delivery.rejected)
+    match exit::for_refusals(&delivery.rejected) {
+        Exit::Ok if !delivery.unknown.is_empty() => Exit::TempFail,
+        exit => exit,
+    }
 }
 
 /// One line per error on standard error (one per recipient when all were
@@ -295,6 +338,11 @@ fn failed(error: &Error, cx: Context) -> Exit {
                 say(format!("recipient refused: {refusal}"));
             }
             say("all recipients were refused; the message was not sent");
+        }
+        Error::PartlySent { delivery, error } => {
+            // What went where first, then what stopped the rest.
+            delivered(delivery, false);
+            say(error);
         }
         e => say(e),
     }

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use testkit::certs::pki;
 use testkit::*;
 
+/// `--password-cmd`, renewal and SCRAM (in tests/cli/).
+#[path = "cli/password_cmd.rs"]
+mod password_cmd;
+
 const BIN: &str = env!("CARGO_BIN_EXE_smtpc");
 const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
 const MSG: &str = "From: a@x.test\r\nTo: b@y.test\r\nSubject: smtpc\r\n\r\nHello.\r\n";
@@ -769,6 +773,57 @@ fn transient_failures_exit_75() {
     }
 }
 
+/// A server that takes two recipients per transaction: the message goes
+/// in three, and the tool exits 0 with each transaction's reply. A server
+/// that vanishes after taking the message leaves its outcome unknown: 75,
+/// and a line that says it may have been delivered.
+#[test]
+fn recipients_in_several_transactions_and_an_unknown_outcome() {
+    use testkit::fake::{AfterEnd, Fake, Settings};
+    let fake = Fake::start(Settings {
+        max_recipients: Some(2),
+        ..Settings::default()
+    });
+    let to: Vec<String> = (0..5).map(|i| format!("r{i}@y.test")).collect();
+    let mut args = Vec::new();
+    for t in &to {
+        args.extend(["--to".to_owned(), t.clone()]);
+    }
+    let run = Smtpc::plain(fake.port())
+        .args(&args)
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(0);
+    let ids: Vec<&str> = run.out.lines().collect();
+    assert_eq!(
+        ids,
+        [
+            "250 2.0.0 Ok: queued as F1",
+            "250 2.0.0 Ok: queued as F2",
+            "250 2.0.0 Ok: queued as F3"
+        ]
+    );
+    let mut got: Vec<String> = fake.stored().into_iter().flat_map(|s| s.to).collect();
+    got.sort();
+    let mut want = to.clone();
+    want.push("b@y.test".into());
+    want.sort();
+    assert_eq!(got, want, "every recipient once");
+
+    let fake = Fake::start(Settings {
+        after_end: Some((1, AfterEnd::Close)),
+        ..Settings::default()
+    });
+    let run = Smtpc::plain(fake.port()).stdin(MSG.as_bytes()).run();
+    run.assert_code(75);
+    assert_eq!(
+        run.errors(),
+        ["end of data: connection closed: the message may have been delivered"]
+    );
+    assert!(run.out.is_empty());
+    assert_eq!(fake.stored().len(), 1);
+}
+
 #[test]
 fn connection_refused_exits_75() {
     let port = {
@@ -830,6 +885,73 @@ fn protocol_failures_exit_76() {
         run.assert_code(76);
         assert_eq!(run.errors().len(), 1, "{}", run.err);
         assert!(run.errors()[0].starts_with(error), "{}", run.err);
+    }
+}
+
+/// Success is the reply the protocol names: a 220 or a 251 to EHLO, a 252
+/// to MAIL, a 251 to DATA's end are protocol errors (76), never a sent
+/// message; a 221 to anything but QUIT means the server left (75), and
+/// nothing more is sent after it.
+#[test]
+fn a_2yz_the_command_does_not_name_is_no_success() {
+    let protocol: Vec<(Vec<Act>, &str)> = vec![
+        (
+            script([
+                vec![send("220 hi"), Act::Line, send("220 hello")],
+                vec![Act::Drain],
+            ]),
+            "EHLO client.test: expected 250, got 220 hello",
+        ),
+        (
+            script([
+                greet_ehlo(&[]),
+                on_line("252 maybe"),
+                on_line("250 Ok"),
+                quit(),
+            ]),
+            "MAIL FROM:<a@x.test>: expected 250, got 252 maybe",
+        ),
+        (
+            script([
+                greet_ehlo(&[]),
+                on_line("250 2.1.0 Ok"),
+                on_line("250 2.1.5 Ok"),
+                on_line("354 go"),
+                vec![Act::Data, send("251 queued elsewhere")],
+                on_line("250 Ok"),
+                quit(),
+            ]),
+            "end of data: expected 250, got 251 queued elsewhere",
+        ),
+    ];
+    for (script, error) in protocol {
+        let server = Server::start(script);
+        let run = Smtpc::plain(server.port()).stdin(MSG.as_bytes()).run();
+        run.assert_code(76);
+        assert_eq!(run.errors(), [error], "{}", run.err);
+        assert!(run.out.is_empty(), "nothing reported as sent: {}", run.out);
+    }
+    for (at, error) in [
+        (
+            0,
+            "EHLO client.test: 221 2.0.0 Bye: the server closed the session",
+        ),
+        (
+            1,
+            "MAIL FROM:<a@x.test>: 221 2.0.0 Bye: the server closed the session",
+        ),
+    ] {
+        let mut steps = vec![send("220 hi"), Act::Line];
+        if at == 1 {
+            steps.extend([send("250 hello"), Act::Line]);
+        }
+        steps.extend([send("221 2.0.0 Bye"), Act::Drain]);
+        let server = Server::start(steps);
+        let run = Smtpc::plain(server.port()).stdin(MSG.as_bytes()).run();
+        run.assert_code(75);
+        assert_eq!(run.errors(), [error], "{}", run.err);
+        let sent = lines(&server.received());
+        assert_eq!(sent.len(), at + 1, "nothing after the 221: {sent:?}");
     }
 }
 

@@ -9,8 +9,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::callbacks::Transcript;
 use super::outcome::Outcome;
 use super::result::{smtpc_result, Done, Fail};
+use crate::builder::ClientBuilder;
 use crate::cancel::Canceller;
-use crate::client::{Client, ClientBuilder};
+use crate::client::Client;
 use crate::config::Config;
 
 /// The body of every `extern "C"` function, inside the panic boundary
@@ -78,7 +79,7 @@ macro_rules! ffi_boundary {
 /// string smtpc returns belongs to the handle and stays valid until the
 /// next call on the same handle other than the accessors
 /// (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
-/// `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_connected`,
+/// `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
 /// `smtpc_is_encrypted`, `smtpc_has_extension`), or
 /// until `smtpc_client_free`; the caller never frees them.
 ///
@@ -92,6 +93,8 @@ pub struct smtpc_client {
     pub(crate) config: Config,
     /// Not part of [`Config`]: a callback belongs to one connection.
     pub(crate) transcript: Option<Transcript>,
+    /// `smtpc_set_quit_after_send`: each send ends the session.
+    pub(crate) quit_after_send: bool,
     pub(crate) session: Option<Client>,
     pub(crate) outcome: Outcome,
     /// Cancels the connect and the session's calls: the same canceller as
@@ -116,6 +119,7 @@ impl smtpc_client {
         smtpc_client {
             config: Config::default(),
             transcript: None,
+            quit_after_send: false,
             session: None,
             outcome: Outcome::default(),
             canceller,
@@ -145,11 +149,37 @@ impl smtpc_client {
         })
     }
 
+    /// Runs a send on the session: as it is, or, when each send is to end
+    /// the session (`smtpc_set_quit_after_send`), taken from the handle
+    /// for a send that ends it.
+    pub(crate) fn deliver<T>(&mut self, send: impl FnOnce(Sending<'_>) -> T) -> Result<T, Fail> {
+        self.session()?;
+        match self.session.take() {
+            Some(session) if self.quit_after_send => Ok(send(Sending::Last(session))),
+            Some(mut session) => {
+                let result = send(Sending::Going(&mut session));
+                self.session = Some(session);
+                Ok(result)
+            }
+            None => Err(Fail::invalid("not connected")),
+        }
+    }
+
     /// The session while it is open (not ended by QUIT, the server or an
     /// error).
     pub(crate) fn open_session(&self) -> Option<&Client> {
         self.session.as_ref().filter(|s| !s.is_closed())
     }
+}
+
+/// The session a send runs on (see [`smtpc_client::deliver`]).
+// Made once per send and moved into it, never stored: its size is moot.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Sending<'s> {
+    /// The session goes on after the send.
+    Going(&'s mut Client),
+    /// The send is the session's last.
+    Last(Client),
 }
 
 /// Borrows the handle behind `c`.
@@ -252,6 +282,7 @@ pub unsafe extern "C" fn smtpc_client_reset(c: *mut smtpc_client) -> smtpc_resul
     ffi_boundary! { c => |h| {
         h.config = Config::default();
         h.transcript = None;
+        h.quit_after_send = false;
         // Recording this success clears the last outcome.
         Ok(Done::Nothing)
     }}
@@ -264,8 +295,8 @@ pub unsafe extern "C" fn smtpc_client_reset(c: *mut smtpc_client) -> smtpc_resul
 /// returns `SMTPC_CANCELLED` at once. Either way the session ends: the
 /// connection is closed (`smtpc_connect` starts a new one). A message
 /// whose content or end of data was under way is never reported as sent;
-/// if the end of data had gone out, the server may or may not have taken
-/// it.
+/// if its end had gone out and its reply was not read yet, the result is
+/// `SMTPC_UNKNOWN` (the server may have taken it).
 ///
 /// This is the one function that may be called while another thread is
 /// inside a call on the same handle (and from a signal handler it is

@@ -7,12 +7,10 @@ use std::ffi::{c_char, c_int, c_void};
 use std::mem::take;
 
 use super::args;
-use super::callbacks::{smtpc_transcript_fn, Transcript};
+use super::callbacks::{smtpc_credentials_fn, smtpc_transcript_fn, Credentials, Transcript};
 use super::handle::smtpc_client;
 use super::result::{smtpc_result, Done, Fail};
-use crate::client::ClientBuilder;
-use crate::proxy::Proxy;
-use crate::timeouts::Phase;
+use crate::builder::ClientBuilder;
 use crate::tls::{Tls, TlsVersion};
 
 /// How the connection is protected; the values for `smtpc_set_tls`.
@@ -44,44 +42,6 @@ pub enum smtpc_tls_version {
     SMTPC_TLS_VERSION_1_3 = 13,
 }
 
-/// The waits of a session, each with its own timeout; the values for
-/// `smtpc_set_phase_timeout_ms`. The defaults are RFC 5321 4.5.3.2's.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum smtpc_phase {
-    /// The server's 220 greeting (default 5 minutes).
-    SMTPC_PHASE_GREETING = 0,
-    /// The reply to MAIL FROM (default 5 minutes).
-    SMTPC_PHASE_MAIL = 1,
-    /// The reply to each RCPT TO (default 5 minutes).
-    SMTPC_PHASE_RCPT = 2,
-    /// The reply to DATA, the 354 (default 2 minutes).
-    SMTPC_PHASE_DATA = 3,
-    /// Each write to the server, message content above all: every send
-    /// must make progress within it; also the reply to a BDAT chunk that
-    /// is not the last (default 3 minutes).
-    SMTPC_PHASE_DATA_BLOCK = 4,
-    /// The reply to the end of data or to BDAT LAST, while the server
-    /// takes the message (default 10 minutes).
-    SMTPC_PHASE_END_OF_DATA = 5,
-    /// The TLS handshake and the reply to every other command: EHLO,
-    /// HELO, STARTTLS, AUTH, RSET, NOOP, QUIT (default 5 minutes).
-    SMTPC_PHASE_OTHER = 6,
-}
-
-c_enum! {
-    /// The phase this value names.
-    fn phase(self: smtpc_phase) -> Phase {
-        SMTPC_PHASE_GREETING => Phase::Greeting,
-        SMTPC_PHASE_MAIL => Phase::Mail,
-        SMTPC_PHASE_RCPT => Phase::Rcpt,
-        SMTPC_PHASE_DATA => Phase::Data,
-        SMTPC_PHASE_DATA_BLOCK => Phase::DataBlock,
-        SMTPC_PHASE_END_OF_DATA => Phase::EndOfData,
-        SMTPC_PHASE_OTHER => Phase::Other,
-    }
-}
-
 c_enum! {
     /// The mode this value names.
     fn mode(self: smtpc_tls) -> Tls {
@@ -101,7 +61,7 @@ c_enum! {
 }
 
 /// Applies one option to the handle's configuration through the builder.
-fn set(
+pub(super) fn set(
     h: &mut smtpc_client,
     option: impl FnOnce(ClientBuilder) -> ClientBuilder,
 ) -> Result<Done, Fail> {
@@ -189,114 +149,6 @@ pub unsafe extern "C" fn smtpc_set_connect_timeout_ms(
     }}
 }
 
-/// How long the waits of one phase may take, in milliseconds (see
-/// `smtpc_phase` for which wait belongs to which phase). `phase` must be
-/// one of `smtpc_phase`; 0 ms is `SMTPC_INVALID_ARGUMENT`.
-///
-/// # Safety
-/// `c` is NULL or a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_set_phase_timeout_ms(
-    c: *mut smtpc_client,
-    phase: c_int,
-    ms: u32,
-) -> smtpc_result {
-    ffi_boundary! { c => |h| {
-        let phase = smtpc_phase::from_int(phase)
-            .ok_or_else(|| Fail::invalid(format!("{phase} is not an smtpc_phase")))?;
-        let timeout = args::millis(ms, "a timeout")?;
-        set(h, |b| b.phase_timeout(phase.phase(), timeout))
-    }}
-}
-
-/// The most any one call may take, in milliseconds, however its time is
-/// spent (resolving, connecting, TLS, many slow replies): `smtpc_connect`
-/// (the whole session setup), `smtpc_send`, `smtpc_send_batch` and every
-/// other call return within it, with `SMTPC_TIMEOUT` ("the call's
-/// deadline passed") and the connection closed when it is not done.
-/// 0 removes it (the default). Reading a message through a read callback
-/// is not bounded by it. Takes effect at the next `smtpc_connect`.
-///
-/// # Safety
-/// `c` is NULL or a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_set_call_timeout_ms(c: *mut smtpc_client, ms: u32) -> smtpc_result {
-    ffi_boundary! { c => |h| {
-        if ms == 0 {
-            h.config.call_timeout = None;
-            return Ok(Done::Nothing);
-        }
-        let timeout = args::millis(ms, "a call timeout")?;
-        set(h, |b| b.call_timeout(timeout))
-    }}
-}
-
-/// Connects from this source address (an IPv4 or IPv6 address, without
-/// brackets; the port is chosen by the system), for a host with several
-/// addresses. Only the server's addresses of the same family are tried;
-/// with a proxy, the connection to the proxy starts from it. NULL or ""
-/// removes it (the default: the system chooses). An address that cannot
-/// be bound fails at `smtpc_connect` (`SMTPC_IO`, the attempts listed).
-///
-/// # Safety
-/// `c` is NULL or a live handle; `address` is NULL or a NUL-terminated
-/// string.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_set_local_address(
-    c: *mut smtpc_client,
-    address: *const c_char,
-) -> smtpc_result {
-    ffi_boundary! { c => |h| {
-        if address.is_null() {
-            h.config.local_address = None;
-            return Ok(Done::Nothing);
-        }
-        // SAFETY: the caller promises `address` is NULL or a NUL-terminated string.
-        let text = unsafe { args::text(address, "local address") }?;
-        if text.is_empty() {
-            h.config.local_address = None;
-            return Ok(Done::Nothing);
-        }
-        let bare = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
-        let ip = bare
-            .parse()
-            .map_err(|_| Fail::invalid(format!("{text:?} is not an IP address")))?;
-        set(h, |b| b.local_address(ip))
-    }}
-}
-
-/// Reaches the server through a SOCKS5 proxy (RFC 1928):
-/// "socks5://host:port", or "socks5://user:password@host:port" for a
-/// proxy that wants a user name and password (RFC 1929; `%40` for `@`
-/// and `%3A` for `:` in them). The port defaults to 1080; an IPv6 address
-/// goes in brackets. The proxy resolves the server's name; STARTTLS and
-/// implicit TLS run through it, the certificate checked against the
-/// server's name. NULL or "" removes it. A malformed URL is
-/// `SMTPC_INVALID_ARGUMENT`; a proxy that refuses fails `smtpc_connect`
-/// with `SMTPC_PROXY`. The password never appears in error messages.
-///
-/// # Safety
-/// `c` is NULL or a live handle; `url` is NULL or a NUL-terminated
-/// string.
-#[no_mangle]
-pub unsafe extern "C" fn smtpc_set_proxy(c: *mut smtpc_client, url: *const c_char) -> smtpc_result {
-    ffi_boundary! { c => |h| {
-        if url.is_null() {
-            h.config.proxy = None;
-            return Ok(Done::Nothing);
-        }
-        // SAFETY: the caller promises `url` is NULL or a NUL-terminated string.
-        let url = unsafe { args::text(url, "proxy URL") }?;
-        if url.is_empty() {
-            h.config.proxy = None;
-            return Ok(Done::Nothing);
-        }
-        let proxy = Proxy::from_url(url)?;
-        proxy.check()?;
-        set(h, |b| b.proxy(proxy))
-    }}
-}
-
 /// Calls `callback(direction, line, user_data)` for every line of the
 /// exchange, from the next `smtpc_connect` on. NULL `callback` turns the
 /// transcript off. `user_data` is passed through untouched (it may be
@@ -358,10 +210,42 @@ pub unsafe extern "C" fn smtpc_set_credentials(
     }}
 }
 
+/// Authenticates as `user` with a secret that `callback` gives when AUTH
+/// needs it (see `smtpc_credentials_fn`), instead of a fixed one
+/// (`smtpc_set_credentials`; the last of the two set wins). It is called
+/// at each `smtpc_connect` that authenticates with `renew` false; when the
+/// server refuses the secret (535, 454, or an XOAUTH2/OAUTHBEARER error),
+/// once more with `renew` true, and AUTH is tried once again with its
+/// answer. A callback that returns -1 makes `smtpc_connect` fail with
+/// `SMTPC_AUTH` (the reply code is the refusal's, when the failure was
+/// in renewing). `user_data` is passed through untouched (it may be
+/// NULL). A NULL `callback` is `SMTPC_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `c` is NULL or a live handle; `user` is NULL or a NUL-terminated
+/// string; `callback` is NULL or a function of the declared type, which
+/// must stay callable, with `user_data`, while the handle lives.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_set_credentials_callback(
+    c: *mut smtpc_client,
+    user: *const c_char,
+    callback: smtpc_credentials_fn,
+    user_data: *mut c_void,
+) -> smtpc_result {
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `user` is NULL or a NUL-terminated string.
+        let user = unsafe { args::text(user, "user") }?;
+        let provider = Credentials::from_c(callback, user_data)?;
+        set(h, |b| b.credentials_provider(user, move |renew| provider.call(renew)))
+    }}
+}
+
 /// The SASL mechanisms AUTH may use, in order of preference, separated by
-/// spaces or commas: any of "CRAM-MD5", "PLAIN", "LOGIN" (the default,
-/// in that order), "XOAUTH2", "OAUTHBEARER" (for tokens), in any case.
-/// An unknown name or an empty list is `SMTPC_INVALID_ARGUMENT`.
+/// spaces or commas, in any case: any of "SCRAM-SHA-256-PLUS",
+/// "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN" (the
+/// default, in that order; -PLUS only over TLS), "XOAUTH2",
+/// "OAUTHBEARER" (for tokens). An unknown name or an empty list is
+/// `SMTPC_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `c` is NULL or a live handle; `names` is NULL or a NUL-terminated
@@ -572,6 +456,28 @@ pub unsafe extern "C" fn smtpc_set_danger_accept_invalid_hostnames(
     ffi_boundary! { c => |h| set(h, |b| b.danger_accept_invalid_hostnames(accept)) }
 }
 
+/// With true, each following send (`smtpc_send`, `smtpc_send_stream`,
+/// `smtpc_send_file`, `smtpc_send_batch`) is the session's last: QUIT
+/// leaves in the same write as the end of the (last) message, which saves
+/// a round trip for a program that sends one message and exits, and the
+/// session is over afterwards (`smtpc_is_connected` is false; connect
+/// again for more). The message's result is read and reported exactly; a
+/// server that closes without answering QUIT after taking it changes
+/// nothing. Default false.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_set_quit_after_send(
+    c: *mut smtpc_client,
+    quit: bool,
+) -> smtpc_result {
+    ffi_boundary! { c => |h| {
+        h.quit_after_send = quit;
+        Ok(Done::Nothing)
+    }}
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -589,7 +495,5 @@ mod tests {
         assert_eq!((values.len(), versions.len()), (2, 2));
         assert_eq!(smtpc_tls::from_int(3), Some(smtpc_tls::SMTPC_TLS_IMPLICIT));
         assert_eq!(smtpc_tls_version::from_int(14), None);
-        let phases: HashSet<Phase> = smtpc_phase::ALL.iter().map(|p| p.phase()).collect();
-        assert_eq!(phases.len(), Phase::ALL.len());
     }
 }

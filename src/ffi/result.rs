@@ -30,8 +30,11 @@ pub enum smtpc_result {
     /// the server's SIZE limit (then nothing was sent and the reply code
     /// is 0).
     SMTPC_PERMANENT = 3,
-    /// The server broke the protocol: a malformed reply, or a well-formed
-    /// reply that makes no sense at this point. The connection is closed.
+    /// The server broke the protocol: a malformed reply (the connection is
+    /// then closed), or a well-formed reply that makes no sense at this
+    /// point, such as a 2yz the command does not name as its success (a
+    /// 250 to DATA, a 252 to MAIL: the transaction is then reset and the
+    /// session goes on).
     SMTPC_PROTOCOL = 4,
     /// An I/O error on the connection, a failure to connect, or a read
     /// callback that reported an error. The connection is closed.
@@ -42,7 +45,9 @@ pub enum smtpc_result {
     SMTPC_TIMEOUT = 6,
     /// There is no session: `smtpc_connect` was not called or failed, the
     /// session ended with `smtpc_quit`, or the server closed the
-    /// connection. Call `smtpc_connect` to start a new one.
+    /// connection (also when it said goodbye, 221, to anything but QUIT:
+    /// then the reply code is 221). Call `smtpc_connect` to start a new
+    /// one.
     SMTPC_CLOSED = 7,
     /// TLS could not be set up: the handshake or certificate verification
     /// failed, STARTTLS was required but not offered or refused (then the
@@ -63,17 +68,26 @@ pub enum smtpc_result {
     /// A bug in smtpc: a panic was caught at the boundary. The session, if
     /// any, was dropped; the handle can still be freed or reconnected.
     SMTPC_PANIC = 12,
+    /// Nobody knows whether the message was delivered: the connection
+    /// broke, or the server fell silent, after the end of the message was
+    /// sent and before the reply to it. Sending it again may deliver it
+    /// twice. The connection is closed. (After `smtpc_send_batch`, each
+    /// message's own result says which ones; a message that went to some
+    /// recipients in one transaction and to others in one whose outcome is
+    /// unknown is `SMTPC_PARTIAL`, its recipients of unknown outcome
+    /// listed with `smtpc_unknown_*`.)
+    SMTPC_UNKNOWN = 13,
     /// The call was cancelled with `smtpc_cancel`. The connection is
-    /// closed; a message whose end of data had gone out may or may not
-    /// have been taken, and is never reported as sent.
-    SMTPC_CANCELLED = 13,
+    /// closed. (A cancel after the end of a message went out, before its
+    /// reply, is `SMTPC_UNKNOWN`: the message may have been delivered.)
+    SMTPC_CANCELLED = 14,
     /// The host name (the server's, or the proxy's) does not exist or has
     /// no address. A resolver that could not answer is `SMTPC_IO`.
-    SMTPC_UNKNOWN_HOST = 14,
+    SMTPC_UNKNOWN_HOST = 15,
     /// The SOCKS5 proxy refused to connect to the server (the error
     /// message gives its reply code and what it means), refused the user
     /// name and password, or is not a SOCKS5 proxy.
-    SMTPC_PROXY = 15,
+    SMTPC_PROXY = 16,
 }
 
 use smtpc_result::*;
@@ -94,6 +108,7 @@ c_enum! {
         SMTPC_INVALID_ARGUMENT => c"invalid argument",
         SMTPC_UNSUPPORTED => c"unsupported by the server",
         SMTPC_PANIC => c"internal error (panic)",
+        SMTPC_UNKNOWN => c"outcome unknown: the message may have been delivered",
         SMTPC_CANCELLED => c"cancelled",
         SMTPC_UNKNOWN_HOST => c"unknown host",
         SMTPC_PROXY => c"proxy refused",
@@ -114,6 +129,7 @@ impl smtpc_result {
             ErrorKind::Auth => SMTPC_AUTH,
             ErrorKind::Unsupported => SMTPC_UNSUPPORTED,
             ErrorKind::InvalidInput => SMTPC_INVALID_ARGUMENT,
+            ErrorKind::Unknown => SMTPC_UNKNOWN,
             ErrorKind::Cancelled => SMTPC_CANCELLED,
             ErrorKind::UnknownHost => SMTPC_UNKNOWN_HOST,
             ErrorKind::Proxy => SMTPC_PROXY,
