@@ -24,7 +24,8 @@
  *    until the next call on that handle that is not an accessor, and are
  *    never freed by the caller.
  *  - Threads: one handle is used by one thread at a time; different
- *    handles work in parallel.
+ *    handles work in parallel. The exception: smtpc_cancel may be called
+ *    from any thread while a call on the handle is in progress.
  *  - NULL for any pointer gives SMTPC_INVALID_ARGUMENT (0, false or NULL
  *    from accessors), never a crash; smtpc_client_free(NULL) does nothing.
  *    Strings must be UTF-8; otherwise SMTPC_INVALID_ARGUMENT.
@@ -98,8 +99,9 @@ typedef enum {
      */
     SMTPC_IO = 5,
     /**
-     * The server did not answer (or accept data) within the timeout. The
-     * connection is closed.
+     * The server did not answer (or accept data) within the timeout, the
+     * call's deadline passed (`smtpc_set_call_timeout_ms`), or no address
+     * answered within the connect timeout. The connection is closed.
      */
     SMTPC_TIMEOUT = 6,
     /**
@@ -150,6 +152,23 @@ typedef enum {
      * listed with `smtpc_unknown_*`.)
      */
     SMTPC_UNKNOWN = 13,
+    /**
+     * The call was cancelled with `smtpc_cancel`. The connection is
+     * closed. (A cancel after the end of a message went out, before its
+     * reply, is `SMTPC_UNKNOWN`: the message may have been delivered.)
+     */
+    SMTPC_CANCELLED = 14,
+    /**
+     * The host name (the server's, or the proxy's) does not exist or has
+     * no address. A resolver that could not answer is `SMTPC_IO`.
+     */
+    SMTPC_UNKNOWN_HOST = 15,
+    /**
+     * The SOCKS5 proxy refused to connect to the server (the error
+     * message gives its reply code and what it means), refused the user
+     * name and password, or is not a SOCKS5 proxy.
+     */
+    SMTPC_PROXY = 16,
 } smtpc_result;
 
 /**
@@ -213,6 +232,45 @@ typedef enum {
 } smtpc_tls_version;
 
 /**
+ * The waits of a session, each with its own timeout; the values for
+ * `smtpc_set_phase_timeout_ms`. The defaults are RFC 5321 4.5.3.2's.
+ */
+typedef enum {
+    /**
+     * The server's 220 greeting (default 5 minutes).
+     */
+    SMTPC_PHASE_GREETING = 0,
+    /**
+     * The reply to MAIL FROM (default 5 minutes).
+     */
+    SMTPC_PHASE_MAIL = 1,
+    /**
+     * The reply to each RCPT TO (default 5 minutes).
+     */
+    SMTPC_PHASE_RCPT = 2,
+    /**
+     * The reply to DATA, the 354 (default 2 minutes).
+     */
+    SMTPC_PHASE_DATA = 3,
+    /**
+     * Each write to the server, message content above all: every send
+     * must make progress within it; also the reply to a BDAT chunk that
+     * is not the last (default 3 minutes).
+     */
+    SMTPC_PHASE_DATA_BLOCK = 4,
+    /**
+     * The reply to the end of data or to BDAT LAST, while the server
+     * takes the message (default 10 minutes).
+     */
+    SMTPC_PHASE_END_OF_DATA = 5,
+    /**
+     * The TLS handshake and the reply to every other command: EHLO,
+     * HELO, STARTTLS, AUTH, RSET, NOOP, QUIT (default 5 minutes).
+     */
+    SMTPC_PHASE_OTHER = 6,
+} smtpc_phase;
+
+/**
  * A connection to an SMTP server and its options (opaque).
  *
  * Make one with `smtpc_client_new`, set options with the `smtpc_set_*`
@@ -223,7 +281,8 @@ typedef enum {
  *
  * Threads: a handle may be used by one thread at a time (it may move
  * between threads between calls); different handles may be used in
- * parallel.
+ * parallel. The one exception is `smtpc_cancel`, which any thread may
+ * call at any time while the handle is not being freed.
  *
  * Strings: every `const char *` argument is a NUL-terminated UTF-8
  * string that smtpc only reads during the call (it keeps copies). Every
@@ -343,6 +402,28 @@ void smtpc_client_free(smtpc_client *c);
 smtpc_result smtpc_client_reset(smtpc_client *c);
 
 /**
+ * Cancels the call in progress on `c` from another thread: it returns
+ * `SMTPC_CANCELLED` promptly (a read, write or connect blocked on the
+ * network returns at once, a name being resolved is abandoned within
+ * about 10 ms). When no call is in progress, the next call on `c`
+ * returns `SMTPC_CANCELLED` at once. Either way the session ends: the
+ * connection is closed (`smtpc_connect` starts a new one). A message
+ * whose content or end of data was under way is never reported as sent;
+ * if its end had gone out and its reply was not read yet, the result is
+ * `SMTPC_UNKNOWN` (the server may have taken it).
+ *
+ * This is the one function that may be called while another thread is
+ * inside a call on the same handle (and from a signal handler it is
+ * not safe: it takes a lock). It returns at once, and does nothing for
+ * NULL.
+ *
+ * # Safety
+ * `c` is NULL or a handle from `smtpc_client_new` that no thread frees
+ * before this returns.
+ */
+void smtpc_cancel(const smtpc_client *c);
+
+/**
  * The server to connect to: a host name, an IPv4 address, or an IPv6
  * address with or without brackets. `port` 0 means the default, which
  * follows the TLS mode (`smtpc_set_tls`): 587 for STARTTLS, 465 for
@@ -364,9 +445,10 @@ smtpc_result smtpc_set_server(smtpc_client *c, const char *host, uint16_t port);
 smtpc_result smtpc_set_helo_name(smtpc_client *c, const char *name);
 
 /**
- * How long to wait for each whole reply, and for each write to make
- * progress, in milliseconds (default 300000: 5 minutes, as RFC 5321
- * asks). 0 is `SMTPC_INVALID_ARGUMENT`.
+ * How long to wait for each whole reply, for the TLS handshake, and for
+ * each write to make progress, in milliseconds: the timeout of every
+ * phase at once (by default RFC 5321's, 2 to 10 minutes by phase, see
+ * `smtpc_phase`). 0 is `SMTPC_INVALID_ARGUMENT`.
  *
  * # Safety
  * `c` is NULL or a live handle.
@@ -375,7 +457,11 @@ smtpc_result smtpc_set_timeout_ms(smtpc_client *c, uint32_t ms);
 
 /**
  * How long to wait for the TCP connection to each address of the
- * server, in milliseconds (default 30000). 0 is `SMTPC_INVALID_ARGUMENT`.
+ * server (or the proxy), and for the SOCKS5 proxy's handshake, in
+ * milliseconds (default 30000). The addresses are tried Happy Eyeballs
+ * style (RFC 8305): IPv6 and IPv4 interleaved, the next one 250 ms after
+ * the one before if that has not connected. 0 is
+ * `SMTPC_INVALID_ARGUMENT`.
  *
  * # Safety
  * `c` is NULL or a live handle.
@@ -580,6 +666,61 @@ smtpc_result smtpc_set_danger_accept_invalid_hostnames(smtpc_client *c, bool acc
 smtpc_result smtpc_set_quit_after_send(smtpc_client *c, bool quit);
 
 /**
+ * How long the waits of one phase may take, in milliseconds (see
+ * `smtpc_phase` for which wait belongs to which phase). `phase` must be
+ * one of `smtpc_phase`; 0 ms is `SMTPC_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle.
+ */
+smtpc_result smtpc_set_phase_timeout_ms(smtpc_client *c, int phase, uint32_t ms);
+
+/**
+ * The most any one call may take, in milliseconds, however its time is
+ * spent (resolving, connecting, TLS, many slow replies): `smtpc_connect`
+ * (the whole session setup), `smtpc_send`, `smtpc_send_batch` and every
+ * other call return within it, with `SMTPC_TIMEOUT` ("the call's
+ * deadline passed") and the connection closed when it is not done.
+ * 0 removes it (the default). Reading a message through a read callback
+ * is not bounded by it. Takes effect at the next `smtpc_connect`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle.
+ */
+smtpc_result smtpc_set_call_timeout_ms(smtpc_client *c, uint32_t ms);
+
+/**
+ * Connects from this source address (an IPv4 or IPv6 address, without
+ * brackets; the port is chosen by the system), for a host with several
+ * addresses. Only the server's addresses of the same family are tried;
+ * with a proxy, the connection to the proxy starts from it. NULL or ""
+ * removes it (the default: the system chooses). An address that cannot
+ * be bound fails at `smtpc_connect` (`SMTPC_IO`, the attempts listed).
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `address` is NULL or a NUL-terminated
+ * string.
+ */
+smtpc_result smtpc_set_local_address(smtpc_client *c, const char *address);
+
+/**
+ * Reaches the server through a SOCKS5 proxy (RFC 1928):
+ * "socks5://host:port", or "socks5://user:password@host:port" for a
+ * proxy that wants a user name and password (RFC 1929; `%40` for `@`
+ * and `%3A` for `:` in them). The port defaults to 1080; an IPv6 address
+ * goes in brackets. The proxy resolves the server's name; STARTTLS and
+ * implicit TLS run through it, the certificate checked against the
+ * server's name. NULL or "" removes it. A malformed URL is
+ * `SMTPC_INVALID_ARGUMENT`; a proxy that refuses fails `smtpc_connect`
+ * with `SMTPC_PROXY`. The password never appears in error messages.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `url` is NULL or a NUL-terminated
+ * string.
+ */
+smtpc_result smtpc_set_proxy(smtpc_client *c, const char *url);
+
+/**
  * Connects to the server set with `smtpc_set_server`, reads the greeting
  * and says EHLO (HELO if the server does not know EHLO). After a session
  * ended (`smtpc_quit`, or the server closed it), connects anew; while a
@@ -589,6 +730,32 @@ smtpc_result smtpc_set_quit_after_send(smtpc_client *c, bool quit);
  * `c` is NULL or a live handle (see `smtpc_client`).
  */
 smtpc_result smtpc_connect(smtpc_client *c);
+
+/**
+ * Like `smtpc_connect`, over a socket the caller already connected
+ * (through an HTTP CONNECT proxy, Tor, a resolver of its own, a test
+ * harness): `fd` is a connected stream socket (TCP, or a Unix socket).
+ * `smtpc_set_server` must still name the server: TLS checks the
+ * certificate against that name (its port is not used).
+ * Every timeout, the call timeout and `smtpc_cancel` work as over a
+ * connection smtpc made.
+ *
+ * Who closes what: smtpc works on a duplicate of `fd` (`dup`), which
+ * it closes when the session ends (`smtpc_quit`, an error, or
+ * `smtpc_client_free`). The caller still owns `fd` and closes it
+ * whenever it likes, right after this call if it has no other use for
+ * it. Both name the same socket, so what smtpc does to the socket shows
+ * through `fd`: it is made blocking, its send and receive timeouts and
+ * TCP_NODELAY are set, and it is shut down when the session ends.
+ *
+ * A descriptor that is not a connected stream socket is
+ * `SMTPC_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `fd` is an open file descriptor for the
+ * duration of the call (any value is checked, none is closed).
+ */
+smtpc_result smtpc_connect_fd(smtpc_client *c, int fd);
 
 /**
  * `MAIL FROM:<from>`: starts a message. An empty `from` is the null

@@ -1,15 +1,20 @@
 //! The builder: a [`Config`] and a transcript function, set before
 //! [`ClientBuilder::connect`] makes a [`Client`].
 
+mod reach;
+
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::auth::{Credentials, Mechanism, Secret};
+use crate::cancel::Canceller;
 use crate::client::Client;
 use crate::config::Config;
+use crate::connection::Connection;
 use crate::error::Error;
 use crate::session::Session;
 use crate::stream::{Stream, Transport};
+use crate::timeouts::{Phase, Timeouts};
 use crate::tls::{CertSource, IdentitySource, Tls, TlsVersion};
 use crate::transcript::{Direction, Hook, Transcript};
 
@@ -43,6 +48,10 @@ impl Client {
 pub struct ClientBuilder {
     config: Config,
     transcript: Option<Hook>,
+    /// Cancels the connect, then the session's calls.
+    canceller: Canceller,
+    /// The absolute deadline of every call, connect included.
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -50,6 +59,7 @@ impl std::fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("config", &self.config)
             .field("transcript", &self.transcript.is_some())
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -60,6 +70,8 @@ impl From<Config> for ClientBuilder {
         ClientBuilder {
             config,
             transcript: None,
+            canceller: Canceller::new(),
+            deadline: None,
         }
     }
 }
@@ -91,15 +103,37 @@ impl ClientBuilder {
         self
     }
 
-    /// How long to wait for each whole reply, and for each write to make
-    /// progress (default 5 minutes). A server that sends a reply one byte
-    /// at a time still has only this long for all of it.
+    /// How long to wait for each whole reply, for the TLS handshake, and
+    /// for each write to make progress: the timeout of every [`Phase`] at
+    /// once (by default RFC 5321's, 2 to 10 minutes by phase). A server
+    /// that sends a reply one byte at a time still has only this long for
+    /// all of it. [`phase_timeout`](Self::phase_timeout) then changes one.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.config.timeout = timeout;
+        self.config.timeouts = Timeouts::all(timeout);
         self
     }
 
-    /// How long to wait for the TCP connection to each address (default 30 s).
+    /// How long the waits of one phase may take (see [`Phase`] for which
+    /// wait belongs to which phase, and the defaults).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use smtpc::{Client, Phase};
+    /// let builder = Client::builder("mail.example.org")
+    ///     .timeout(Duration::from_secs(60))
+    ///     .phase_timeout(Phase::EndOfData, Duration::from_secs(600));
+    /// assert_eq!(builder.config().phase_timeout(Phase::Rcpt), Duration::from_secs(60));
+    /// assert_eq!(builder.config().phase_timeout(Phase::EndOfData), Duration::from_secs(600));
+    /// ```
+    pub fn phase_timeout(mut self, phase: Phase, timeout: Duration) -> Self {
+        self.config.timeouts.set(phase, timeout);
+        self
+    }
+
+    /// How long to wait for the TCP connection to each address (default
+    /// 30 s), and for a SOCKS5 proxy's handshake. Addresses are tried
+    /// Happy Eyeballs style (RFC 8305): the next one 250 ms after the one
+    /// before if that has not connected yet, each with this timeout.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
         self
@@ -296,6 +330,14 @@ impl ClientBuilder {
 
     /// Connects, reads the greeting and says EHLO (HELO if the server does
     /// not know EHLO), then STARTTLS and AUTH as configured.
+    ///
+    /// The server's name is resolved and its addresses tried Happy
+    /// Eyeballs style (RFC 8305: IPv6 and IPv4 interleaved, the next one
+    /// 250 ms after the one before if that has not connected, the first
+    /// to connect kept), or the SOCKS5 proxy is, which then connects to
+    /// the server. A name that does not exist is [`Error::UnknownHost`];
+    /// when no address could be reached, [`Error::Unreachable`] lists
+    /// each one tried and what happened.
     pub fn connect(self) -> Result<Client, Error> {
         let config = &self.config;
         if config.host.is_empty() {
@@ -304,21 +346,25 @@ impl ClientBuilder {
         // Checked before anything goes on the network.
         let setup = config.session("[127.0.0.1]".to_owned())?;
         let transcript = Transcript::new(self.transcript);
-        let session = Session::connect(config.reach(), setup, config.upkeep(), transcript)?;
+        let reach = config.reach(self.canceller, self.deadline);
+        let session = Session::connect(reach, setup, config.upkeep(), transcript)?;
         Ok(Client::over(session))
     }
 
     /// Runs the session over a stream the caller opened (a tunnel, a Unix
-    /// socket, an in-memory script in tests). The timeout then bounds only
-    /// the total time of each reply as far as the stream returns control;
+    /// socket, an in-memory script in tests). The timeouts and the
+    /// deadline then bound each reply only as far as the stream returns
+    /// control, and a cancel takes effect when its read or write returns:
     /// the stream's own reads must not block forever. Such a session is
     /// not opened again when it closes: the stream was the caller's.
     pub fn connect_stream(self, stream: impl Transport + 'static) -> Result<Client, Error> {
         let setup = self.config.session("[127.0.0.1]".to_owned())?;
         let transcript = Transcript::new(self.transcript);
         let stream = Stream::Custom(Box::new(stream));
-        let timeout = self.config.timeout;
-        let session = Session::over(stream, timeout, setup, self.config.upkeep(), transcript)?;
+        let budget = self.config.budget(self.deadline);
+        let mut conn = Connection::new(stream, budget, transcript, self.canceller, None);
+        conn.set_call_deadline(budget.call_deadline());
+        let session = Session::over(conn, setup, self.config.upkeep())?;
         Ok(Client::over(session))
     }
 }

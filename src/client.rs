@@ -7,7 +7,9 @@
 //! [`crate::connection::Connection`].
 
 use std::io::Read;
+use std::time::{Duration, Instant};
 
+use crate::cancel::Canceller;
 use crate::checks::{check_path, check_text, MAX_PATH_LEN};
 use crate::command::{Command, MailParams};
 use crate::delivery::Delivery;
@@ -80,8 +82,43 @@ impl Client {
         self.session.conn.is_closed()
     }
 
+    /// The handle that cancels this client's call in progress from
+    /// another thread (see [`Canceller`]).
+    ///
+    /// ```no_run
+    /// # let mut client = smtpc::Client::builder("127.0.0.1").port(2525).connect()?;
+    /// let canceller = client.canceller();
+    /// std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_secs(10));
+    ///     canceller.cancel();
+    /// });
+    /// let envelope = smtpc::Envelope::new("a@example.org", ["b@example.org"])?;
+    /// match client.send_bytes(&envelope, b"Subject: hi\r\n\r\nHello.\r\n") {
+    ///     Err(smtpc::Error::Cancelled { .. }) => eprintln!("cancelled before the end of data"),
+    ///     Err(smtpc::Error::OutcomeUnknown(_)) => eprintln!("cancelled: it may have been sent"),
+    ///     other => println!("{other:?}"),
+    /// }
+    /// # Ok::<(), smtpc::Error>(())
+    /// ```
+    pub fn canceller(&self) -> Canceller {
+        self.session.conn.canceller().clone()
+    }
+
+    /// The absolute deadline of every call from now on (`None` removes
+    /// it; the call timeout, if set, still applies): each call returns by
+    /// then, with [`Error::Deadline`] if it is not done.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.session.set_deadline(deadline);
+    }
+
+    /// Starts a call: its deadline is set.
+    fn begin(&mut self) {
+        self.session.conn.begin_call();
+    }
+
     /// Says EHLO again and takes the new list of extensions.
     pub fn ehlo(&mut self) -> Result<Reply, Error> {
+        self.begin();
         let (reply, ext) = session::ehlo(&mut self.session.conn, &self.session.setup.helo_name)?;
         self.session.info.hello = reply.clone();
         self.session.info.extensions = ext;
@@ -90,6 +127,7 @@ impl Client {
 
     /// Says HELO (the server's extensions are then forgotten).
     pub fn helo(&mut self) -> Result<Reply, Error> {
+        self.begin();
         let reply = session::helo(&mut self.session.conn, &self.session.setup.helo_name)?;
         self.session.info.hello = reply.clone();
         self.session.info.extensions = Extensions::default();
@@ -104,6 +142,7 @@ impl Client {
             .and_then(|f| f.strip_suffix('>'))
             .unwrap_or(from);
         check_path("sender", from)?;
+        self.begin();
         // A transaction starts: a connection that sat idle is checked (and
         // replaced if the server closed it) first.
         self.session.ready()?;
@@ -143,6 +182,7 @@ impl Client {
     /// dot-stuffed), then the end of data. Returns the final reply: the
     /// message is accepted only when this returns `Ok`.
     pub fn data(&mut self, mut body: impl Read) -> Result<Reply, Error> {
+        self.begin();
         transaction::data(&mut self.session.conn, &mut self.scratch.block, &mut body)
     }
 
@@ -193,6 +233,7 @@ impl Client {
     /// block is read before anything is sent, so its size is declared
     /// (`SIZE=`) and its 8-bit bytes detected (`BODY=8BITMIME`).
     pub fn send(&mut self, envelope: &Envelope, mut body: impl Read) -> Result<Delivery, Error> {
+        self.begin();
         transaction::send(
             &mut self.session,
             &mut self.scratch,
@@ -215,6 +256,7 @@ impl Client {
     /// # Ok::<(), smtpc::Error>(())
     /// ```
     pub fn send_bytes(&mut self, envelope: &Envelope, body: &[u8]) -> Result<Delivery, Error> {
+        self.begin();
         transaction::send_content(
             &mut self.session,
             &mut self.scratch,
@@ -247,6 +289,7 @@ impl Client {
         envelope: &Envelope,
         message: impl Content,
     ) -> Result<Delivery, Error> {
+        self.begin();
         transaction::send_content(
             &mut self.session,
             &mut self.scratch,
@@ -289,6 +332,7 @@ impl Client {
         E: std::borrow::Borrow<Envelope>,
         B: Content,
     {
+        self.begin();
         transaction::send_batch(&mut self.session, &mut self.scratch, messages, Then::More)
     }
 
@@ -312,6 +356,7 @@ impl Client {
         envelope: &Envelope,
         mut body: impl Read,
     ) -> Result<Delivery, Error> {
+        self.begin();
         let scratch = &mut self.scratch;
         let result = transaction::send(&mut self.session, scratch, envelope, &mut body, Then::Quit);
         self.end();
@@ -325,6 +370,7 @@ impl Client {
         envelope: &Envelope,
         message: impl Content,
     ) -> Result<Delivery, Error> {
+        self.begin();
         let scratch = &mut self.scratch;
         let result =
             transaction::send_content(&mut self.session, scratch, envelope, message, Then::Quit);
@@ -343,6 +389,7 @@ impl Client {
         E: std::borrow::Borrow<Envelope>,
         B: Content,
     {
+        self.begin();
         let results =
             transaction::send_batch(&mut self.session, &mut self.scratch, messages, Then::Quit);
         self.end();
@@ -360,15 +407,28 @@ impl Client {
     }
 
     fn step(&mut self, command: &Command<'_>, step: Step) -> Result<Reply, Error> {
+        // MAIL has begun its call already (a new connection may have been
+        // made for it within its deadline).
+        if !matches!(command, Command::Mail { .. }) {
+            self.begin();
+        }
         Error::check(self.session.conn.execute(command)?, step)
     }
 }
+
+/// The most a dropped client waits to write its QUIT.
+const DROP_QUIT_WAIT: Duration = Duration::from_secs(1);
 
 impl Drop for Client {
     /// Says QUIT without waiting for the answer, so that the server does
     /// not log a lost connection.
     fn drop(&mut self) {
         if !self.session.conn.is_closed() {
+            // A server that stopped reading must not hold the caller up.
+            let soon = Instant::now() + DROP_QUIT_WAIT;
+            let conn = &mut self.session.conn;
+            let deadline = conn.call_deadline().map_or(soon, |d| d.min(soon));
+            conn.set_call_deadline(Some(deadline));
             self.session.conn.queue(&Command::Quit);
             let _ = self.session.conn.flush("QUIT");
             self.session.conn.shutdown();

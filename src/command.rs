@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::envelope::{Body, Notify, Ret};
+use crate::timeouts::Phase;
 
 /// Parameters of `MAIL FROM`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,6 +59,18 @@ pub(crate) enum Command<'a> {
 }
 
 impl Command<'_> {
+    /// The phase whose timeout bounds the wait for this command's reply.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Command::Mail { .. } => Phase::Mail,
+            Command::Rcpt { .. } => Phase::Rcpt,
+            Command::Data => Phase::Data,
+            Command::Bdat { last: true, .. } => Phase::EndOfData,
+            Command::Bdat { last: false, .. } => Phase::DataBlock,
+            _ => Phase::Other,
+        }
+    }
+
     /// Appends the command line, CRLF included, to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let mut line = String::new();

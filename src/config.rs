@@ -2,16 +2,21 @@
 //! for every connection made with them. [`ClientBuilder`](crate::ClientBuilder)
 //! wraps one; the C handle keeps one.
 
-use std::time::Duration;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use crate::auth::{AuthConfig, Credentials, Mechanism};
+use crate::cancel::Canceller;
 use crate::checks::check_domain;
 use crate::error::Error;
+use crate::proxy::Proxy;
 use crate::session::{Reach, SessionConfig, Upkeep};
+use crate::timeouts::{Budget, Phase, Timeouts};
 use crate::tls::{self, Tls, TlsOptions};
 
-/// How long to wait for each reply unless told otherwise. RFC 5321
-/// 4.5.3.2 asks clients to wait at least 5 minutes for most replies.
+/// How long to wait for most replies unless told otherwise: RFC 5321
+/// 4.5.3.2 asks clients to wait at least 5 minutes for most replies (see
+/// [`Phase`] for those it gives more or less).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long to wait for the TCP connection unless told otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,8 +47,12 @@ pub struct Config {
     pub(crate) host: String,
     pub(crate) port: Option<u16>,
     pub(crate) helo_name: Option<String>,
-    pub(crate) timeout: Duration,
+    pub(crate) timeouts: Timeouts,
     pub(crate) connect_timeout: Duration,
+    /// The most a call may take, from its start.
+    pub(crate) call_timeout: Option<Duration>,
+    pub(crate) local_address: Option<IpAddr>,
+    pub(crate) proxy: Option<Proxy>,
     pub(crate) tls: Tls,
     pub(crate) tls_options: TlsOptions,
     pub(crate) credentials: Option<Credentials>,
@@ -64,15 +73,19 @@ impl Default for Config {
 
 impl Config {
     /// The defaults for a connection to `host`: STARTTLS required on port
-    /// 587, certificates verified against the system's roots, 5 minutes
-    /// per reply, 30 s to connect, no credentials.
+    /// 587, certificates verified against the system's roots, RFC 5321's
+    /// timeouts for each reply ([`Phase`]), 30 s to connect, no deadline,
+    /// no credentials, no proxy.
     pub fn new(host: impl Into<String>) -> Self {
         Config {
             host: host.into(),
             port: None,
             helo_name: None,
-            timeout: DEFAULT_TIMEOUT,
+            timeouts: Timeouts::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            call_timeout: None,
+            local_address: None,
+            proxy: None,
             tls: Tls::default(),
             tls_options: TlsOptions::default(),
             credentials: None,
@@ -100,9 +113,30 @@ impl Config {
         self.tls
     }
 
-    /// How long each reply may take.
+    /// How long each reply may take, for the replies of [`Phase::Other`]
+    /// (EHLO, RSET, QUIT...); [`Config::phase_timeout`] gives each phase's.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.timeouts.get(Phase::Other)
+    }
+
+    /// How long the waits of `phase` may take.
+    pub fn phase_timeout(&self, phase: Phase) -> Duration {
+        self.timeouts.get(phase)
+    }
+
+    /// The most each call may take, from its start, when set.
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.call_timeout
+    }
+
+    /// The source address connections are made from, when set.
+    pub fn local_address(&self) -> Option<IpAddr> {
+        self.local_address
+    }
+
+    /// The SOCKS5 proxy, when one is set.
+    pub fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
     }
 
     /// How long connecting to each address may take.
@@ -126,13 +160,26 @@ impl Config {
     }
 
     /// Where to connect (again).
-    pub(crate) fn reach(&self) -> Reach {
+    pub(crate) fn reach(&self, canceller: Canceller, deadline: Option<Instant>) -> Reach {
         Reach {
             host: self.host.clone(),
             port: self.port(),
             connect_timeout: self.connect_timeout,
-            timeout: self.timeout,
+            budget: self.budget(deadline),
             helo_from_address: self.helo_name.is_none(),
+            local: self.local_address,
+            proxy: self.proxy.clone(),
+            canceller,
+        }
+    }
+
+    /// The limits on time of a session with these options, and an
+    /// absolute deadline for its calls.
+    pub(crate) fn budget(&self, deadline: Option<Instant>) -> Budget {
+        Budget {
+            timeouts: self.timeouts,
+            call_timeout: self.call_timeout,
+            deadline,
         }
     }
 
@@ -153,11 +200,11 @@ impl Config {
         if let Some(name) = &self.helo_name {
             check_domain("HELO name", name)?;
         }
-        if self.recipients_per_transaction == Some(0) || self.messages_per_connection == Some(0) {
-            return Err(Error::InvalidInput(
-                "a limit of recipients per transaction or messages per connection must be at least 1"
-                    .into(),
-            ));
+        if let Some(proxy) = &self.proxy {
+            proxy.check()?;
+        }
+        if let Some(proxy) = &self.proxy {
+            proxy.check()?;
         }
         let connector = match self.tls {
             Tls::None => None,

@@ -8,19 +8,23 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use native_tls::TlsConnector;
 
-use crate::block::{fill, IO_BLOCK};
+mod content;
+mod time;
+
+use crate::block::IO_BLOCK;
+use crate::cancel::{Canceller, Watched};
 use crate::command::Command;
-use crate::encoder::DataEncoder;
 use crate::error::Error;
 use crate::reply::{Reply, ReplyError, ReplyParser, MAX_LINE_LEN};
 use crate::stream::{handshake, Stream};
+use crate::timeouts::{Budget, Limit, Phase};
 use crate::transcript::{Direction, Transcript};
+use time::Clock;
 
 /// Read buffer for replies; holds at least one maximal line.
 const READ_BUF: usize = 4 * MAX_LINE_LEN;
@@ -37,7 +41,8 @@ const NAME_ROOM: usize = 96;
 /// A connection to the server: buffered, bounded, transcribed.
 pub(crate) struct Connection {
     stream: Stream,
-    timeout: Duration,
+    /// Timeouts, deadlines, cancel.
+    clock: Clock,
     rbuf: Box<[u8]>,
     rstart: usize,
     rend: usize,
@@ -60,7 +65,7 @@ pub(crate) struct Connection {
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("timeout", &self.timeout)
+            .field("clock", &self.clock)
             .field("buffered_reply_bytes", &(self.rend - self.rstart))
             .field("pending_write_bytes", &self.wbuf.len())
             .finish_non_exhaustive()
@@ -86,24 +91,6 @@ fn io_error(e: io::Error, during: &str, tls: bool) -> Error {
     }
 }
 
-/// Appends `piece` to the write buffer, or, when the buffer would overflow,
-/// writes the buffer out and then writes a large piece straight from the
-/// caller's memory. Plain `write_all` only (see [`Stream`]'s `write`).
-fn put(stream: &mut Stream, wbuf: &mut Vec<u8>, piece: &[u8]) -> io::Result<()> {
-    if wbuf.len() + piece.len() <= IO_BLOCK {
-        wbuf.extend_from_slice(piece);
-        return Ok(());
-    }
-    stream.write_all(wbuf)?;
-    wbuf.clear();
-    if piece.len() >= IO_BLOCK / 2 {
-        stream.write_all(piece)
-    } else {
-        wbuf.extend_from_slice(piece);
-        Ok(())
-    }
-}
-
 /// Whether the socket's read timeout must be set again before a read that
 /// must end within `remaining`. A timeout that fires a little early only
 /// costs a loop; one that fires late would break the deadline, and one far
@@ -116,25 +103,19 @@ fn needs_arming(armed: Option<Duration>, remaining: Duration) -> bool {
     }
 }
 
-/// Copies all of `source` to `stream` through `block`: large writes, which
-/// TLS turns into full records.
-fn copy_through(source: &mut dyn Read, stream: &mut Stream, block: &mut [u8]) -> io::Result<u64> {
-    let mut copied = 0;
-    loop {
-        let (n, ended) = fill(source, block)?;
-        stream.write_all(&block[..n])?;
-        copied += n as u64;
-        if ended {
-            return Ok(copied);
-        }
-    }
-}
-
 impl Connection {
-    pub fn new(stream: Stream, timeout: Duration, transcript: Transcript) -> Self {
+    /// A connection over `stream`; `watched` is the canceller's watch on
+    /// its socket, if it has one.
+    pub fn new(
+        stream: Stream,
+        budget: Budget,
+        transcript: Transcript,
+        cancel: Canceller,
+        watched: Option<Watched>,
+    ) -> Self {
         Connection {
             stream,
-            timeout,
+            clock: Clock::new(budget, cancel, watched),
             rbuf: vec![0; READ_BUF].into_boxed_slice(),
             rstart: 0,
             rend: 0,
@@ -203,13 +184,29 @@ impl Connection {
         during: &str,
         f: impl FnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        if !self.closed && self.clock.cancel.take() {
+            self.clock.cancelled = true;
+            self.shutdown();
+        }
         if self.closed {
-            return Err(Error::ConnectionClosed {
-                during: during.to_owned(),
+            let during = during.to_owned();
+            return Err(if self.clock.cancelled {
+                Error::Cancelled { during }
+            } else {
+                Error::ConnectionClosed { during }
             });
         }
         let result = f(self);
         if let Err(e) = &result {
+            // A cancel shuts the socket down: whatever error that gave is
+            // the cancel's.
+            if self.clock.cancel.take() || matches!(e, Error::Cancelled { .. }) {
+                self.clock.cancelled = true;
+                self.shutdown();
+                return Err(Error::Cancelled {
+                    during: during.to_owned(),
+                });
+            }
             if e.ends_session() {
                 self.shutdown();
             }
@@ -282,12 +279,13 @@ impl Connection {
             if conn.wbuf.is_empty() {
                 return Ok(());
             }
-            let result = conn.stream.write_all(&conn.wbuf);
-            conn.wbuf.clear();
+            let (mut writer, wbuf) = conn.paced();
+            let result = writer.write_all(wbuf);
+            wbuf.clear();
             // Idle time counts from the last write: replies come within
             // the timeout of one, and a clock reading per write is cheap.
             conn.active = Instant::now();
-            result.map_err(|e| io_error(e, during, conn.is_encrypted()))
+            result.map_err(|e| conn.write_error(e, during))
         })
     }
 
@@ -295,21 +293,26 @@ impl Connection {
     pub fn execute(&mut self, command: &Command<'_>) -> Result<Reply, Error> {
         let shown = self.queue(command);
         self.flush(&shown)?;
-        self.read_reply(&shown)
+        self.read_reply(&shown, command.phase())
     }
 
-    /// Reads one complete reply, which must arrive within the timeout
-    /// however slowly its bytes come. `during` names what it answers.
-    pub fn read_reply(&mut self, during: &str) -> Result<Reply, Error> {
-        self.read_reply_to(Cow::Owned(during.to_owned()))
+    /// Reads one complete reply, which must arrive within the timeout of
+    /// `phase` however slowly its bytes come. `during` names what it
+    /// answers.
+    pub fn read_reply(&mut self, during: &str, phase: Phase) -> Result<Reply, Error> {
+        self.read_reply_to(Cow::Owned(during.to_owned()), phase)
     }
 
     /// [`Connection::read_reply`], keeping `during` in the reply as what
     /// it answered without copying it. A reply that closes the session
     /// (421) closes the connection; it is still handed back, for the
     /// caller to report.
-    pub fn read_reply_to(&mut self, during: Cow<'static, str>) -> Result<Reply, Error> {
-        let mut reply = self.guard(&during, |conn| conn.read_reply_inner(&during))?;
+    pub fn read_reply_to(
+        &mut self,
+        during: Cow<'static, str>,
+        phase: Phase,
+    ) -> Result<Reply, Error> {
+        let mut reply = self.guard(&during, |conn| conn.read_reply_inner(&during, phase))?;
         if reply.closes_session() {
             self.shutdown();
         }
@@ -317,9 +320,9 @@ impl Connection {
         Ok(reply)
     }
 
-    fn read_reply_inner(&mut self, during: &str) -> Result<Reply, Error> {
+    fn read_reply_inner(&mut self, during: &str, phase: Phase) -> Result<Reply, Error> {
         let mut parser = std::mem::take(&mut self.parser);
-        let result = self.parse_reply(&mut parser, during);
+        let result = self.parse_reply(&mut parser, during, phase);
         if result.is_err() {
             parser.reset();
         }
@@ -327,10 +330,15 @@ impl Connection {
         result
     }
 
-    fn parse_reply(&mut self, parser: &mut ReplyParser, during: &str) -> Result<Reply, Error> {
+    fn parse_reply(
+        &mut self,
+        parser: &mut ReplyParser,
+        during: &str,
+        phase: Phase,
+    ) -> Result<Reply, Error> {
         // Set when the reply is not all here yet: one already read costs
         // no clock reading (in a pipelined batch most are).
-        let mut deadline = None;
+        let mut limit = None;
         let malformed = |source: ReplyError| Error::MalformedReply {
             during: during.to_owned(),
             source,
@@ -353,7 +361,7 @@ impl Connection {
             if pending.len() > MAX_LINE_LEN {
                 return Err(malformed(ReplyError::LineTooLong));
             }
-            self.fill(&mut deadline, during)?;
+            self.fill(&mut limit, phase, during)?;
         }
     }
 
@@ -363,38 +371,47 @@ impl Connection {
     }
 
     /// Runs the TLS handshake over the current stream, bounded by the
-    /// timeout. The caller has checked that no plaintext is left unread.
+    /// timeout of [`Phase::Other`] (and the call's deadline). The caller
+    /// has checked that no plaintext is left unread.
     pub fn start_tls(&mut self, connector: &TlsConnector, name: &str) -> Result<(), Error> {
         let during = format!("TLS handshake with {name}");
         self.guard(&during, |conn| {
             conn.rstart = 0;
             conn.rend = 0;
             conn.read_timeout = None;
+            conn.clock.write_timeout = None;
             let plain = std::mem::replace(&mut conn.stream, Stream::Gone);
-            conn.stream = handshake::run(connector, name, plain, conn.timeout)?;
+            let limit = conn.limit(Phase::Other);
+            conn.stream = handshake::run(connector, name, plain, limit, &conn.clock.cancel)?;
             conn.note(Direction::Info, &format!("TLS established with {name}"));
             Ok(())
         })
     }
 
-    /// Reads more bytes into the reply buffer before `deadline`, which the
-    /// first wait sets to the timeout from now.
-    fn fill(&mut self, deadline: &mut Option<Instant>, during: &str) -> Result<(), Error> {
+    /// Reads more bytes into the reply buffer before `limit`, which the
+    /// first wait sets to the phase's timeout from now (or the call's
+    /// deadline, when that comes first).
+    fn fill(&mut self, limit: &mut Option<Limit>, phase: Phase, during: &str) -> Result<(), Error> {
         if self.rstart > 0 {
             self.rbuf.copy_within(self.rstart..self.rend, 0);
             self.rend -= self.rstart;
             self.rstart = 0;
         }
         loop {
-            let now = Instant::now();
-            let deadline = *deadline.get_or_insert(now + self.timeout);
-            if now >= deadline {
-                return Err(Error::Timeout {
+            // Over a stream of the caller's, a cancel is seen here, between
+            // reads (over a socket, the read itself ends).
+            if self.clock.cancel.is_pending() {
+                return Err(Error::Cancelled {
                     during: during.to_owned(),
                 });
             }
+            let now = Instant::now();
+            let limit = *limit.get_or_insert_with(|| self.limit(phase));
+            if now >= limit.at {
+                return Err(limit.error(during));
+            }
             let tls = self.is_encrypted();
-            let remaining = deadline - now;
+            let remaining = limit.at - now;
             if needs_arming(self.read_timeout, remaining) {
                 self.stream
                     .set_read_timeout(remaining)
@@ -423,146 +440,6 @@ impl Connection {
         }
     }
 
-    /// Streams message content through `encoder`: the first `filled` bytes
-    /// of `block`, then the rest of `body`, read through `block` (made
-    /// [`IO_BLOCK`] long). Ends with what [`DataEncoder::finish`] adds, left
-    /// queued (not flushed) so that it can share a write with what
-    /// follows. Returns the number of content bytes read.
-    ///
-    /// A failure to read `body` is reported as I/O on "reading the
-    /// message"; the connection is then unusable, since the content was
-    /// cut short.
-    pub fn queue_body(
-        &mut self,
-        block: &mut Vec<u8>,
-        filled: usize,
-        body: &mut dyn Read,
-        encoder: &mut DataEncoder,
-        during: &str,
-    ) -> Result<u64, Error> {
-        block.resize(IO_BLOCK.max(filled), 0);
-        self.guard(during, |conn| {
-            conn.encode(&block[..filled], encoder, during)?;
-            let mut total = filled as u64;
-            loop {
-                let (n, ended) = fill(body, block).map_err(|source| Error::Io {
-                    during: format!("{during}: reading the message"),
-                    source,
-                })?;
-                total += n as u64;
-                conn.encode(&block[..n], encoder, during)?;
-                if ended {
-                    break;
-                }
-            }
-            conn.end(encoder);
-            conn.note_content(total);
-            Ok(total)
-        })
-    }
-
-    /// Encodes `content`, a whole message, into the write buffer, ending
-    /// it as [`Connection::queue_body`] does. Large unchanged runs go to
-    /// the socket without being copied.
-    pub fn queue_content(
-        &mut self,
-        content: &[u8],
-        encoder: &mut DataEncoder,
-        during: &str,
-    ) -> Result<(), Error> {
-        self.guard(during, |conn| {
-            conn.encode(content, encoder, during)?;
-            conn.end(encoder);
-            conn.note_content(content.len());
-            Ok(())
-        })
-    }
-
-    /// Queues what `encoder` adds at the end of a message with nothing
-    /// more of it to come: after a 354 to a message that failed, a lone
-    /// end of data.
-    pub fn queue_end(&mut self, encoder: &mut DataEncoder, during: &str) -> Result<(), Error> {
-        self.guard(during, |conn| {
-            conn.end(encoder);
-            Ok(())
-        })
-    }
-
-    /// Encodes a block of content into the write buffer, writing it out
-    /// whenever it holds a full block.
-    fn encode(
-        &mut self,
-        content: &[u8],
-        encoder: &mut DataEncoder,
-        during: &str,
-    ) -> Result<(), Error> {
-        let tls = self.is_encrypted();
-        let Connection { stream, wbuf, .. } = self;
-        encoder
-            .encode(content, &mut |piece: &[u8]| put(stream, wbuf, piece))
-            .map_err(|e| io_error(e, during, tls))
-    }
-
-    /// The encoder's end of the message, into the write buffer (a few
-    /// bytes: the buffer always has room).
-    fn end(&mut self, encoder: &mut DataEncoder) {
-        let wbuf = &mut self.wbuf;
-        let _ = encoder.finish(&mut |p: &[u8]| -> Result<(), ()> {
-            wbuf.extend_from_slice(p);
-            Ok(())
-        });
-    }
-
-    /// Queues bytes that are already encoded (a BDAT chunk's pieces, a
-    /// prepared message), with the same rule as for content: large pieces
-    /// go to the socket without being copied.
-    pub fn queue_raw(&mut self, piece: &[u8], during: &str) -> Result<(), Error> {
-        self.guard(during, |conn| {
-            let tls = conn.is_encrypted();
-            put(&mut conn.stream, &mut conn.wbuf, piece).map_err(|e| io_error(e, during, tls))
-        })
-    }
-
-    /// Writes what is queued, then `len` bytes of `file` from `offset`
-    /// (where the file is positioned), unchanged. Over plain TCP on Linux
-    /// the kernel moves them (`sendfile(2)`), so they never pass through
-    /// this process; any other way they are read through `block` (made
-    /// [`IO_BLOCK`] long) and written. A file that ends early leaves the stream short of what was
-    /// announced: that is an I/O error, and the connection is closed.
-    pub fn queue_file(
-        &mut self,
-        file: &File,
-        offset: u64,
-        len: u64,
-        block: &mut Vec<u8>,
-        during: &str,
-    ) -> Result<(), Error> {
-        self.flush(during)?;
-        self.guard(during, |conn| {
-            let tls = conn.is_encrypted();
-            let copied = match &mut conn.stream {
-                #[cfg(any(target_os = "linux", target_os = "android"))]
-                Stream::Tcp(tcp) => crate::stream::sendfile::send(tcp, file, offset, len),
-                stream => {
-                    let _ = offset;
-                    block.resize(IO_BLOCK, 0);
-                    copy_through(&mut file.take(len), stream, block)
-                }
-            }
-            .map_err(|e| io_error(e, during, tls))?;
-            if copied < len {
-                return Err(Error::Io {
-                    during: during.to_owned(),
-                    source: io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the message file ended early",
-                    ),
-                });
-            }
-            Ok(())
-        })
-    }
-
     /// How many bytes are queued and not yet written.
     pub fn queued_len(&self) -> usize {
         self.wbuf.len()
@@ -573,6 +450,7 @@ impl Connection {
         self.closed = true;
         self.wbuf.clear();
         self.stream.shutdown();
+        self.clock.watched = None;
     }
 }
 

@@ -8,6 +8,11 @@
 use std::fmt;
 use std::io;
 
+mod reach;
+
+use reach::attempts_list;
+pub use reach::{ConnectAttempt, ProxyFailure};
+
 use crate::delivery::Rejection;
 use crate::reply::{Reply, ReplyClass, ReplyError};
 use crate::success::Step;
@@ -34,7 +39,12 @@ use crate::success::Step;
 /// | `SessionClosed(Reply)` | the server said goodbye (221) to something other than QUIT; the connection is closed | `Closed` |
 /// | `OutcomeUnknown(Error)` | the connection broke, or the server fell silent, after the end of the message was sent and before its reply: it may have been delivered; sending it again may make a duplicate | `Unknown` |
 /// | `PartlySent { delivery, error }` | a message that took several transactions went to some recipients, then `error` stopped the rest | the error's |
-/// | `Timeout { during }` | a whole reply did not arrive within the timeout (however slowly its bytes came) | `Timeout` |
+/// | `Timeout { during }` | a whole reply did not arrive within its phase's timeout (however slowly its bytes came), or a write made no progress | `Timeout` |
+/// | `Deadline { during }` | the call's deadline passed ([`ClientBuilder::call_timeout`](crate::ClientBuilder::call_timeout), [`Client::set_deadline`](crate::Client::set_deadline)) | `Timeout` |
+/// | `Cancelled { during }` | [`Canceller::cancel`](crate::Canceller::cancel) was called; the connection is closed | `Cancelled` |
+/// | `UnknownHost { host }` | the host name does not exist (or has no address) | `UnknownHost` |
+/// | `Unreachable { target, attempts }` | no address of the server (or of the proxy) could be connected to; each attempt and its error | `Timeout` if every attempt timed out, else `Io` |
+/// | `Proxy { proxy, target, failure }` | the SOCKS5 proxy refused (its reply code), refused the credentials, or does not speak SOCKS5 | `Proxy` |
 /// | `Io { during, source }` | any other I/O error, including failing to read the message | `Io` |
 /// | `Tls { during, source }` | the TLS handshake failed (untrusted or expired certificate, wrong host name, not a TLS server) or a TLS alert arrived | `Tls` |
 /// | `TlsUnavailable { reply }` | TLS is required but STARTTLS is not offered (`None`) or was refused (its reply) | `Tls` |
@@ -204,6 +214,52 @@ pub enum Error {
     /// was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The call's deadline passed before it was done. The connection is
+    /// closed. (After the end of a message went out, the message's error
+    /// is [`Error::OutcomeUnknown`] around this one.)
+    #[error("{during}: the call's deadline passed")]
+    Deadline {
+        /// What was being done.
+        during: String,
+    },
+    /// The call was cancelled with [`Canceller::cancel`](crate::Canceller::cancel).
+    /// The connection is closed. (After the end of a message went out, the
+    /// message's error is [`Error::OutcomeUnknown`] around this one.)
+    #[error("{during}: cancelled")]
+    Cancelled {
+        /// What was being done.
+        during: String,
+    },
+    /// The host name could not be resolved: no such name, or a name
+    /// without an address. (A resolver that could not answer, such as a
+    /// DNS server that timed out, is [`Error::Io`].)
+    #[error("unknown host {host}")]
+    UnknownHost {
+        /// The name looked up (the server's or the proxy's).
+        host: String,
+    },
+    /// No address could be connected to. `attempts` lists each address
+    /// tried, in order, with what happened to it.
+    #[error("connecting to {target}: {}", attempts_list(.attempts))]
+    Unreachable {
+        /// `host:port` as given.
+        target: String,
+        /// Each address tried and its error.
+        attempts: Vec<ConnectAttempt>,
+    },
+    /// The SOCKS5 proxy did not connect us: it refused (with its reply
+    /// code), refused the credentials, or is not a SOCKS5 proxy. (A proxy
+    /// that cannot be reached is [`Error::Unreachable`]; one that stops
+    /// answering, [`Error::Timeout`].)
+    #[error("SOCKS5 proxy {proxy}, connecting to {target}: {failure}")]
+    Proxy {
+        /// The proxy's `host:port` (never its credentials).
+        proxy: String,
+        /// The `host:port` the proxy was asked to connect to.
+        target: String,
+        /// What went wrong.
+        failure: ProxyFailure,
+    },
 }
 
 /// The class of an [`Error`], for code that acts on what kind of failure
@@ -246,6 +302,12 @@ pub enum ErrorKind {
     /// The message may or may not have been delivered: the connection
     /// broke after its end was sent (see [`Error::OutcomeUnknown`]).
     Unknown,
+    /// The call was cancelled ([`Canceller::cancel`](crate::Canceller::cancel)).
+    Cancelled,
+    /// The host name does not exist, or has no address.
+    UnknownHost,
+    /// The SOCKS5 proxy refused, refused the credentials, or is not one.
+    Proxy,
 }
 
 impl Error {
@@ -268,6 +330,19 @@ impl Error {
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
             Error::OutcomeUnknown(_) => ErrorKind::Unknown,
             Error::PartlySent { error, .. } => error.kind(),
+            Error::Deadline { .. } => ErrorKind::Timeout,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
+            Error::UnknownHost { .. } => ErrorKind::UnknownHost,
+            Error::Unreachable { attempts, .. }
+                if !attempts.is_empty()
+                    && attempts
+                        .iter()
+                        .all(|a| a.error.kind() == io::ErrorKind::TimedOut) =>
+            {
+                ErrorKind::Timeout
+            }
+            Error::Unreachable { .. } => ErrorKind::Io,
+            Error::Proxy { .. } => ErrorKind::Proxy,
         }
     }
 
@@ -281,6 +356,14 @@ impl Error {
             Error::PartlySent { error, .. } => error.is_outcome_unknown(),
             _ => false,
         }
+    }
+
+    /// After the end of a message went out, whether this error leaves its
+    /// outcome unknown: no reply came (silence), or the call gave up
+    /// waiting for it (its deadline, a cancel). Unlike silence, giving up
+    /// never makes a transaction go again.
+    pub(crate) fn leaves_outcome_unknown(&self) -> bool {
+        self.is_silence() || matches!(self, Error::Deadline { .. } | Error::Cancelled { .. })
     }
 
     /// No reply came: the connection broke or the server fell silent.
@@ -306,10 +389,15 @@ impl Error {
 
     /// True when the server answered 4yz (trying again later may help),
     /// when all recipients were refused and at least one refusal was 4yz,
-    /// and when the server closed the session with 221.
+    /// when the server closed the session with 221, and when a SOCKS5
+    /// proxy refused with a reply that may change (1, 3 to 6).
     pub fn is_transient(&self) -> bool {
         match self {
             Error::SessionClosed(_) => true,
+            Error::Proxy {
+                failure: ProxyFailure::Refused(code),
+                ..
+            } => matches!(code, 1 | 3..=6),
             Error::PartlySent { error, .. } => error.is_transient(),
             Error::AllRecipientsRejected(list) => list
                 .iter()
@@ -321,11 +409,16 @@ impl Error {
     }
 
     /// True when the server answered 5yz, when all recipients were refused
-    /// with 5yz, and for a message over the server's size limit.
+    /// with 5yz, for a message over the server's size limit, and when a
+    /// SOCKS5 proxy refused by its rules or as unsupported (2, 7, 8).
     pub fn is_permanent(&self) -> bool {
         match self {
             Error::PartlySent { error, .. } => error.is_permanent(),
             Error::MessageTooLarge { .. } => true,
+            Error::Proxy {
+                failure: ProxyFailure::Refused(code),
+                ..
+            } => matches!(code, 2 | 7 | 8),
             Error::AllRecipientsRejected(list) => {
                 !list.is_empty()
                     && list
@@ -385,6 +478,8 @@ impl Error {
                 | Error::Io { .. }
                 | Error::Tls { .. }
                 | Error::StartTlsInjection { .. }
+                | Error::Deadline { .. }
+                | Error::Cancelled { .. }
         )
     }
 }

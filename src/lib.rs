@@ -25,7 +25,9 @@
 //! [`client`](Client) strings together `session` (greeting, EHLO,
 //! STARTTLS, AUTH) and `transaction` (envelope, content, per-recipient
 //! results), which speak through `connection` (buffers, deadlines, the
-//! transcript) over `stream` (TCP, TLS, sendfile), using `command` (the
+//! transcript) over `stream` (reaching the server, directly or through a
+//! SOCKS5 `proxy`; TCP, TLS, sendfile), with `timeouts` (the phases, the
+//! deadline) and `cancel` (a call ended from another thread), using `command` (the
 //! bytes of each command line), `encoder` (the bytes of message content)
 //! and `message` (content prepared once), and read [`Reply`]s parsed by
 //! `reply`. `ffi` is the C interface over the same public API.
@@ -36,6 +38,7 @@
 mod auth;
 mod block;
 mod builder;
+mod cancel;
 mod checks;
 mod client;
 mod command;
@@ -48,25 +51,30 @@ mod error;
 mod extensions;
 mod ffi;
 mod message;
+mod proxy;
 mod reply;
 mod session;
 mod stream;
 mod success;
+mod timeouts;
 mod tls;
 mod transaction;
 mod transcript;
 
 pub use auth::{Mechanism, Secret};
 pub use builder::ClientBuilder;
+pub use cancel::Canceller;
 pub use client::Client;
 pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use delivery::{Delivery, Rejection};
 pub use envelope::{Body, Envelope, Notify, Recipient, Ret};
-pub use error::{Error, ErrorKind};
+pub use error::{ConnectAttempt, Error, ErrorKind, ProxyFailure};
 pub use extensions::Extensions;
 pub use message::{Content, Message, MessageFile};
+pub use proxy::Proxy;
 pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyError};
 pub use stream::Transport;
+pub use timeouts::Phase;
 pub use tls::{Tls, TlsVersion};
 pub use transcript::Direction;
 

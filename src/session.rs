@@ -4,18 +4,23 @@
 //! it again when the server closed it or took all the messages it takes
 //! on one connection. What the server offers comes out as [`Extensions`].
 
-use std::time::Duration;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use native_tls::TlsConnector;
 
 use crate::auth::{self, AuthConfig};
+use crate::cancel::Canceller;
 use crate::command::Command;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
+use crate::proxy::Proxy;
 use crate::reply::{Reply, ReplyClass};
+use crate::stream::dial::{self, Dial};
 use crate::stream::{net, Stream};
 use crate::success::Step;
+use crate::timeouts::{Budget, Phase};
 use crate::tls::Tls;
 use crate::transcript::{Direction, Transcript};
 
@@ -41,16 +46,21 @@ pub(crate) struct SessionInfo {
     pub auth: Option<Reply>,
 }
 
-/// Where the server is, to connect (again).
+/// Where the server is and how it is reached, to connect (again).
 #[derive(Debug, Clone)]
 pub(crate) struct Reach {
     pub host: String,
     pub port: u16,
     pub connect_timeout: Duration,
-    pub timeout: Duration,
+    /// The phases' timeouts and the calls' deadlines.
+    pub budget: Budget,
     /// No HELO name was set: each connection names itself by its own
     /// address (RFC 5321 4.1.4).
     pub helo_from_address: bool,
+    /// The source address, if one is set.
+    pub local: Option<IpAddr>,
+    pub proxy: Option<Proxy>,
+    pub canceller: Canceller,
 }
 
 /// When a connection is checked, renewed or given up.
@@ -97,19 +107,15 @@ impl Session {
         upkeep: Upkeep,
         mut transcript: Transcript,
     ) -> Result<Session, Error> {
-        let conn = connect(&reach, &mut setup, &mut transcript)?;
+        // The whole set-up is the connect call's.
+        let deadline = reach.budget.call_deadline();
+        let conn = connect(&reach, &mut setup, &mut transcript, deadline)?;
         Session::start(conn, setup, Some(reach), upkeep)
     }
 
-    /// Sets the session up over a stream the caller opened.
-    pub fn over(
-        stream: Stream,
-        timeout: Duration,
-        setup: SessionConfig,
-        upkeep: Upkeep,
-        transcript: Transcript,
-    ) -> Result<Session, Error> {
-        let conn = Connection::new(stream, timeout, transcript);
+    /// Sets the session up over a connection to a stream or socket the
+    /// caller opened (the session cannot open it again).
+    pub fn over(conn: Connection, setup: SessionConfig, upkeep: Upkeep) -> Result<Session, Error> {
         Session::start(conn, setup, None, upkeep)
     }
 
@@ -129,6 +135,15 @@ impl Session {
             started: 0,
             delivered: 0,
         })
+    }
+
+    /// The absolute deadline of every call from now on, on this
+    /// connection and the ones that replace it.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.conn.set_deadline(deadline);
+        if let Some(reach) = &mut self.reach {
+            reach.budget.deadline = deadline;
+        }
     }
 
     /// Whether a new connection can replace this one.
@@ -157,7 +172,9 @@ impl Session {
         }
         let mut transcript = self.conn.take_transcript();
         transcript.note(Direction::Info, "connecting again");
-        let mut conn = connect(reach, &mut self.setup, &mut transcript)?;
+        // Within the deadline of the call that needs the new connection.
+        let deadline = self.conn.call_deadline();
+        let mut conn = connect(reach, &mut self.setup, &mut transcript, deadline)?;
         self.info = open(&mut conn, &self.setup)?;
         self.conn = conn;
         self.started = 0;
@@ -196,30 +213,37 @@ impl Session {
     }
 }
 
-/// Connects to the server, says so in the transcript, and names the client
-/// by its address when no HELO name was set.
+/// Connects to the server (its addresses Happy Eyeballs style, or
+/// through the proxy) by `deadline`, says so in the transcript, and names
+/// the client by the address the server sees when no HELO name was set.
 fn connect(
     reach: &Reach,
     setup: &mut SessionConfig,
     transcript: &mut Transcript,
+    deadline: Option<Instant>,
 ) -> Result<Connection, Error> {
-    let port = reach.port;
-    let tcp = net::connect(&reach.host, port, reach.connect_timeout, reach.timeout)?;
-    let peer = tcp.peer_addr().map_err(|source| Error::Io {
-        during: format!("connecting to {}:{port}", reach.host),
-        source,
-    })?;
-    transcript.note(Direction::Info, &format!("connected to {peer}"));
+    let how = Dial {
+        connect_timeout: reach.connect_timeout,
+        local: reach.local,
+        deadline,
+        cancel: &reach.canceller,
+    };
+    let dialed = dial::dial(&reach.host, reach.port, reach.proxy.as_ref(), &how)?;
+    transcript.note(Direction::Info, &format!("connected to {}", dialed.route));
     if reach.helo_from_address {
-        if let Ok(local) = tcp.local_addr() {
-            setup.helo_name = net::address_literal(local.ip());
+        if let Some(ip) = dialed.seen_as {
+            setup.helo_name = net::address_literal(ip);
         }
     }
-    Ok(Connection::new(
-        Stream::Tcp(tcp),
-        reach.timeout,
+    let mut conn = Connection::new(
+        Stream::Tcp(dialed.tcp),
+        reach.budget,
         std::mem::take(transcript),
-    ))
+        reach.canceller.clone(),
+        dialed.watched,
+    );
+    conn.set_call_deadline(deadline);
+    Ok(conn)
 }
 
 /// Sets up the session: TLS from the first byte when implicit, greeting,
@@ -240,7 +264,10 @@ fn setup(conn: &mut Connection, config: &SessionConfig) -> Result<SessionInfo, E
     if config.tls == Tls::Implicit {
         conn.start_tls(connector(config)?, &config.tls_name)?;
     }
-    let greeting = Error::check(conn.read_reply("greeting")?, Step::Greeting)?;
+    let greeting = Error::check(
+        conn.read_reply("greeting", Phase::Greeting)?,
+        Step::Greeting,
+    )?;
     let (mut hello, mut extensions) = hello(conn, &config.helo_name)?;
     if matches!(config.tls, Tls::StartTls | Tls::Opportunistic) {
         if extensions.starttls() {

@@ -2,12 +2,12 @@
 //! option that need no network (a bad option is exit 64, before anything
 //! else happens).
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use smtpc::{Mechanism, Tls};
+use smtpc::{Mechanism, Proxy, Tls};
 
 const AFTER_HELP: &str = "\
 The password for --user comes from the environment variable SMTPC_PASSWORD,
@@ -27,14 +27,18 @@ Exit status (sysexits.h):
   65  invalid input refused before anything was sent (CR/LF in an address or
       the HELO name, a CA file that holds no certificate)
   66  the message, password or CA file cannot be read
+  68  the host name (of the server or of the proxy) does not exist
   69  permanent failure (5xx; a message over the server's size limit), also
-      when some recipients were refused with 5xx and the others got it
+      when some recipients were refused with 5xx and the others got it; a
+      SOCKS5 proxy that refuses by its rules (reply 2, 7, 8)
   75  temporary failure (4xx, 454 to AUTH included; connection refused,
-      reset or closed; timeout)
+      reset or closed; timeout; --deadline passed; a proxy that refuses
+      with reply 1, 3-6)
   76  protocol failure (malformed or unexpected reply; STARTTLS unavailable
-      or failed; TLS handshake or certificate failure; response injection)
+      or failed; TLS handshake or certificate failure; response injection;
+      a proxy that does not speak SOCKS5)
   77  authentication failed or refused (535; credentials that would have
-      gone over a connection without TLS)
+      gone over a connection without TLS; the proxy's user and password)
 
 Example:
   SMTPC_PASSWORD=... smtpc --server mail.example.org --user me@example.org \\
@@ -97,15 +101,56 @@ pub struct Args {
     #[arg(long, value_name = "NAME", help_heading = "Connection")]
     pub helo: Option<String>,
 
-    /// Most seconds to wait for the connection and for each whole reply
+    /// Most seconds to wait for each whole reply and each write
+    /// [default: RFC 5321's, 2 to 10 minutes by reply]
     #[arg(
         long,
+        verbatim_doc_comment,
         value_name = "SECS",
-        default_value = "300",
         value_parser = parse_timeout,
         help_heading = "Connection"
     )]
-    pub timeout: Duration,
+    pub timeout: Option<Duration>,
+
+    /// Most seconds to wait for the connection to each address
+    /// [default: 30, or --timeout when that is shorter]
+    #[arg(
+        long,
+        verbatim_doc_comment,
+        value_name = "SECS",
+        value_parser = parse_timeout,
+        help_heading = "Connection"
+    )]
+    pub connect_timeout: Option<Duration>,
+
+    /// Most seconds for the whole run, from connecting to the exit
+    #[arg(
+        long,
+        value_name = "SECS",
+        value_parser = parse_timeout,
+        help_heading = "Connection"
+    )]
+    pub deadline: Option<Duration>,
+
+    /// Connect from this local address (IPv4 or IPv6)
+    #[arg(
+        long,
+        value_name = "ADDR",
+        value_parser = parse_ip,
+        help_heading = "Connection"
+    )]
+    pub source_ip: Option<IpAddr>,
+
+    /// Go through a SOCKS5 proxy, which resolves the server's name
+    /// socks5://[USER@]HOST[:PORT]; USER's password from SMTPC_PROXY_PASSWORD
+    #[arg(
+        long,
+        verbatim_doc_comment,
+        value_name = "URL",
+        value_parser = parse_proxy,
+        help_heading = "Connection"
+    )]
+    pub proxy: Option<Proxy>,
 
     /// Log in as USER; the password comes from SMTPC_PASSWORD
     #[arg(long, value_name = "USER", help_heading = "Authentication")]
@@ -250,6 +295,37 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} seconds is too long"))
 }
 
+/// Where the proxy's password comes from.
+pub const PROXY_PASSWORD_VAR: &str = "SMTPC_PROXY_PASSWORD";
+
+/// An IP address, IPv6 with or without brackets.
+pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse()
+        .map_err(|_| format!("{text:?} is not an IP address"))
+}
+
+/// `socks5://[USER@]HOST[:PORT]`. A password is refused: every user of
+/// the machine can read a command line.
+pub fn parse_proxy(text: &str) -> Result<Proxy, String> {
+    let after_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
+    if let Some((userinfo, _)) = after_scheme.rsplit_once('@') {
+        if userinfo.contains(':') {
+            return Err(format!(
+                "a password is not taken on the command line, where every user of the \
+                 machine can see it: give socks5://USER@HOST:PORT and set {PROXY_PASSWORD_VAR}"
+            ));
+        }
+    }
+    Proxy::from_url(text).map_err(|e| match e {
+        smtpc::Error::InvalidInput(why) => why,
+        other => other.to_string(),
+    })
+}
+
 fn parse_mechanism(text: &str) -> Result<Mechanism, String> {
     Mechanism::from_name(text).ok_or_else(|| {
         format!(
@@ -320,6 +396,21 @@ mod tests {
         for bad in ["0", "-1", "NaN", "inf", "x", "1e30"] {
             assert!(parse_timeout(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn addresses_and_proxies() {
+        assert_eq!(parse_ip("127.0.0.2"), Ok("127.0.0.2".parse().unwrap()));
+        assert_eq!(parse_ip("[::1]"), Ok("::1".parse().unwrap()));
+        assert!(parse_ip("localhost").is_err());
+        let p = parse_proxy("socks5://u@127.0.0.1:1081").unwrap();
+        assert_eq!(
+            (p.host(), p.port(), p.user()),
+            ("127.0.0.1", 1081, Some("u"))
+        );
+        let refused = parse_proxy("socks5://u:secret@127.0.0.1:1081").unwrap_err();
+        assert!(refused.contains("SMTPC_PROXY_PASSWORD") && !refused.contains("secret"));
+        assert!(parse_proxy("http://127.0.0.1:3128").is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Exit statuses (sysexits.h, as sendmail and msmtp use them) and which
 //! outcome gets which.
 
-use smtpc::{Error, ErrorKind, Rejection, ReplyClass};
+use smtpc::{Error, ErrorKind, ProxyFailure, Rejection, ReplyClass};
 
 /// The exit statuses smtpc uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub enum Exit {
     DataErr = 65,
     /// EX_NOINPUT: the message, password or CA file cannot be read.
     NoInput = 66,
+    /// EX_NOHOST: the host name does not exist.
+    NoHost = 68,
     /// EX_UNAVAILABLE: a permanent failure (5yz).
     Unavailable = 69,
     /// EX_TEMPFAIL: try again later (4yz, lost connection, timeout).
@@ -50,7 +52,17 @@ pub fn for_error(error: &Error, cx: Context) -> Exit {
             exit => exit,
         };
     }
+    if let Error::Proxy { failure, .. } = error {
+        return match failure {
+            ProxyFailure::CredentialsRefused(_) | ProxyFailure::NoAcceptableMethod => Exit::NoPerm,
+            ProxyFailure::Malformed(_) => Exit::Protocol,
+            _ if error.is_permanent() => Exit::Unavailable,
+            _ => Exit::TempFail,
+        };
+    }
     match error.kind() {
+        ErrorKind::UnknownHost => Exit::NoHost,
+        ErrorKind::Cancelled => Exit::TempFail,
         ErrorKind::InvalidInput => Exit::DataErr,
         ErrorKind::Io if cx.input_failed => Exit::NoInput,
         // Before the connection, a TLS error is the local configuration's
@@ -181,6 +193,29 @@ mod tests {
             for_error(&Error::InvalidInput("x".into()), ONLINE) as u8,
             65
         );
+    }
+
+    #[test]
+    fn reaching_the_server() {
+        let unknown = Error::UnknownHost {
+            host: "nowhere.test".into(),
+        };
+        assert_eq!(for_error(&unknown, Context::default()) as u8, 68);
+        let proxy = |failure| Error::Proxy {
+            proxy: "127.0.0.1:1080".into(),
+            target: "mail.test:25".into(),
+            failure,
+        };
+        let code = |e: Error| for_error(&e, Context::default()) as u8;
+        assert_eq!(code(proxy(ProxyFailure::Refused(2))), 69);
+        assert_eq!(code(proxy(ProxyFailure::Refused(5))), 75);
+        assert_eq!(code(proxy(ProxyFailure::CredentialsRefused(1))), 77);
+        assert_eq!(code(proxy(ProxyFailure::NoAcceptableMethod)), 77);
+        assert_eq!(code(proxy(ProxyFailure::Malformed("x"))), 76);
+        let late = Error::Deadline {
+            during: "greeting".into(),
+        };
+        assert_eq!(code(late), 75);
     }
 
     #[test]

@@ -18,10 +18,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use smtpc::{Client, Delivery, Envelope, Error, MessageFile};
+use smtpc::{
+    Client, Delivery, Envelope, Error, MessageFile, Proxy, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+};
 
 use args::Args;
 use exit::{Context, Exit};
@@ -85,12 +88,38 @@ fn run(args: &Args) -> Exit {
         }
     };
 
+    let proxy = match &args.proxy {
+        Some(proxy) => match proxy_with_password(proxy) {
+            Ok(p) => Some(p),
+            Err(exit) => return exit,
+        },
+        None => None,
+    };
+    // The whole run, from here to the exit.
+    let deadline = args.deadline.and_then(|d| Instant::now().checked_add(d));
+
     let connected = Arc::new(AtomicBool::new(false));
     let mut builder = Client::builder(args.server.host.as_str())
         .tls(args.tls.into())
-        .timeout(args.timeout)
-        .connect_timeout(args.timeout)
         .transcript(trace::hook(args.trace, connected.clone()));
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    let connect_timeout = match (args.connect_timeout, args.timeout) {
+        (Some(t), _) => t,
+        (None, Some(t)) => t.min(DEFAULT_CONNECT_TIMEOUT),
+        (None, None) => DEFAULT_CONNECT_TIMEOUT,
+    };
+    builder = builder.connect_timeout(connect_timeout);
+    if let Some(deadline) = deadline {
+        builder = builder.deadline(deadline);
+    }
+    if let Some(ip) = args.source_ip {
+        builder = builder.local_address(ip);
+    }
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(proxy);
+    }
     if let Some(port) = args.server.port {
         builder = builder.port(port);
     }
@@ -105,11 +134,15 @@ fn run(args: &Args) -> Exit {
             .credentials(user, password)
             .allow_insecure_auth(args.allow_insecure_auth);
     }
+    let password_timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let password_cmd = match (&args.user, &args.password_cmd) {
         (Some(user), Some(command)) => {
             let cmd = PasswordCmd {
                 command: command.clone(),
-                timeout: args.timeout,
+                // --timeout, within what --deadline leaves.
+                timeout: deadline.map_or(password_timeout, |d| {
+                    password_timeout.min(d.saturating_duration_since(Instant::now()))
+                }),
                 failed: Arc::default(),
             };
             let run = cmd.clone();
@@ -156,6 +189,24 @@ fn run(args: &Args) -> Exit {
                 input_failed: matches!(&message, Message::Stream(input) if input.failed),
             };
             failed(&e, cx)
+        }
+    }
+}
+
+/// The proxy with its password from the environment when it names a
+/// user.
+fn proxy_with_password(proxy: &Proxy) -> Result<Proxy, Exit> {
+    let Some(user) = proxy.user() else {
+        return Ok(proxy.clone());
+    };
+    match std::env::var(args::PROXY_PASSWORD_VAR) {
+        Ok(password) => Ok(proxy.clone().credentials(user, &password)),
+        Err(_) => {
+            say(format!(
+                "the proxy's user {user} needs a password: set {} (UTF-8)",
+                args::PROXY_PASSWORD_VAR
+            ));
+            Err(Exit::Usage)
         }
     }
 }

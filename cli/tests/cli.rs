@@ -86,6 +86,17 @@ impl Smtpc {
         ])
     }
 
+    /// The tool run by `cmd` (a wrapper such as `unshare`), with the
+    /// same environment and streams as [`Smtpc::new`].
+    fn wrapped(mut cmd: Command) -> Smtpc {
+        cmd.env_remove(PASSWORD_VAR)
+            .env_remove("SMTPC_PROXY_PASSWORD")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
+        Smtpc { cmd, stdin: None }
+    }
+
     fn args<S: AsRef<std::ffi::OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Smtpc {
         self.cmd.args(args);
         self
@@ -1350,5 +1361,177 @@ fn a_100_mib_message_streams_from_a_file_in_bounded_memory() {
     assert!(
         peak < BOUND_KIB,
         "peak RSS {peak} KiB for a {total}-byte message"
+    );
+}
+
+// ------------------------------------------------- reaching the server
+
+/// The message to b@y.test, without TLS, through a private name
+/// resolution (`hosts`): the tool in a mount namespace of its own.
+fn with_hosts(hosts: &str, args: &[&str]) -> Option<Smtpc> {
+    let mut all = vec!["--tls", "none", "--from", "a@x.test", "--to", "b@y.test"];
+    all.extend_from_slice(args);
+    let cmd = testkit::socks::with_hosts(hosts, std::path::Path::new(BIN), &all)?;
+    Some(Smtpc::wrapped(cmd))
+}
+
+#[test]
+fn localhost_with_a_black_hole_at_ipv6_connects_over_ipv4() {
+    // localhost is ::1 first, then 127.0.0.1. On [::1]:P nothing ever
+    // answers (a full accept queue drops every SYN); the server is on
+    // 127.0.0.1:P. The ::1 attempt alone would take the whole connect
+    // timeout (60 s), past the deadline (20 s): only starting the next
+    // address after 250 ms gets the message through.
+    let (server, hole) = (0..20)
+        .find_map(|_| {
+            let server = Server::start(script([greet_ehlo(&[]), transaction(1), quit()]));
+            let hole = testkit::socks::ipv6_black_hole(server.port())?;
+            Some((server, hole))
+        })
+        .expect("a port free on both 127.0.0.1 and ::1");
+    let target = format!("localhost:{}", server.port());
+    let args = [
+        "--server",
+        &target,
+        "--connect-timeout",
+        "60",
+        "--deadline",
+        "20",
+        "--trace",
+    ];
+    let Some(smtpc) = with_hosts("::1 localhost\n127.0.0.1 localhost\n", &args) else {
+        return;
+    };
+    let run = smtpc.stdin(MSG.as_bytes()).run();
+    run.assert_code(0);
+    assert!(
+        run.err
+            .contains(&format!("connected to 127.0.0.1:{}", server.port())),
+        "{}",
+        run.err
+    );
+    assert!(server.text().contains("Subject: smtpc"));
+    drop(hole);
+}
+
+#[test]
+fn an_unknown_host_exits_68() {
+    let Some(smtpc) = with_hosts(
+        "127.0.0.1 localhost\n",
+        &["--server", "nowhere.invalid:2525"],
+    ) else {
+        return;
+    };
+    let run = smtpc.stdin(MSG.as_bytes()).run();
+    run.assert_code(68);
+    assert_eq!(run.errors(), ["unknown host nowhere.invalid"]);
+}
+
+#[test]
+fn the_deadline_bounds_the_whole_run() {
+    // Every reply may take a minute; the run may take half a second.
+    let server = Server::start(script([greet_ehlo(&[]), vec![Act::Drain]]));
+    let run = Smtpc::plain(server.port())
+        .args(["--timeout", "60", "--deadline", "0.5"])
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(75);
+    assert_eq!(
+        run.errors(),
+        ["MAIL FROM:<a@x.test>: the call's deadline passed"]
+    );
+}
+
+#[test]
+fn the_source_ip_is_where_the_connection_comes_from() {
+    let server = Server::start(script([greet_ehlo(&[]), transaction(1), quit()]));
+    let target = format!("127.0.0.1:{}", server.port());
+    let run = Smtpc::new()
+        .args([
+            "--server",
+            &target,
+            "--tls",
+            "none",
+            "--source-ip",
+            "127.0.0.2",
+        ])
+        .args(["--from", "a@x.test", "--to", "b@y.test"])
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(0);
+    // With no --helo, the tool names itself by the address the server sees.
+    assert!(server.text().starts_with("EHLO [127.0.0.2]\r\n"));
+}
+
+#[test]
+fn through_a_socks5_proxy() {
+    let Some(proxy) = testkit::socks::Danted::start("username") else {
+        return;
+    };
+    let (port, store) = mailin();
+    let server = format!("127.0.0.1:{port}");
+    let url = format!(
+        "socks5://{}@127.0.0.1:{}",
+        testkit::socks::SOCKS_USER,
+        proxy.port
+    );
+    let run = Smtpc::new()
+        .args(base_args(&server))
+        .args(["--proxy", &url, "--trace"])
+        .env("SMTPC_PROXY_PASSWORD", testkit::socks::SOCKS_PASSWORD)
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(0);
+    assert!(
+        run.err.contains("through SOCKS5 proxy 127.0.0.1:"),
+        "{}",
+        run.err
+    );
+    assert!(!run.all().contains(testkit::socks::SOCKS_PASSWORD));
+    assert_eq!(store.lock().unwrap().len(), 1);
+
+    // A wrong password: the proxy refuses it, exit 77, and it is not shown.
+    let run = Smtpc::new()
+        .args(base_args(&server))
+        .args(["--proxy", &url])
+        .env("SMTPC_PROXY_PASSWORD", "not-the-password")
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(77);
+    assert!(run
+        .err
+        .contains("the user name and password were refused (status 1)"));
+    assert!(!run.all().contains("not-the-password"));
+
+    // No password on the command line, where every user can read it.
+    let with_password = format!("socks5://u:secret@127.0.0.1:{}", proxy.port);
+    let run = Smtpc::new()
+        .args(base_args(&server))
+        .args(["--proxy", &with_password])
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(64);
+    assert!(run.err.contains("SMTPC_PROXY_PASSWORD"), "{}", run.err);
+}
+
+#[test]
+fn a_proxy_that_refuses_by_its_rules_exits_69() {
+    let Some(proxy) = testkit::socks::Danted::start("none") else {
+        return;
+    };
+    // danted lets CONNECT go to 127.0.0.1 and ::1 only.
+    let run = Smtpc::new()
+        .args(base_args("127.0.0.2:25"))
+        .args(["--proxy", &proxy.url()])
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(69);
+    assert_eq!(
+        run.errors(),
+        [format!(
+            "SOCKS5 proxy 127.0.0.1:{}, connecting to 127.0.0.2:25: refused with reply 2 \
+             (connection not allowed by ruleset)",
+            proxy.port
+        )]
     );
 }

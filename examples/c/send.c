@@ -11,6 +11,8 @@
  *     SMTPC_CA_FILE   a PEM file of roots to trust besides the system's
  *     SMTPC_USER      authenticate as this user, with the password in
  *     SMTPC_PASSWORD  (never on the command line, where ps shows it)
+ *     SMTPC_PROXY     go through this SOCKS5 proxy: socks5://[user:pass@]host:port
+ *     SMTPC_SOURCE_IP connect from this local address
  *     SMTPC_VERBOSE   if set, the exchange is shown on stderr
  *
  * Exit status: 0 sent to every recipient; 3 sent, but some recipients
@@ -105,6 +107,10 @@ int main(int argc, char **argv)
         r = smtpc_set_credentials(c, user, password ? password : "");
     if (r == SMTPC_OK)
         r = smtpc_set_timeout_ms(c, 60000);
+    if (r == SMTPC_OK && getenv("SMTPC_PROXY"))
+        r = smtpc_set_proxy(c, getenv("SMTPC_PROXY"));
+    if (r == SMTPC_OK && getenv("SMTPC_SOURCE_IP"))
+        r = smtpc_set_local_address(c, getenv("SMTPC_SOURCE_IP"));
     if (r == SMTPC_OK && getenv("SMTPC_VERBOSE"))
         r = smtpc_set_transcript(c, show, stderr);
     if (r == SMTPC_OK)

@@ -3,7 +3,9 @@
 //! reads its arguments and calls the Rust API; the handle records what
 //! came back.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
+use std::net::TcpStream;
+use std::os::fd::BorrowedFd;
 
 use super::args;
 use super::callbacks::{smtpc_read_fn, Reader};
@@ -27,6 +29,60 @@ pub unsafe extern "C" fn smtpc_connect(c: *mut smtpc_client) -> smtpc_result {
         }
         h.session = None;
         let client = h.builder()?.connect()?;
+        let greeting = client.greeting().clone();
+        h.session = Some(client);
+        Ok(Done::Reply(greeting))
+    }}
+}
+
+/// Like `smtpc_connect`, over a socket the caller already connected
+/// (through an HTTP CONNECT proxy, Tor, a resolver of its own, a test
+/// harness): `fd` is a connected stream socket (TCP, or a Unix socket).
+/// `smtpc_set_server` must still name the server: TLS checks the
+/// certificate against that name (its port is not used).
+/// Every timeout, the call timeout and `smtpc_cancel` work as over a
+/// connection smtpc made.
+///
+/// Who closes what: smtpc works on a duplicate of `fd` (`dup`), which
+/// it closes when the session ends (`smtpc_quit`, an error, or
+/// `smtpc_client_free`). The caller still owns `fd` and closes it
+/// whenever it likes, right after this call if it has no other use for
+/// it. Both name the same socket, so what smtpc does to the socket shows
+/// through `fd`: it is made blocking, its send and receive timeouts and
+/// TCP_NODELAY are set, and it is shut down when the session ends.
+///
+/// A descriptor that is not a connected stream socket is
+/// `SMTPC_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `c` is NULL or a live handle; `fd` is an open file descriptor for the
+/// duration of the call (any value is checked, none is closed).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_connect_fd(c: *mut smtpc_client, fd: c_int) -> smtpc_result {
+    ffi_boundary! { c => |h| {
+        if h.open_session().is_some() {
+            return Err(Fail::invalid("already connected: call smtpc_quit first"));
+        }
+        if fd < 0 {
+            return Err(Fail::invalid(format!("{fd} is not a file descriptor")));
+        }
+        // SAFETY: the caller promises that `fd` is an open descriptor
+        // during this call; it is only borrowed here, to duplicate it.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let not_socket = |e: std::io::Error| {
+            Fail::invalid(format!("descriptor {fd} is not a connected stream socket: {e}"))
+        };
+        let probe = socket2::SockRef::from(&borrowed);
+        if probe.r#type().map_err(not_socket)? != socket2::Type::STREAM {
+            return Err(Fail::invalid(format!("descriptor {fd} is not a stream socket")));
+        }
+        probe.peer_addr().map_err(not_socket)?;
+        let own = borrowed.try_clone_to_owned().map_err(|source| Error::Io {
+            during: format!("duplicating descriptor {fd}"),
+            source,
+        })?;
+        h.session = None;
+        let client = h.builder()?.connect_socket(TcpStream::from(own))?;
         let greeting = client.greeting().clone();
         h.session = Some(client);
         Ok(Done::Reply(greeting))

@@ -10,6 +10,7 @@ use super::callbacks::Transcript;
 use super::outcome::Outcome;
 use super::result::{smtpc_result, Done, Fail};
 use crate::builder::ClientBuilder;
+use crate::cancel::Canceller;
 use crate::client::Client;
 use crate::config::Config;
 
@@ -70,7 +71,8 @@ macro_rules! ffi_boundary {
 ///
 /// Threads: a handle may be used by one thread at a time (it may move
 /// between threads between calls); different handles may be used in
-/// parallel.
+/// parallel. The one exception is `smtpc_cancel`, which any thread may
+/// call at any time while the handle is not being freed.
 ///
 /// Strings: every `const char *` argument is a NUL-terminated UTF-8
 /// string that smtpc only reads during the call (it keeps copies). Every
@@ -95,16 +97,32 @@ pub struct smtpc_client {
     pub(crate) quit_after_send: bool,
     pub(crate) session: Option<Client>,
     pub(crate) outcome: Outcome,
+    /// Cancels the connect and the session's calls: the same canceller as
+    /// the [`Block`]'s, which `smtpc_cancel` uses.
+    pub(crate) canceller: Canceller,
+}
+
+/// What `smtpc_client_new` allocates: the handle, and beside it the
+/// canceller `smtpc_cancel` reads from another thread. The handle comes
+/// first, so a pointer to the block is a pointer to the handle; and the
+/// canceller lies outside the handle, so a thread that holds `&mut` to
+/// the handle during a call never covers the memory `smtpc_cancel`
+/// reads.
+#[repr(C)]
+struct Block {
+    handle: smtpc_client,
+    cancel: Canceller,
 }
 
 impl smtpc_client {
-    fn new() -> smtpc_client {
+    fn new(canceller: Canceller) -> smtpc_client {
         smtpc_client {
             config: Config::default(),
             transcript: None,
             quit_after_send: false,
             session: None,
             outcome: Outcome::default(),
+            canceller,
         }
     }
 
@@ -114,7 +132,7 @@ impl smtpc_client {
         if self.config.host().is_empty() {
             return Err(Fail::invalid("no server: call smtpc_set_server first"));
         }
-        let builder = ClientBuilder::from(self.config.clone());
+        let builder = ClientBuilder::from(self.config.clone()).with_canceller(&self.canceller);
         Ok(match self.transcript {
             Some(t) => builder.transcript(t.hook()),
             None => builder,
@@ -208,17 +226,23 @@ pub extern "C" fn smtpc_client_new() -> *mut smtpc_client {
     ffi_boundary! {
         // Allocated by hand so that running out of memory gives NULL, as
         // C expects, where Box::new would abort.
-        let layout = Layout::new::<smtpc_client>();
-        // SAFETY: the layout is that of smtpc_client, which is not zero-sized.
-        let p = unsafe { alloc(layout) }.cast::<smtpc_client>();
+        let layout = Layout::new::<Block>();
+        // SAFETY: the layout is that of Block, which is not zero-sized.
+        let p = unsafe { alloc(layout) }.cast::<Block>();
         if p.is_null() {
             return std::ptr::null_mut();
         }
+        let cancel = Canceller::new();
+        let block = Block {
+            handle: smtpc_client::new(cancel.clone()),
+            cancel,
+        };
         // SAFETY: `p` is not NULL and was allocated by the global allocator
-        // with smtpc_client's layout, so it is valid and aligned for this
-        // write, and Box::from_raw may take it over in smtpc_client_free.
-        unsafe { p.write(smtpc_client::new()) };
-        p
+        // with Block's layout, so it is valid and aligned for this write,
+        // and Box::from_raw may take it over in smtpc_client_free.
+        unsafe { p.write(block) };
+        // The handle is the block's first field (repr(C)): same address.
+        p.cast::<smtpc_client>()
     }
 }
 
@@ -232,10 +256,11 @@ pub extern "C" fn smtpc_client_new() -> *mut smtpc_client {
 pub unsafe extern "C" fn smtpc_client_free(c: *mut smtpc_client) {
     ffi_boundary! {
         if !c.is_null() {
-            // SAFETY: `c` was allocated in smtpc_client_new with the global
-            // allocator and smtpc_client's layout, as Box::from_raw
-            // requires, and the caller promises it was not freed yet.
-            drop(unsafe { Box::from_raw(c) });
+            // SAFETY: `c` points to a Block allocated in smtpc_client_new
+            // with the global allocator and Block's layout, as
+            // Box::from_raw requires, and the caller promises it was not
+            // freed yet.
+            drop(unsafe { Box::from_raw(c.cast::<Block>()) });
         }
     }
 }
@@ -261,4 +286,40 @@ pub unsafe extern "C" fn smtpc_client_reset(c: *mut smtpc_client) -> smtpc_resul
         // Recording this success clears the last outcome.
         Ok(Done::Nothing)
     }}
+}
+
+/// Cancels the call in progress on `c` from another thread: it returns
+/// `SMTPC_CANCELLED` promptly (a read, write or connect blocked on the
+/// network returns at once, a name being resolved is abandoned within
+/// about 10 ms). When no call is in progress, the next call on `c`
+/// returns `SMTPC_CANCELLED` at once. Either way the session ends: the
+/// connection is closed (`smtpc_connect` starts a new one). A message
+/// whose content or end of data was under way is never reported as sent;
+/// if its end had gone out and its reply was not read yet, the result is
+/// `SMTPC_UNKNOWN` (the server may have taken it).
+///
+/// This is the one function that may be called while another thread is
+/// inside a call on the same handle (and from a signal handler it is
+/// not safe: it takes a lock). It returns at once, and does nothing for
+/// NULL.
+///
+/// # Safety
+/// `c` is NULL or a handle from `smtpc_client_new` that no thread frees
+/// before this returns.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_cancel(c: *const smtpc_client) {
+    ffi_boundary! {
+        if c.is_null() {
+            return;
+        }
+        let block = c.cast::<Block>();
+        // SAFETY: `c` points to a live Block (smtpc_client_new returns the
+        // address of one, whose first field is the handle). Only its
+        // `cancel` field is read, through a raw place projection: memory
+        // outside the handle, which the thread in a call may hold as
+        // `&mut smtpc_client`; the Canceller is Sync and never written
+        // after smtpc_client_new.
+        let cancel: &Canceller = unsafe { &*std::ptr::addr_of!((*block).cancel) };
+        cancel.cancel();
+    }
 }

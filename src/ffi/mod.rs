@@ -19,7 +19,9 @@
 //! - `outcome`: what the last call left, as C strings;
 //! - `handle`: the handle (a [`Config`](crate::Config), the transcript,
 //!   the session, the outcome), `ffi_boundary!`, and new, free, reset;
-//! - `options`: every `smtpc_set_*`;
+//! - `options`: every `smtpc_set_*`, but for
+//! - `reach`: the options of time and of reaching the server (phases,
+//!   call timeout, source address, proxy);
 //! - `actions`: the calls that talk to the server;
 //! - `accessors`: `smtpc_reply_*`, `smtpc_error_message`,
 //!   `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_*` and the like.
@@ -49,6 +51,8 @@ mod outcome;
 mod handle;
 
 mod options;
+
+mod reach;
 
 mod actions;
 

@@ -61,7 +61,7 @@ c_enum! {
 }
 
 /// Applies one option to the handle's configuration through the builder.
-fn set(
+pub(super) fn set(
     h: &mut smtpc_client,
     option: impl FnOnce(ClientBuilder) -> ClientBuilder,
 ) -> Result<Done, Fail> {
@@ -114,9 +114,10 @@ pub unsafe extern "C" fn smtpc_set_helo_name(
     }}
 }
 
-/// How long to wait for each whole reply, and for each write to make
-/// progress, in milliseconds (default 300000: 5 minutes, as RFC 5321
-/// asks). 0 is `SMTPC_INVALID_ARGUMENT`.
+/// How long to wait for each whole reply, for the TLS handshake, and for
+/// each write to make progress, in milliseconds: the timeout of every
+/// phase at once (by default RFC 5321's, 2 to 10 minutes by phase, see
+/// `smtpc_phase`). 0 is `SMTPC_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `c` is NULL or a live handle.
@@ -129,7 +130,11 @@ pub unsafe extern "C" fn smtpc_set_timeout_ms(c: *mut smtpc_client, ms: u32) -> 
 }
 
 /// How long to wait for the TCP connection to each address of the
-/// server, in milliseconds (default 30000). 0 is `SMTPC_INVALID_ARGUMENT`.
+/// server (or the proxy), and for the SOCKS5 proxy's handshake, in
+/// milliseconds (default 30000). The addresses are tried Happy Eyeballs
+/// style (RFC 8305): IPv6 and IPv4 interleaved, the next one 250 ms after
+/// the one before if that has not connected. 0 is
+/// `SMTPC_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `c` is NULL or a live handle.

@@ -39,8 +39,9 @@ pub enum smtpc_result {
     /// An I/O error on the connection, a failure to connect, or a read
     /// callback that reported an error. The connection is closed.
     SMTPC_IO = 5,
-    /// The server did not answer (or accept data) within the timeout. The
-    /// connection is closed.
+    /// The server did not answer (or accept data) within the timeout, the
+    /// call's deadline passed (`smtpc_set_call_timeout_ms`), or no address
+    /// answered within the connect timeout. The connection is closed.
     SMTPC_TIMEOUT = 6,
     /// There is no session: `smtpc_connect` was not called or failed, the
     /// session ended with `smtpc_quit`, or the server closed the
@@ -76,6 +77,17 @@ pub enum smtpc_result {
     /// unknown is `SMTPC_PARTIAL`, its recipients of unknown outcome
     /// listed with `smtpc_unknown_*`.)
     SMTPC_UNKNOWN = 13,
+    /// The call was cancelled with `smtpc_cancel`. The connection is
+    /// closed. (A cancel after the end of a message went out, before its
+    /// reply, is `SMTPC_UNKNOWN`: the message may have been delivered.)
+    SMTPC_CANCELLED = 14,
+    /// The host name (the server's, or the proxy's) does not exist or has
+    /// no address. A resolver that could not answer is `SMTPC_IO`.
+    SMTPC_UNKNOWN_HOST = 15,
+    /// The SOCKS5 proxy refused to connect to the server (the error
+    /// message gives its reply code and what it means), refused the user
+    /// name and password, or is not a SOCKS5 proxy.
+    SMTPC_PROXY = 16,
 }
 
 use smtpc_result::*;
@@ -97,6 +109,9 @@ c_enum! {
         SMTPC_UNSUPPORTED => c"unsupported by the server",
         SMTPC_PANIC => c"internal error (panic)",
         SMTPC_UNKNOWN => c"outcome unknown: the message may have been delivered",
+        SMTPC_CANCELLED => c"cancelled",
+        SMTPC_UNKNOWN_HOST => c"unknown host",
+        SMTPC_PROXY => c"proxy refused",
     }
 }
 
@@ -115,6 +130,9 @@ impl smtpc_result {
             ErrorKind::Unsupported => SMTPC_UNSUPPORTED,
             ErrorKind::InvalidInput => SMTPC_INVALID_ARGUMENT,
             ErrorKind::Unknown => SMTPC_UNKNOWN,
+            ErrorKind::Cancelled => SMTPC_CANCELLED,
+            ErrorKind::UnknownHost => SMTPC_UNKNOWN_HOST,
+            ErrorKind::Proxy => SMTPC_PROXY,
         }
     }
 }

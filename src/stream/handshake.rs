@@ -2,30 +2,35 @@
 //! implicit TLS from the first byte), bounded by a deadline however the
 //! server stalls.
 
-use std::time::{Duration, Instant};
-
 use native_tls::{HandshakeError, TlsConnector};
 
 use super::Stream;
+use crate::cancel::Canceller;
 use crate::error::Error;
+use crate::timeouts::Limit;
 
 /// Runs the client side of the handshake with `connector` over `plain`,
 /// verifying the server's certificate against `name` (also the SNI).
-/// Fails with [`Error::Timeout`] when it does not end within `timeout`.
+/// Fails with [`Error::Timeout`] (or [`Error::Deadline`]) when it does not
+/// end within `limit`, and with [`Error::Cancelled`] on a cancel.
 pub(crate) fn run(
     connector: &TlsConnector,
     name: &str,
     plain: Stream,
-    timeout: Duration,
+    limit: Limit,
+    cancel: &Canceller,
 ) -> Result<Stream, Error> {
     let during = format!("TLS handshake with {name}");
-    let deadline = Instant::now() + timeout;
-    let remaining = || deadline.saturating_duration_since(Instant::now());
+    let remaining = || limit.remaining();
     let socket_error = |source| Error::Io {
         during: during.clone(),
         source,
     };
+    if remaining().is_zero() {
+        return Err(limit.error(&during));
+    }
     plain.set_read_timeout(remaining()).map_err(socket_error)?;
+    plain.set_write_timeout(remaining()).map_err(socket_error)?;
     let mut attempt = connector.connect(name, plain);
     loop {
         match attempt {
@@ -38,8 +43,11 @@ pub(crate) fn run(
             }
             // A socket timeout mid-handshake surfaces as WouldBlock.
             Err(HandshakeError::WouldBlock(mid)) => {
+                if cancel.is_pending() {
+                    return Err(Error::Cancelled { during });
+                }
                 if remaining().is_zero() {
-                    return Err(Error::Timeout { during });
+                    return Err(limit.error(&during));
                 }
                 mid.get_ref()
                     .set_read_timeout(remaining())

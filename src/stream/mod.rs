@@ -1,14 +1,18 @@
 //! The byte stream under a session: a TCP socket, a stream the caller
-//! supplied, or TLS over either; and how it is set up ([`net`]), upgraded
-//! ([`handshake`]) and fed from a file ([`sendfile`]).
+//! supplied, or TLS over either; and how it is set up ([`dial`]: names
+//! [`resolve`]d, addresses connected by [`net`], through a [`socks`]
+//! proxy), upgraded ([`handshake`]) and fed from a file ([`sendfile`]).
 //!
 //! Nothing here knows SMTP: the protocol's bytes are made elsewhere and
 //! read through [`crate::connection::Connection`].
 
+pub(crate) mod dial;
 pub(crate) mod handshake;
 pub(crate) mod net;
+pub(crate) mod resolve;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) mod sendfile;
+pub(crate) mod socks;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -40,6 +44,14 @@ impl Stream {
             // A zero timeout means "none" to the OS; never pass it.
             Stream::Tcp(s) => s.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))),
             Stream::Tls(s) => s.get_ref().set_read_timeout(timeout),
+            Stream::Custom(_) | Stream::Gone => Ok(()),
+        }
+    }
+
+    pub fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(Some(timeout.max(Duration::from_millis(1)))),
+            Stream::Tls(s) => s.get_ref().set_write_timeout(timeout),
             Stream::Custom(_) | Stream::Gone => Ok(()),
         }
     }

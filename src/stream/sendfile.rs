@@ -11,7 +11,9 @@ use nix::sys::sendfile::sendfile64;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 /// Sends `len` bytes of `file` from `offset` with `sendfile(2)`, and
-/// returns how many went (fewer if the file ended early).
+/// returns how many went (fewer if the file ended early). `before` runs
+/// before each call (it sets the socket's send timeout, or says that the
+/// time is up).
 ///
 /// Unlike `send`, `sendfile` has no MSG_NOSIGNAL: writing to a
 /// connection the server has closed raises SIGPIPE, which kills a host
@@ -19,10 +21,16 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 /// thread during the calls, and one raised meanwhile, left pending by
 /// the block, is taken back before the mask is restored. (A thread
 /// that blocks SIGPIPE itself keeps whatever is pending.)
-pub(crate) fn send(tcp: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+pub(crate) fn send(
+    tcp: &TcpStream,
+    file: &File,
+    offset: u64,
+    len: u64,
+    before: &mut dyn FnMut(&TcpStream) -> io::Result<()>,
+) -> io::Result<u64> {
     let pipe = SigSet::from(Signal::SIGPIPE);
     let old = pipe.thread_swap_mask(SigmaskHow::SIG_BLOCK)?;
-    let result = send_all(tcp, file, offset, len);
+    let result = send_all(tcp, file, offset, len, before);
     if matches!(&result, Err(e) if e.raw_os_error() == Some(Errno::EPIPE as i32))
         && !old.contains(Signal::SIGPIPE)
         && sigpipe_pending()
@@ -33,9 +41,16 @@ pub(crate) fn send(tcp: &TcpStream, file: &File, offset: u64, len: u64) -> io::R
     result
 }
 
-fn send_all(tcp: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+fn send_all(
+    tcp: &TcpStream,
+    file: &File,
+    offset: u64,
+    len: u64,
+    before: &mut dyn FnMut(&TcpStream) -> io::Result<()>,
+) -> io::Result<u64> {
     let mut sent = 0;
     while sent < len {
+        before(tcp)?;
         let mut at = i64::try_from(offset + sent).map_err(|_| Errno::EOVERFLOW)?;
         // At most 1 GiB a call (the kernel's own cap is just under 2 GiB).
         let count = (len - sent).min(1 << 30) as usize;

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::message::private::Payload;
 use crate::reply::Reply;
 use crate::success::Step;
+use crate::timeouts::Phase;
 use crate::transcript::Direction;
 
 /// Sends every message with DATA; `block` holds a stream's head.
@@ -166,9 +167,11 @@ pub(crate) fn data(
     conn.flush("end of data")?;
     // The end of data is out: a reply that never comes leaves the outcome
     // unknown.
-    let reply = conn.read_reply("end of data").map_err(|e| match e {
-        e if e.is_silence() => Error::OutcomeUnknown(Box::new(e)),
-        e => e,
-    })?;
+    let reply = conn
+        .read_reply("end of data", Phase::EndOfData)
+        .map_err(|e| match e {
+            e if e.leaves_outcome_unknown() => Error::OutcomeUnknown(Box::new(e)),
+            e => e,
+        })?;
     Error::check(reply, Step::EndOfData)
 }

@@ -240,7 +240,7 @@ impl<'c, 'e> Pipe<'c, 'e> {
         let Some(p) = self.wire.pending.pop_front() else {
             return;
         };
-        let reply = self.wire.conn.read_reply_to(p.during);
+        let reply = self.wire.conn.read_reply_to(p.during, p.expect.phase());
         let goodbye = matches!(&reply, Ok(r) if r.closes_session());
         match (&reply, p.expect) {
             (Ok(r), Expect::EndOfData | Expect::Bdat { last: true }) if r.code == 250 => {

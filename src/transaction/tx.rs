@@ -14,6 +14,7 @@ use crate::envelope::{Envelope, Recipient};
 use crate::error::Error;
 use crate::reply::{Reply, ReplyClass};
 use crate::success::Step;
+use crate::timeouts::Phase;
 
 /// What a pending reply answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,20 @@ pub(super) enum Expect {
     EndOfData,
     /// QUIT after the last message: its reply decides nothing.
     Quit,
+}
+
+impl Expect {
+    /// The phase whose timeout bounds the wait for this reply.
+    pub fn phase(self) -> Phase {
+        match self {
+            Expect::Mail => Phase::Mail,
+            Expect::Rcpt => Phase::Rcpt,
+            Expect::Data => Phase::Data,
+            Expect::Bdat { last: false } => Phase::DataBlock,
+            Expect::Bdat { last: true } | Expect::EndOfData => Phase::EndOfData,
+            Expect::Rset | Expect::Quit => Phase::Other,
+        }
+    }
 }
 
 /// A command on the wire whose reply has not been read yet.
@@ -212,7 +227,7 @@ impl<'e> Tx<'e> {
                 self.fail(Error::closing(reply));
                 return None;
             }
-            Err(e) if self.end_sent && self.reply.is_none() && e.is_silence() => {
+            Err(e) if self.end_sent && self.reply.is_none() && e.leaves_outcome_unknown() => {
                 self.fail(Error::OutcomeUnknown(Box::new(e)));
                 return None;
             }

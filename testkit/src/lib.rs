@@ -2,8 +2,8 @@
 //! loopback servers that play a fixed script of replies and record every
 //! byte the client sent, an in-memory transport, test certificates, real
 //! servers (mailin-embedded in the process; aiosmtpd, Postfix and
-//! smtp-sink as child processes), and the reference the content encoder
-//! is checked against.
+//! smtp-sink as child processes), SOCKS5 proxies (danted, and a scripted
+//! one), and the reference the content encoder is checked against.
 //!
 //! It does not depend on smtpc, so that smtpc's own unit tests can use the
 //! oracle through a dev-dependency without a cycle. Helpers that build an
@@ -31,6 +31,8 @@ pub mod real;
 pub mod scram;
 #[cfg(feature = "servers")]
 mod script;
+#[cfg(feature = "servers")]
+pub mod socks;
 
 #[cfg(feature = "servers")]
 pub use mailin::{mailin, mailin_with, Received, MAILIN_PASSWORD, MAILIN_USER};

@@ -30,7 +30,7 @@ pub fn available(what: &str, path: &str) -> bool {
     false
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

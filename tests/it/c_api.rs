@@ -688,6 +688,86 @@ fn send_batch(valgrind: bool) {
     );
 }
 
+fn cancel_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| compile("cancel", &root().join("tests/c/cancel.c"), Link::Dynamic))
+}
+
+/// tests/c/cancel.c: a send blocked on a silent server ends with
+/// SMTPC_CANCELLED after smtpc_cancel from another thread, and so does
+/// the next call; smtpc_connect_fd over the program's own socket.
+fn run_cancel(valgrind: bool) {
+    let silent = Server::start(script([greet_ehlo(&[]), vec![Act::Drain]]));
+    let session = Server::start(script([
+        greet_ehlo(&[]),
+        crate::support::transaction(1),
+        quit(),
+    ]));
+    let mut cmd = command(cancel_exe(), valgrind);
+    cmd.arg(silent.port().to_string())
+        .arg(session.port().to_string());
+    let out = run(cmd);
+    let (stdout, _) = exited(&out, 0);
+    assert!(stdout.contains("checks passed"), "{stdout}");
+    assert!(
+        stdout.contains("send: cancelled: MAIL FROM:<a@x.test>: cancelled"),
+        "{stdout}"
+    );
+    // The cancelled send went no further than its MAIL.
+    let sent = lines(&silent.received());
+    assert_eq!(sent, ["EHLO client.test", "MAIL FROM:<a@x.test>"]);
+    let sent = session.text();
+    assert!(
+        sent.contains("Subject: cancel") && sent.ends_with("QUIT\r\n"),
+        "{sent}"
+    );
+}
+
+#[test]
+fn c_cancel_from_another_thread() {
+    run_cancel(false);
+}
+
+#[test]
+fn c_cancel_is_clean_under_valgrind() {
+    if !have("valgrind") {
+        return;
+    }
+    run_cancel(true);
+}
+
+#[test]
+fn c_send_through_a_socks5_proxy_from_a_source_address() {
+    let Some(proxy) = crate::support::socks::Danted::start("none") else {
+        return;
+    };
+    let (port, store) = mailin();
+    let (file, _) = message_file(&format!("proxy-{port}.txt"));
+    let mut cmd = plain_send(port, "b@y.test", &file);
+    cmd.env("SMTPC_PROXY", proxy.url())
+        .env("SMTPC_SOURCE_IP", "127.0.0.1")
+        .env("SMTPC_VERBOSE", "1");
+    let out = run(cmd);
+    let (_, stderr) = exited(&out, 0);
+    assert!(stderr.contains("through SOCKS5 proxy"), "{stderr}");
+    assert_eq!(store.lock().unwrap().len(), 1);
+
+    // A proxy that refuses (danted lets CONNECT go to 127.0.0.1 and ::1
+    // only): SMTPC_PROXY, its reply code in the message.
+    let mut cmd = Command::new(send_exe());
+    cmd.args(["127.0.0.2", "25", "a@x.test", "b@y.test"])
+        .arg(&file)
+        .env("SMTPC_TLS", "none")
+        .env("SMTPC_PROXY", proxy.url());
+    let out = run(cmd);
+    let (_, stderr) = exited(&out, 1);
+    assert!(
+        stderr.contains("send: proxy refused: SOCKS5 proxy 127.0.0.1:")
+            && stderr.contains("refused with reply 2 (connection not allowed by ruleset)"),
+        "{stderr}"
+    );
+}
+
 /// `smtpc_set_quit_after_send`: the server answers the end of data only
 /// once QUIT has arrived too, so the call returns only if QUIT left with
 /// the message; the session is over afterwards. Also under valgrind.
