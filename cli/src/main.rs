@@ -7,8 +7,17 @@
 //! smtpc [OPTIONS] --from ADDR --to ADDR [--to ADDR ...] [FILE]
 //! ```
 
+mod addresses;
 mod args;
+mod clock;
+mod config;
 mod exit;
+mod headers;
+mod log;
+mod lone_dot;
+mod password_cmd;
+mod sendmail;
+mod settings;
 mod trace;
 
 use std::fs::File;
@@ -20,56 +29,68 @@ use std::sync::Arc;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use smtpc::{Client, Delivery, Envelope, Error, MessageFile};
+use smtpc::{Body, Client, Delivery, Envelope, Error, MessageFile};
 
 use args::Args;
+use config::{Chosen, Config, PasswordSource, Problem};
 use exit::{Context, Exit};
+use settings::{Settings, PASSWORD_VAR};
 use trace::{out, say};
 
-/// Where the password for `--user` comes from when no file is named.
-const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
-
 fn main() -> ExitCode {
-    match Args::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if sendmail::wanted(&argv) {
+        return sendmail::run(&argv).into();
+    }
+    match Args::try_parse_from(&argv) {
         Ok(args) => run(&args).into(),
-        Err(e) => {
-            let _ = e.print();
-            match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
-                _ => Exit::Usage.into(),
-            }
-        }
+        Err(e) => usage_error(e).into(),
+    }
+}
+
+/// Prints clap's message; help and version are a success.
+fn usage_error(e: clap::Error) -> Exit {
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Exit::Ok,
+        _ => Exit::Usage,
     }
 }
 
 /// Checks and reads everything local first (so that a bad address or an
 /// unreadable file fails before any connection), then connects and sends.
 fn run(args: &Args) -> Exit {
-    if args.password.is_some() {
-        say(format!(
-            "a password is not taken on the command line, where every user of the machine \
-             can see it: set {PASSWORD_VAR} or use --password-file"
-        ));
+    if let Err(exit) = refuse_password_option(args) {
+        return exit;
+    }
+    if args.read_envelope_from {
+        say("--read-envelope-from needs the sendmail mode (--sendmail), which reads the headers");
         return Exit::Usage;
     }
-    let password = match &args.user {
-        Some(_) => match password(args) {
-            Ok(p) => Some(p),
-            Err(exit) => return exit,
-        },
-        None => None,
+    let settings = match config::load()
+        .and_then(|config| choose(config.as_ref(), args, args.from.as_deref()))
+        .and_then(|chosen| Settings::new(args, args.from.as_deref(), chosen))
+    {
+        Ok(settings) => settings,
+        Err(problem) => return report(problem),
     };
-    let ca = match &args.ca_file {
-        Some(path) => match std::fs::read(path) {
-            Ok(pem) => Some(pem),
-            Err(e) => {
-                say(format!("cannot read the CA file {}: {e}", path.display()));
-                return Exit::NoInput;
-            }
-        },
-        None => None,
+    if args.print_config {
+        print!("{}", settings.describe());
+        return Exit::Ok;
+    }
+    let Some(from) = settings.from.clone() else {
+        say("--from is required (or an address as `from` in the configuration file)");
+        return Exit::Usage;
     };
-    let envelope = match Envelope::new(args.from.as_str(), args.to.iter().map(String::as_str)) {
+    if args.to.is_empty() {
+        say("--to is required: at least one recipient");
+        return Exit::Usage;
+    }
+    let local = match Local::read(&settings) {
+        Ok(local) => local,
+        Err(exit) => return exit,
+    };
+    let envelope = match Envelope::new(from.as_str(), args.to.iter().map(String::as_str)) {
         Ok(envelope) => envelope,
         Err(e) => return failed(&e, Context::default()),
     };
@@ -80,28 +101,118 @@ fn run(args: &Args) -> Exit {
             return Exit::NoInput;
         }
     };
+    let how = How {
+        quiet: args.quiet,
+        eight_bit: false,
+    };
+    deliver(&settings, &local, envelope, &mut message, how)
+}
 
+/// `--password` is caught only to say why it is refused.
+fn refuse_password_option(args: &Args) -> Result<(), Exit> {
+    if args.password.is_some() {
+        say(format!(
+            "a password is not taken on the command line, where every user of the machine \
+             can see it: set {PASSWORD_VAR} or use --password-file"
+        ));
+        return Err(Exit::Usage);
+    }
+    Ok(())
+}
+
+/// The configuration file's settings for a message from `sender`.
+fn choose(config: Option<&Config>, args: &Args, sender: Option<&str>) -> Result<Chosen, Problem> {
+    match config {
+        Some(config) => config.choose(args.account.as_deref(), sender),
+        None if args.account.is_some() => Err(Problem {
+            exit: Exit::Usage,
+            message: format!(
+                "--account needs a configuration file: {}, \
+                 $XDG_CONFIG_HOME/smtpc/config.toml, ~/.config/smtpc/config.toml or {} \
+                 (none found)",
+                config::ENV,
+                config::SYSTEM_FILE
+            ),
+        }),
+        None => Ok(Chosen {
+            why: "no configuration file",
+            ..Chosen::default()
+        }),
+    }
+}
+
+/// One line on standard error, and the status.
+fn report(problem: Problem) -> Exit {
+    say(problem.message);
+    problem.exit
+}
+
+/// What is read from local files before connecting.
+struct Local {
+    password: Option<String>,
+    ca: Option<Vec<u8>>,
+}
+
+impl Local {
+    fn read(settings: &Settings) -> Result<Local, Exit> {
+        let password = match &settings.user {
+            Some(_) => Some(password(settings)?),
+            None => None,
+        };
+        let ca = match &settings.ca_file {
+            Some(path) => match std::fs::read(path) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    say(format!("cannot read the CA file {}: {e}", path.display()));
+                    return Err(Exit::NoInput);
+                }
+            },
+            None => None,
+        };
+        Ok(Local { password, ca })
+    }
+}
+
+/// How a message is handed over.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    /// Nothing on standard output on success.
+    quiet: bool,
+    /// The caller says the content is 8-bit MIME (sendmail's -B8BITMIME):
+    /// declared when the server offers it, so that a stream whose 8-bit
+    /// bytes come late is declared too.
+    eight_bit: bool,
+}
+
+/// Connects, sends the one message, says QUIT, reports (and logs).
+fn deliver(
+    settings: &Settings,
+    local: &Local,
+    mut envelope: Envelope,
+    message: &mut Message,
+    how: How,
+) -> Exit {
     let connected = Arc::new(AtomicBool::new(false));
-    let mut builder = Client::builder(args.server.host.as_str())
-        .tls(args.tls.into())
-        .timeout(args.timeout)
-        .connect_timeout(args.timeout)
-        .transcript(trace::hook(args.trace, connected.clone()));
-    if let Some(port) = args.server.port {
+    let mut builder = Client::builder(settings.host.as_str())
+        .tls(settings.tls.into())
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout)
+        .transcript(trace::hook(settings.trace, connected.clone()));
+    if let Some(port) = settings.port {
         builder = builder.port(port);
     }
-    if let Some(name) = &args.helo {
+    if let Some(name) = &settings.helo {
         builder = builder.helo_name(name);
     }
-    if let Some(pem) = &ca {
+    if let Some(pem) = &local.ca {
         builder = builder.add_root_certificate(pem).disable_system_roots();
     }
-    if let (Some(user), Some(password)) = (&args.user, &password) {
+    if let (Some(user), Some(password)) = (&settings.user, &local.password) {
         builder = builder
             .credentials(user, password)
-            .allow_insecure_auth(args.allow_insecure_auth);
+            .allow_insecure_auth(settings.allow_insecure_auth);
     }
-    if let Some(mechanism) = args.auth {
+    if let Some(mechanism) = settings.auth {
         builder = builder.auth_mechanisms(&[mechanism]);
     }
 
@@ -112,10 +223,15 @@ fn run(args: &Args) -> Exit {
                 connected: connected.load(Ordering::Relaxed),
                 input_failed: false,
             };
-            return failed(&e, cx);
+            let exit = failed(&e, cx);
+            log::record(settings, &envelope, Err(&e), exit);
+            return exit;
         }
     };
-    let result = match &mut message {
+    if how.eight_bit && client.extensions().eight_bit_mime() {
+        envelope = envelope.body(Body::EightBitMime);
+    }
+    let result = match message {
         Message::Stream(input) => client.send(&envelope, input),
         Message::File(file) => client.send_message(&envelope, &*file),
     };
@@ -124,23 +240,25 @@ fn run(args: &Args) -> Exit {
         // first so that the verdict is the last thing printed.
         let _ = client.quit();
     }
-    match result {
-        Ok(delivery) => delivered(&delivery, args.quiet),
+    let exit = match &result {
+        Ok(delivery) => delivered(delivery, how.quiet),
         Err(e) => {
             let cx = Context {
                 connected: true,
                 input_failed: matches!(&message, Message::Stream(input) if input.failed),
             };
-            failed(&e, cx)
+            failed(e, cx)
         }
-    }
+    };
+    log::record(settings, &envelope, result.as_ref(), exit);
+    exit
 }
 
-/// The password for `--user`: the first line of `--password-file`, else
-/// the environment.
-fn password(args: &Args) -> Result<String, Exit> {
-    if let Some(path) = &args.password_file {
-        return match std::fs::read_to_string(path) {
+/// The password for the user: where the settings say (the command line's
+/// `--password-file`, else `SMTPC_PASSWORD`, else the configuration file).
+fn password(settings: &Settings) -> Result<String, Exit> {
+    match &settings.password {
+        Some(PasswordSource::File(path)) => match std::fs::read_to_string(path) {
             Ok(text) => Ok(args::first_line(&text).to_owned()),
             Err(e) => {
                 say(format!(
@@ -149,18 +267,26 @@ fn password(args: &Args) -> Result<String, Exit> {
                 ));
                 Err(Exit::NoInput)
             }
-        };
-    }
-    match std::env::var(PASSWORD_VAR) {
-        Ok(password) => Ok(password),
-        Err(std::env::VarError::NotPresent) => {
-            say(format!(
-                "--user needs a password: set {PASSWORD_VAR} or use --password-file"
-            ));
-            Err(Exit::Usage)
+        },
+        Some(PasswordSource::Inline(secret)) => Ok(secret.expose().to_owned()),
+        Some(PasswordSource::Command(cmd)) => {
+            password_cmd::run(cmd, settings.timeout).map_err(|why| {
+                say(format!("password_cmd: {why}"));
+                Exit::NoInput
+            })
         }
-        Err(std::env::VarError::NotUnicode(_)) => {
-            say(format!("{PASSWORD_VAR} is not valid UTF-8"));
+        Some(PasswordSource::Env) => match std::env::var(PASSWORD_VAR) {
+            Ok(password) => Ok(password),
+            Err(_) => {
+                say(format!("{PASSWORD_VAR} is not valid UTF-8"));
+                Err(Exit::Usage)
+            }
+        },
+        None => {
+            say(format!(
+                "--user needs a password: set {PASSWORD_VAR}, use --password-file, or give \
+                 password_cmd or password_file in the configuration file"
+            ));
             Err(Exit::Usage)
         }
     }
@@ -172,6 +298,15 @@ fn password(args: &Args) -> Result<String, Exit> {
 struct Input {
     reader: Box<dyn Read>,
     failed: bool,
+}
+
+impl Input {
+    fn new(reader: Box<dyn Read>) -> Input {
+        Input {
+            reader,
+            failed: false,
+        }
+    }
 }
 
 impl Read for Input {

@@ -16,6 +16,7 @@ use testkit::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtpc");
 const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
+const CONFIG_VAR: &str = "SMTPC_CONFIG";
 const MSG: &str = "From: a@x.test\r\nTo: b@y.test\r\nSubject: smtpc\r\n\r\nHello.\r\n";
 /// How long any run of the tool may take before the test gives up on it.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -57,7 +58,9 @@ struct Smtpc {
 impl Smtpc {
     fn new() -> Smtpc {
         let mut cmd = Command::new(BIN);
-        cmd.env_remove(PASSWORD_VAR)
+        // No configuration file: not the user's, nor the machine's.
+        cmd.env(CONFIG_VAR, "")
+            .env_remove(PASSWORD_VAR)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(Stdio::null());

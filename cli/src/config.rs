@@ -1,0 +1,644 @@
+//! The configuration file: where it is, what it may say, and which of its
+//! accounts applies to a message.
+//!
+//! ```toml
+//! [defaults]
+//! server = "mail.example.org"
+//! account = "home"              # when --account is not given and no `from` matches
+//!
+//! [account.home]
+//! from = "me@example.org"       # an address: also the sender when none is given
+//! user = "me@example.org"
+//! password_cmd = "pass show mail/example.org"
+//!
+//! [account.work]
+//! from = "*@work.example"       # a pattern: chosen for any sender it matches
+//! server = "smtp.work.example:465"
+//! tls = "implicit"
+//! ```
+//!
+//! Values are checked when the file is read, so a mistake in any table
+//! fails every run (exit 78) rather than the one that would have used it.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use smtpc::Mechanism;
+
+use crate::args::{self, TlsMode};
+use crate::exit::Exit;
+
+/// The variable that names the file; set but empty, no file is read.
+pub const ENV: &str = "SMTPC_CONFIG";
+/// The file for every user of the machine.
+pub const SYSTEM_FILE: &str = "/etc/smtpc.toml";
+/// Bigger than any configuration; a bound so that a wrong path (a device,
+/// a log) is an error rather than a long read.
+const MAX_SIZE: u64 = 1 << 20;
+
+/// A configuration problem: one line for standard error, and its status.
+#[derive(Debug)]
+pub struct Problem {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Problem {
+    fn config(message: impl Into<String>) -> Problem {
+        Problem {
+            exit: Exit::Config,
+            message: message.into(),
+        }
+    }
+}
+
+/// A password written in the file: never shown (`Debug` redacts it).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where a password comes from.
+#[derive(Debug, Clone)]
+pub enum PasswordSource {
+    /// `password` in the file.
+    Inline(Secret),
+    /// `password_cmd`: the first line of the command's output.
+    Command(String),
+    /// `password_file` (or `--password-file`): the file's first line.
+    File(PathBuf),
+    /// The environment variable `SMTPC_PASSWORD`.
+    Env,
+}
+
+/// One table as written: `[defaults]` or `[account.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Table {
+    server: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    ca_file: Option<PathBuf>,
+    helo: Option<String>,
+    user: Option<String>,
+    password: Option<Secret>,
+    password_cmd: Option<String>,
+    password_file: Option<PathBuf>,
+    auth: Option<String>,
+    from: Option<String>,
+    timeout: Option<f64>,
+    log: Option<PathBuf>,
+    /// `[defaults]` only: the account used when nothing else picks one.
+    account: Option<String>,
+}
+
+/// The accounts in the order they are written (`from` patterns are tried
+/// in that order).
+#[derive(Debug, Default)]
+struct Accounts(Vec<(String, Table)>);
+
+impl<'de> Deserialize<'de> for Accounts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> Visitor<'de> for InOrder {
+            type Value = Accounts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("tables [account.NAME]")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Accounts, M::Error> {
+                let mut list = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Table>()? {
+                    list.push(entry);
+                }
+                Ok(Accounts(list))
+            }
+        }
+        d.deserialize_map(InOrder)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    defaults: Table,
+    #[serde(default)]
+    account: Accounts,
+}
+
+/// One table, checked. Every field is optional: a value missing here is
+/// taken from `[defaults]`, then from the built-in default.
+#[derive(Debug, Default, Clone)]
+pub struct Layer {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<TlsMode>,
+    pub ca_file: Option<PathBuf>,
+    pub helo: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<PasswordSource>,
+    pub auth: Option<Mechanism>,
+    pub from: Option<String>,
+    pub timeout: Option<Duration>,
+    pub log: Option<PathBuf>,
+}
+
+impl Layer {
+    /// This layer's values, and `base`'s where this one has none.
+    fn over(&self, base: &Layer) -> Layer {
+        Layer {
+            host: self.host.clone().or_else(|| base.host.clone()),
+            port: self.port.or(base.port),
+            tls: self.tls.or(base.tls),
+            ca_file: self.ca_file.clone().or_else(|| base.ca_file.clone()),
+            helo: self.helo.clone().or_else(|| base.helo.clone()),
+            user: self.user.clone().or_else(|| base.user.clone()),
+            password: self.password.clone().or_else(|| base.password.clone()),
+            auth: self.auth.or(base.auth),
+            from: self.from.clone().or_else(|| base.from.clone()),
+            timeout: self.timeout.or(base.timeout),
+            log: self.log.clone().or_else(|| base.log.clone()),
+        }
+    }
+}
+
+/// A configuration file, read and checked.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    defaults: Layer,
+    default_account: Option<String>,
+    accounts: Vec<(String, Layer)>,
+}
+
+/// The settings the file gives for one message.
+#[derive(Debug, Default)]
+pub struct Chosen {
+    /// The file they come from, if any.
+    pub path: Option<PathBuf>,
+    /// The account, if one applies (else `[defaults]` alone).
+    pub account: Option<String>,
+    /// Why that account: for `--print-config`.
+    pub why: &'static str,
+    /// The account's values over `[defaults]`.
+    pub layer: Layer,
+}
+
+/// The file to read: `$SMTPC_CONFIG` (which must exist; empty for none),
+/// else `$XDG_CONFIG_HOME/smtpc/config.toml` (`~/.config/...` when unset),
+/// else `/etc/smtpc.toml`, the first that exists.
+pub fn locate() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(ENV) {
+        return (!path.is_empty()).then(|| PathBuf::from(path));
+    }
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| home().map(|h| h.join(".config")));
+    let user_file = config_home.map(|dir| dir.join("smtpc").join("config.toml"));
+    user_file
+        .into_iter()
+        .chain([PathBuf::from(SYSTEM_FILE)])
+        .find(|p| p.exists())
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Reads the file that `locate` names, if any.
+pub fn load() -> Result<Option<Config>, Problem> {
+    match locate() {
+        Some(path) => Config::read(&path).map(Some),
+        None => Ok(None),
+    }
+}
+
+impl Config {
+    /// Reads and checks the file at `path`.
+    pub fn read(path: &Path) -> Result<Config, Problem> {
+        let shown = path.display();
+        let cannot = |why: &dyn fmt::Display| Problem {
+            exit: Exit::NoInput,
+            message: format!("cannot read the configuration file {shown}: {why}"),
+        };
+        let file = File::open(path).map_err(|e| cannot(&e))?;
+        // The mode of the file that was opened, not of whatever the path
+        // names a moment later.
+        let meta = file.metadata().map_err(|e| cannot(&e))?;
+        if meta.is_dir() {
+            return Err(cannot(&"it is a directory"));
+        }
+        let mut text = String::new();
+        file.take(MAX_SIZE + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| cannot(&e))?;
+        if text.len() as u64 > MAX_SIZE {
+            return Err(cannot(&"it is larger than 1 MiB"));
+        }
+        let doc: Document = toml::from_str(&text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!(":{line}:{column}")
+                })
+                .unwrap_or_default();
+            Problem::config(format!("{shown}{at}: {}", e.message().trim_end()))
+        })?;
+
+        let holds_password = doc.defaults.password.is_some()
+            || doc.account.0.iter().any(|(_, t)| t.password.is_some());
+        let mode = meta.permissions().mode();
+        if holds_password && mode & 0o077 != 0 {
+            return Err(Problem::config(format!(
+                "{shown} holds a password and other users may read it (mode {:03o}): \
+                 chmod 600 it, or use password_cmd or password_file",
+                mode & 0o777
+            )));
+        }
+
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let prefixed = |p: Problem| Problem::config(format!("{shown}: {}", p.message));
+        let defaults = check(&doc.defaults, "[defaults]", dir).map_err(prefixed)?;
+        let mut accounts = Vec::new();
+        for (name, table) in &doc.account.0 {
+            let label = format!("[account.{name}]");
+            if table.account.is_some() {
+                return Err(Problem::config(format!(
+                    "{shown}: {label}: `account` belongs in [defaults]"
+                )));
+            }
+            let layer = check(table, &label, dir).map_err(prefixed)?;
+            accounts.push((name.clone(), layer));
+        }
+        let default_account = doc.defaults.account.clone();
+        if let Some(name) = &default_account {
+            if !accounts.iter().any(|(n, _)| n == name) {
+                return Err(Problem::config(format!(
+                    "{shown}: [defaults]: account {name:?} is not defined"
+                )));
+            }
+        }
+        Ok(Config {
+            path: path.to_owned(),
+            defaults,
+            default_account,
+            accounts,
+        })
+    }
+
+    /// The settings for a message: the account named, else the first whose
+    /// `from` matches `sender`, else `[defaults]`'s `account`, else
+    /// `[defaults]` alone.
+    pub fn choose(&self, name: Option<&str>, sender: Option<&str>) -> Result<Chosen, Problem> {
+        let found = if let Some(name) = name {
+            match self.accounts.iter().find(|(n, _)| n == name) {
+                Some(found) => Some((found, "--account")),
+                None => {
+                    return Err(Problem {
+                        exit: Exit::Usage,
+                        message: format!(
+                            "no account {name:?} in {}{}",
+                            self.path.display(),
+                            self.names()
+                        ),
+                    })
+                }
+            }
+        } else {
+            let matched = sender.and_then(|sender| {
+                self.accounts.iter().find(|(_, layer)| {
+                    layer
+                        .from
+                        .as_deref()
+                        .is_some_and(|pattern| matches(pattern, sender))
+                })
+            });
+            match (matched, &self.default_account) {
+                (Some(found), _) => Some((found, "its from matches the sender")),
+                (None, Some(default)) => self
+                    .accounts
+                    .iter()
+                    .find(|(n, _)| n == default)
+                    .map(|found| (found, "the default account")),
+                (None, None) => None,
+            }
+        };
+        Ok(match found {
+            Some(((name, layer), why)) => Chosen {
+                path: Some(self.path.clone()),
+                account: Some(name.clone()),
+                why,
+                layer: layer.over(&self.defaults),
+            },
+            None => Chosen {
+                path: Some(self.path.clone()),
+                account: None,
+                why: "no account applies",
+                layer: self.defaults.clone(),
+            },
+        })
+    }
+
+    /// ": the accounts are a, b" for an error message.
+    fn names(&self) -> String {
+        if self.accounts.is_empty() {
+            return " (it defines no account)".into();
+        }
+        let names: Vec<&str> = self.accounts.iter().map(|(n, _)| n.as_str()).collect();
+        format!(" (its accounts: {})", names.join(", "))
+    }
+}
+
+/// Checks one table's values with the command line's own parsers, so that
+/// the file accepts exactly what the options do.
+fn check(t: &Table, label: &str, dir: &Path) -> Result<Layer, Problem> {
+    let bad = |key: &str, why: String| Problem::config(format!("{label}: {key}: {why}"));
+    let (host, mut port) = match &t.server {
+        Some(text) => {
+            let server = args::parse_server(text).map_err(|e| bad("server", e))?;
+            (Some(server.host), server.port)
+        }
+        None => (None, None),
+    };
+    if let Some(p) = t.port {
+        if p == 0 {
+            return Err(bad("port", "0 is not a port number".into()));
+        }
+        port = Some(p);
+    }
+    let tls = match &t.tls {
+        Some(mode) => Some(
+            <TlsMode as clap::ValueEnum>::from_str(mode, true).map_err(|_| {
+                bad(
+                    "tls",
+                    format!("{mode:?} is not one of none, starttls, opportunistic, implicit"),
+                )
+            })?,
+        ),
+        None => None,
+    };
+    let auth = match &t.auth {
+        Some(name) => Some(args::parse_mechanism(name).map_err(|e| bad("auth", e))?),
+        None => None,
+    };
+    let timeout = match t.timeout {
+        Some(secs) => Some(args::parse_timeout(&secs.to_string()).map_err(|e| bad("timeout", e))?),
+        None => None,
+    };
+    let sources = [
+        t.password.is_some(),
+        t.password_cmd.is_some(),
+        t.password_file.is_some(),
+    ];
+    if sources.iter().filter(|&&s| s).count() > 1 {
+        return Err(bad(
+            "password",
+            "give one of password, password_cmd and password_file".into(),
+        ));
+    }
+    let password = if let Some(secret) = &t.password {
+        Some(PasswordSource::Inline(secret.clone()))
+    } else if let Some(cmd) = &t.password_cmd {
+        Some(PasswordSource::Command(cmd.clone()))
+    } else {
+        t.password_file
+            .as_ref()
+            .map(|p| PasswordSource::File(resolve(p, dir)))
+    };
+    for (key, value) in [("helo", &t.helo), ("user", &t.user), ("from", &t.from)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
+            return Err(bad(key, "contains a control character".into()));
+        }
+    }
+    Ok(Layer {
+        host,
+        port,
+        tls,
+        ca_file: t.ca_file.as_ref().map(|p| resolve(p, dir)),
+        helo: t.helo.clone(),
+        user: t.user.clone(),
+        password,
+        auth,
+        from: t.from.clone(),
+        timeout,
+        log: t.log.as_ref().map(|p| resolve(p, dir)),
+    })
+}
+
+/// A path from the file: `~/` is the home directory, and a relative path
+/// is relative to the file's directory (not to wherever cron started).
+fn resolve(path: &Path, dir: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~") {
+        if let Some(home) = home() {
+            return home.join(rest);
+        }
+    }
+    if path.is_relative() {
+        dir.join(path)
+    } else {
+        path.to_owned()
+    }
+}
+
+/// Whether `address` matches `pattern`: `*` is any run of characters, `?`
+/// one character, letters compare without case (a pattern without either
+/// is one address).
+pub fn matches(pattern: &str, address: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let a: Vec<char> = address.to_lowercase().chars().collect();
+    // The classic linear glob: on a mismatch, let the last `*` take one
+    // more character.
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < a.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == a[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
+/// Whether a `from` value is one address rather than a pattern.
+pub fn is_address(from: &str) -> bool {
+    !from.contains(['*', '?'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(matches("me@example.org", "me@example.org"));
+        assert!(matches("me@example.org", "ME@Example.ORG"));
+        assert!(!matches("me@example.org", "me@example.org.evil"));
+        assert!(matches("*@work.example", "anne@work.example"));
+        assert!(!matches("*@work.example", "anne@work.example.com"));
+        assert!(!matches("*@work.example", "anne@homework.example"));
+        assert!(matches("*@*work.example", "anne@homework.example"));
+        assert!(matches("a?c@x", "abc@x"));
+        assert!(!matches("a?c@x", "ac@x"));
+        assert!(matches("*", ""));
+        assert!(matches("*a*b*", "xxaxxbxx"));
+        assert!(!matches("*a*b", "xxaxxbxxc"));
+        assert!(is_address("me@example.org"));
+        assert!(!is_address("*@example.org"));
+    }
+
+    fn write(name: &str, text: &str, mode: u32) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("smtpc-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    const FILE: &str = r#"
+[defaults]
+server = "mail.example.org"
+port = 2525
+timeout = 30
+account = "home"
+
+[account.work]
+from = "*@work.example"
+server = "smtp.work.example:465"
+tls = "implicit"
+user = "anne"
+password_file = "work.pass"
+
+[account.home]
+from = "me@example.org"
+user = "me@example.org"
+password_cmd = "echo x"
+auth = "plain"
+"#;
+
+    #[test]
+    fn accounts_are_chosen_by_name_sender_and_default() {
+        let path = write("accounts.toml", FILE, 0o644);
+        let config = Config::read(&path).unwrap();
+        let by_name = config.choose(Some("work"), Some("me@example.org")).unwrap();
+        assert_eq!(by_name.account.as_deref(), Some("work"));
+        assert_eq!(by_name.layer.host.as_deref(), Some("smtp.work.example"));
+        assert_eq!(by_name.layer.port, Some(465));
+        assert_eq!(by_name.layer.tls, Some(TlsMode::Implicit));
+        assert_eq!(by_name.layer.timeout, Some(Duration::from_secs(30)));
+        match &by_name.layer.password {
+            Some(PasswordSource::File(p)) => assert_eq!(p, &path.with_file_name("work.pass")),
+            other => panic!("{other:?}"),
+        }
+
+        let by_sender = config.choose(None, Some("Anne@Work.Example")).unwrap();
+        assert_eq!(by_sender.account.as_deref(), Some("work"));
+        let home = config.choose(None, Some("me@example.org")).unwrap();
+        assert_eq!(home.account.as_deref(), Some("home"));
+        assert_eq!(home.layer.host.as_deref(), Some("mail.example.org"));
+        assert_eq!(home.layer.port, Some(2525));
+        assert_eq!(home.layer.auth, Some(Mechanism::Plain));
+        let fallback = config.choose(None, Some("other@else.example")).unwrap();
+        assert_eq!(fallback.why, "the default account");
+        assert_eq!(fallback.account.as_deref(), Some("home"));
+        let none = config.choose(None, None).unwrap();
+        assert_eq!(none.account.as_deref(), Some("home"));
+
+        let missing = config.choose(Some("play"), None).unwrap_err();
+        assert_eq!(missing.exit, Exit::Usage);
+        assert!(missing.message.contains("its accounts: work, home"));
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_place() {
+        let cases = [
+            ("[defaults]\nsever = \"x\"\n", ":2:1: unknown field `sever`"),
+            (
+                "[defaults]\ntls = \"always\"\n",
+                "[defaults]: tls: \"always\"",
+            ),
+            ("[account.a]\nport = \"25\"\n", ":2:8:"),
+            (
+                "[account.a]\nauth = \"GSSAPI\"\n",
+                "[account.a]: auth: unknown",
+            ),
+            ("[account.a]\naccount = \"b\"\n", "belongs in [defaults]"),
+            (
+                "[defaults]\naccount = \"b\"\n",
+                "account \"b\" is not defined",
+            ),
+            (
+                "[defaults]\npassword_cmd = \"x\"\npassword_file = \"y\"\n",
+                "give one of",
+            ),
+            ("[defaults]\ntimeout = 0\n", "timeout: the timeout must be"),
+            ("[defaults]\nserver = \"a:b:c\"\n", "server: write an IPv6"),
+            ("[defaults\n", ":1:"),
+        ];
+        for (text, expected) in cases {
+            let path = write("bad.toml", text, 0o600);
+            let problem = Config::read(&path).unwrap_err();
+            assert_eq!(problem.exit, Exit::Config, "{text}");
+            assert!(
+                problem.message.contains(expected),
+                "{text:?}: {}",
+                problem.message
+            );
+            assert!(!problem.message.contains('\n'), "{}", problem.message);
+        }
+    }
+
+    #[test]
+    fn a_password_in_a_file_others_can_read_is_refused() {
+        let text = "[account.a]\nuser = \"u\"\npassword = \"s3cret\"\n";
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            let path = write("open.toml", text, mode);
+            let problem = Config::read(&path).unwrap_err();
+            assert_eq!(problem.exit, Exit::Config);
+            assert!(problem.message.contains("chmod 600"), "{}", problem.message);
+            assert!(!problem.message.contains("s3cret"));
+        }
+        let path = write("closed.toml", text, 0o600);
+        let config = Config::read(&path).unwrap();
+        let chosen = config.choose(Some("a"), None).unwrap();
+        assert!(!format!("{chosen:?}").contains("s3cret"));
+        // Without a password, any mode will do.
+        let path = write("public.toml", "[defaults]\nserver = \"x\"\n", 0o644);
+        assert!(Config::read(&path).is_ok());
+    }
+}
