@@ -79,8 +79,11 @@ typedef enum {
      */
     SMTPC_PERMANENT = 3,
     /**
-     * The server broke the protocol: a malformed reply, or a well-formed
-     * reply that makes no sense at this point. The connection is closed.
+     * The server broke the protocol: a malformed reply (the connection is
+     * then closed), or a well-formed reply that makes no sense at this
+     * point, such as a 2yz the command does not name as its success (a
+     * 250 to DATA, a 252 to MAIL: the transaction is then reset and the
+     * session goes on).
      */
     SMTPC_PROTOCOL = 4,
     /**
@@ -96,7 +99,9 @@ typedef enum {
     /**
      * There is no session: `smtpc_connect` was not called or failed, the
      * session ended with `smtpc_quit`, or the server closed the
-     * connection. Call `smtpc_connect` to start a new one.
+     * connection (also when it said goodbye, 221, to anything but QUIT:
+     * then the reply code is 221). Call `smtpc_connect` to start a new
+     * one.
      */
     SMTPC_CLOSED = 7,
     /**
@@ -505,6 +510,21 @@ smtpc_result smtpc_set_danger_accept_invalid_certs(smtpc_client *c, bool accept)
  * `c` is NULL or a live handle (see `smtpc_client`).
  */
 smtpc_result smtpc_set_danger_accept_invalid_hostnames(smtpc_client *c, bool accept);
+
+/**
+ * With true, each following send (`smtpc_send`, `smtpc_send_stream`,
+ * `smtpc_send_file`, `smtpc_send_batch`) is the session's last: QUIT
+ * leaves in the same write as the end of the (last) message, which saves
+ * a round trip for a program that sends one message and exits, and the
+ * session is over afterwards (`smtpc_is_connected` is false; connect
+ * again for more). The message's result is read and reported exactly; a
+ * server that closes without answering QUIT after taking it changes
+ * nothing. Default false.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_quit_after_send(smtpc_client *c, bool quit);
 
 /**
  * Connects to the server set with `smtpc_set_server`, reads the greeting

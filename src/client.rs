@@ -25,7 +25,7 @@ use crate::session::{self, SessionConfig, SessionInfo};
 use crate::stream::{net, Stream, Transport};
 use crate::success::Step;
 use crate::tls::{CertSource, IdentitySource, Tls, TlsVersion};
-use crate::transaction::{self, Scratch};
+use crate::transaction::{self, Scratch, Then};
 use crate::transcript::{Direction, Hook, Transcript};
 
 /// Options for a connection, set before [`ClientBuilder::connect`]: a
@@ -443,7 +443,15 @@ impl Client {
     /// (`SIZE=`) and its 8-bit bytes detected (`BODY=8BITMIME`).
     pub fn send(&mut self, envelope: &Envelope, mut body: impl Read) -> Result<Delivery, Error> {
         let ext = &self.info.extensions;
-        transaction::send(&mut self.conn, ext, &mut self.scratch, envelope, &mut body)
+        let scratch = &mut self.scratch;
+        transaction::send(
+            &mut self.conn,
+            ext,
+            scratch,
+            envelope,
+            &mut body,
+            Then::More,
+        )
     }
 
     /// Sends one message that is already in memory, as [`Client::send`]
@@ -460,7 +468,8 @@ impl Client {
     /// ```
     pub fn send_bytes(&mut self, envelope: &Envelope, body: &[u8]) -> Result<Delivery, Error> {
         let ext = &self.info.extensions;
-        transaction::send_content(&mut self.conn, ext, &mut self.scratch, envelope, body)
+        let scratch = &mut self.scratch;
+        transaction::send_content(&mut self.conn, ext, scratch, envelope, body, Then::More)
     }
 
     /// Sends a message prepared beforehand, a [`Message`](crate::Message) or a
@@ -487,7 +496,8 @@ impl Client {
         message: impl Content,
     ) -> Result<Delivery, Error> {
         let ext = &self.info.extensions;
-        transaction::send_content(&mut self.conn, ext, &mut self.scratch, envelope, message)
+        let scratch = &mut self.scratch;
+        transaction::send_content(&mut self.conn, ext, scratch, envelope, message, Then::More)
     }
 
     /// Sends many messages over this connection, in order, and returns
@@ -524,7 +534,84 @@ impl Client {
         B: Content,
     {
         let ext = &self.info.extensions;
-        transaction::send_batch(&mut self.conn, ext, &mut self.scratch, messages)
+        transaction::send_batch(&mut self.conn, ext, &mut self.scratch, messages, Then::More)
+    }
+
+    /// Sends one message as the session's last, as [`Client::send`] does,
+    /// then ends the session. With PIPELINING, QUIT leaves in the same
+    /// write as the end of the message (RFC 2920 lets QUIT end a group),
+    /// so a one-shot program saves the round trip of a separate
+    /// [`Client::quit`]. The message's result is read and reported
+    /// exactly; a server that closes the connection without answering
+    /// QUIT after accepting the message changes nothing.
+    ///
+    /// ```no_run
+    /// # let client = smtpc::Client::builder("127.0.0.1").port(2525).connect()?;
+    /// let envelope = smtpc::Envelope::new("cron@example.org", ["root@example.org"])?;
+    /// let delivery = client.send_and_quit(&envelope, std::io::stdin())?;
+    /// println!("{}", delivery.reply);
+    /// # Ok::<(), smtpc::Error>(())
+    /// ```
+    pub fn send_and_quit(
+        mut self,
+        envelope: &Envelope,
+        mut body: impl Read,
+    ) -> Result<Delivery, Error> {
+        let ext = &self.info.extensions;
+        let scratch = &mut self.scratch;
+        let result = transaction::send(
+            &mut self.conn,
+            ext,
+            scratch,
+            envelope,
+            &mut body,
+            Then::Quit,
+        );
+        self.end();
+        result
+    }
+
+    /// [`Client::send_message`] for the session's last message: QUIT
+    /// leaves with its end, as [`Client::send_and_quit`] describes.
+    pub fn send_message_and_quit(
+        mut self,
+        envelope: &Envelope,
+        message: impl Content,
+    ) -> Result<Delivery, Error> {
+        let ext = &self.info.extensions;
+        let scratch = &mut self.scratch;
+        let result =
+            transaction::send_content(&mut self.conn, ext, scratch, envelope, message, Then::Quit);
+        self.end();
+        result
+    }
+
+    /// [`Client::send_batch`] as the session's last call: QUIT leaves with
+    /// the end of the last message, as [`Client::send_and_quit`]
+    /// describes.
+    pub fn send_batch_and_quit<E, B>(
+        mut self,
+        messages: impl IntoIterator<Item = (E, B)>,
+    ) -> Vec<Result<Delivery, Error>>
+    where
+        E: std::borrow::Borrow<Envelope>,
+        B: Content,
+    {
+        let ext = &self.info.extensions;
+        let results =
+            transaction::send_batch(&mut self.conn, ext, &mut self.scratch, messages, Then::Quit);
+        self.end();
+        results
+    }
+
+    /// Ends the session after a call that was to be its last: QUIT was
+    /// read with the last message's replies, or (without PIPELINING, or
+    /// after a failure) is sent now; its answer changes nothing.
+    fn end(&mut self) {
+        if !self.conn.is_closed() {
+            let _ = self.conn.execute(&Command::Quit);
+        }
+        self.conn.shutdown();
     }
 
     fn step(&mut self, command: &Command<'_>, step: Step) -> Result<Reply, Error> {

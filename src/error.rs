@@ -42,6 +42,20 @@ use crate::success::Step;
 /// | `Unsupported(String)` | the message needs an extension the server lacks (SMTPUTF8 for a non-ASCII address) | `Unsupported` |
 /// | `InvalidInput(String)` | a caller's argument is unacceptable; nothing was sent | `InvalidInput` |
 ///
+/// A reply is success only when the protocol names it for its command
+/// (RFC 5321 4.3.2, RFC 3207, 4954, 3030); any other 2yz is
+/// `UnexpectedReply`, and a 221 to anything but QUIT is `SessionClosed`:
+///
+/// | step | success |
+/// |---|---|
+/// | greeting, STARTTLS | 220 |
+/// | EHLO, HELO, MAIL, RSET, NOOP, each BDAT chunk, the end of data | 250 |
+/// | RCPT | 250, 251 |
+/// | VRFY | 250, 251, 252 |
+/// | DATA | 354 |
+/// | AUTH | 235 (334 asks for the next response) |
+/// | QUIT | 221 |
+///
 /// [`Error::reply`] gives the server's reply when there is one;
 /// [`Error::is_transient`] and [`Error::is_permanent`] follow its class
 /// (4yz, 5yz) whatever the variant, so a 454 to STARTTLS or AUTH is

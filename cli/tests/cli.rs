@@ -825,6 +825,73 @@ fn protocol_failures_exit_76() {
     }
 }
 
+/// Success is the reply the protocol names: a 220 or a 251 to EHLO, a 252
+/// to MAIL, a 251 to DATA's end are protocol errors (76), never a sent
+/// message; a 221 to anything but QUIT means the server left (75), and
+/// nothing more is sent after it.
+#[test]
+fn a_2yz_the_command_does_not_name_is_no_success() {
+    let protocol: Vec<(Vec<Act>, &str)> = vec![
+        (
+            script([
+                vec![send("220 hi"), Act::Line, send("220 hello")],
+                vec![Act::Drain],
+            ]),
+            "EHLO client.test: expected 250, got 220 hello",
+        ),
+        (
+            script([
+                greet_ehlo(&[]),
+                on_line("252 maybe"),
+                on_line("250 Ok"),
+                quit(),
+            ]),
+            "MAIL FROM:<a@x.test>: expected 250, got 252 maybe",
+        ),
+        (
+            script([
+                greet_ehlo(&[]),
+                on_line("250 2.1.0 Ok"),
+                on_line("250 2.1.5 Ok"),
+                on_line("354 go"),
+                vec![Act::Data, send("251 queued elsewhere")],
+                on_line("250 Ok"),
+                quit(),
+            ]),
+            "end of data: expected 250, got 251 queued elsewhere",
+        ),
+    ];
+    for (script, error) in protocol {
+        let server = Server::start(script);
+        let run = Smtpc::plain(server.port()).stdin(MSG.as_bytes()).run();
+        run.assert_code(76);
+        assert_eq!(run.errors(), [error], "{}", run.err);
+        assert!(run.out.is_empty(), "nothing reported as sent: {}", run.out);
+    }
+    for (at, error) in [
+        (
+            0,
+            "EHLO client.test: 221 2.0.0 Bye: the server closed the session",
+        ),
+        (
+            1,
+            "MAIL FROM:<a@x.test>: 221 2.0.0 Bye: the server closed the session",
+        ),
+    ] {
+        let mut steps = vec![send("220 hi"), Act::Line];
+        if at == 1 {
+            steps.extend([send("250 hello"), Act::Line]);
+        }
+        steps.extend([send("221 2.0.0 Bye"), Act::Drain]);
+        let server = Server::start(steps);
+        let run = Smtpc::plain(server.port()).stdin(MSG.as_bytes()).run();
+        run.assert_code(75);
+        assert_eq!(run.errors(), [error], "{}", run.err);
+        let sent = lines(&server.received());
+        assert_eq!(sent.len(), at + 1, "nothing after the 221: {sent:?}");
+    }
+}
+
 #[test]
 fn a_hostile_server_cannot_drive_the_terminal() {
     let server = Server::start(script([

@@ -7,7 +7,7 @@ use std::ffi::{c_char, c_void};
 
 use super::args;
 use super::callbacks::{smtpc_read_fn, Reader};
-use super::handle::smtpc_client;
+use super::handle::{smtpc_client, Sending};
 use super::result::{smtpc_result, Done, Fail};
 use crate::error::Error;
 use crate::message::MessageFile;
@@ -131,7 +131,11 @@ pub unsafe extern "C" fn smtpc_send(
         let envelope = unsafe { args::envelope(from, to, to_count) }?;
         // SAFETY: the caller promises `message` is NULL or `len` readable bytes.
         let message = unsafe { args::bytes(message.cast(), len, "message") }?;
-        Ok(Done::Delivery(h.session()?.send_bytes(&envelope, message)?))
+        let sent = h.deliver(|s| match s {
+            Sending::Going(s) => s.send_bytes(&envelope, message),
+            Sending::Last(s) => s.send_message_and_quit(&envelope, message),
+        })?;
+        Ok(Done::Delivery(sent?))
     }}
 }
 
@@ -154,7 +158,11 @@ pub unsafe extern "C" fn smtpc_send_stream(
         // SAFETY: the caller promises `from` and `to` as for smtpc_send.
         let envelope = unsafe { args::envelope(from, to, to_count) }?;
         let body = Reader::new(read, user_data)?;
-        Ok(Done::Delivery(h.session()?.send(&envelope, body)?))
+        let sent = h.deliver(|s| match s {
+            Sending::Going(s) => s.send(&envelope, body),
+            Sending::Last(s) => s.send_and_quit(&envelope, body),
+        })?;
+        Ok(Done::Delivery(sent?))
     }}
 }
 
@@ -186,7 +194,11 @@ pub unsafe extern "C" fn smtpc_send_file(
             during: format!("reading the message file {path}"),
             source,
         })?;
-        Ok(Done::Delivery(h.session()?.send_message(&envelope, &file)?))
+        let sent = h.deliver(|s| match s {
+            Sending::Going(s) => s.send_message(&envelope, &file),
+            Sending::Last(s) => s.send_message_and_quit(&envelope, &file),
+        })?;
+        Ok(Done::Delivery(sent?))
     }}
 }
 
@@ -232,7 +244,7 @@ pub unsafe extern "C" fn smtpc_send_batch(
     ffi_boundary! { c => |h| {
         // SAFETY: the caller promises `messages` is NULL or `count` messages.
         let messages = unsafe { args::array(messages, count, "messages") }?;
-        let session = h.session()?;
+        h.session()?;
         // Each message's arguments are read first: a bad one is that
         // message's failure, and never reaches the wire.
         let mut results: Vec<Option<Result<_, Fail>>> = Vec::with_capacity(count);
@@ -255,7 +267,11 @@ pub unsafe extern "C" fn smtpc_send_batch(
                 Err(fail) => results.push(Some(Err(fail))),
             }
         }
-        let sent = session.send_batch(valid.iter().map(|(_, (e, data))| (e, *data)));
+        let batch = valid.iter().map(|(_, (e, data))| (e, *data));
+        let sent = h.deliver(|s| match s {
+            Sending::Going(s) => s.send_batch(batch),
+            Sending::Last(s) => s.send_batch_and_quit(batch),
+        })?;
         for ((i, _), result) in valid.iter().zip(sent) {
             results[*i] = Some(result.map_err(Fail::from));
         }

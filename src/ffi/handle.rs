@@ -90,6 +90,8 @@ pub struct smtpc_client {
     pub(crate) config: Config,
     /// Not part of [`Config`]: a callback belongs to one connection.
     pub(crate) transcript: Option<Transcript>,
+    /// `smtpc_set_quit_after_send`: each send ends the session.
+    pub(crate) quit_after_send: bool,
     pub(crate) session: Option<Client>,
     pub(crate) outcome: Outcome,
 }
@@ -99,6 +101,7 @@ impl smtpc_client {
         smtpc_client {
             config: Config::default(),
             transcript: None,
+            quit_after_send: false,
             session: None,
             outcome: Outcome::default(),
         }
@@ -127,11 +130,37 @@ impl smtpc_client {
         })
     }
 
+    /// Runs a send on the session: as it is, or, when each send is to end
+    /// the session (`smtpc_set_quit_after_send`), taken from the handle
+    /// for a send that ends it.
+    pub(crate) fn deliver<T>(&mut self, send: impl FnOnce(Sending<'_>) -> T) -> Result<T, Fail> {
+        self.session()?;
+        match self.session.take() {
+            Some(session) if self.quit_after_send => Ok(send(Sending::Last(session))),
+            Some(mut session) => {
+                let result = send(Sending::Going(&mut session));
+                self.session = Some(session);
+                Ok(result)
+            }
+            None => Err(Fail::invalid("not connected")),
+        }
+    }
+
     /// The session while it is open (not ended by QUIT, the server or an
     /// error).
     pub(crate) fn open_session(&self) -> Option<&Client> {
         self.session.as_ref().filter(|s| !s.is_closed())
     }
+}
+
+/// The session a send runs on (see [`smtpc_client::deliver`]).
+// Made once per send and moved into it, never stored: its size is moot.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Sending<'s> {
+    /// The session goes on after the send.
+    Going(&'s mut Client),
+    /// The send is the session's last.
+    Last(Client),
 }
 
 /// Borrows the handle behind `c`.
@@ -227,6 +256,7 @@ pub unsafe extern "C" fn smtpc_client_reset(c: *mut smtpc_client) -> smtpc_resul
     ffi_boundary! { c => |h| {
         h.config = Config::default();
         h.transcript = None;
+        h.quit_after_send = false;
         // Recording this success clears the last outcome.
         Ok(Done::Nothing)
     }}

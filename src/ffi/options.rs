@@ -419,6 +419,28 @@ pub unsafe extern "C" fn smtpc_set_danger_accept_invalid_hostnames(
     ffi_boundary! { c => |h| set(h, |b| b.danger_accept_invalid_hostnames(accept)) }
 }
 
+/// With true, each following send (`smtpc_send`, `smtpc_send_stream`,
+/// `smtpc_send_file`, `smtpc_send_batch`) is the session's last: QUIT
+/// leaves in the same write as the end of the (last) message, which saves
+/// a round trip for a program that sends one message and exits, and the
+/// session is over afterwards (`smtpc_is_connected` is false; connect
+/// again for more). The message's result is read and reported exactly; a
+/// server that closes without answering QUIT after taking it changes
+/// nothing. Default false.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_set_quit_after_send(
+    c: *mut smtpc_client,
+    quit: bool,
+) -> smtpc_result {
+    ffi_boundary! { c => |h| {
+        h.quit_after_send = quit;
+        Ok(Done::Nothing)
+    }}
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

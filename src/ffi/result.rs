@@ -30,8 +30,11 @@ pub enum smtpc_result {
     /// the server's SIZE limit (then nothing was sent and the reply code
     /// is 0).
     SMTPC_PERMANENT = 3,
-    /// The server broke the protocol: a malformed reply, or a well-formed
-    /// reply that makes no sense at this point. The connection is closed.
+    /// The server broke the protocol: a malformed reply (the connection is
+    /// then closed), or a well-formed reply that makes no sense at this
+    /// point, such as a 2yz the command does not name as its success (a
+    /// 250 to DATA, a 252 to MAIL: the transaction is then reset and the
+    /// session goes on).
     SMTPC_PROTOCOL = 4,
     /// An I/O error on the connection, a failure to connect, or a read
     /// callback that reported an error. The connection is closed.
@@ -41,7 +44,9 @@ pub enum smtpc_result {
     SMTPC_TIMEOUT = 6,
     /// There is no session: `smtpc_connect` was not called or failed, the
     /// session ended with `smtpc_quit`, or the server closed the
-    /// connection. Call `smtpc_connect` to start a new one.
+    /// connection (also when it said goodbye, 221, to anything but QUIT:
+    /// then the reply code is 221). Call `smtpc_connect` to start a new
+    /// one.
     SMTPC_CLOSED = 7,
     /// TLS could not be set up: the handshake or certificate verification
     /// failed, STARTTLS was required but not offered or refused (then the

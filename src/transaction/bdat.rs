@@ -40,7 +40,9 @@ pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
     results: &mut Vec<Option<Result<Delivery, Error>>>,
 ) {
     let mut need_rset = false;
-    for (index, (envelope, source)) in messages.enumerate() {
+    let mut messages = messages.enumerate().peekable();
+    while let Some((index, (envelope, source))) = messages.next() {
+        let last = messages.peek().is_none();
         results.push(None);
         let small = match &source {
             Source::Ready(b) => match b.payload() {
@@ -87,6 +89,9 @@ pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
                         }
                     }
                 }
+                if last {
+                    pipe.quit_after_last(index);
+                }
                 // Small messages share a write until it is full.
                 if !small || pipe.wire.conn.queued_len() >= FLIGHT_BYTES || pipe.wire.lockstep {
                     need_rset = pipe.settle(results).rset_due(need_rset);
@@ -97,6 +102,9 @@ pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
                 // a stream that ends on a block boundary ends with a short
                 // (often empty) `BDAT n LAST`.
                 chunks_of_stream(pipe, index, plan, block, head, false, rest);
+                if last {
+                    pipe.quit_after_last(index);
+                }
                 need_rset = pipe.settle(results).rset_due(need_rset);
             }
         }

@@ -57,6 +57,7 @@ pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
         }
         next = start(pipe, block, &mut messages, results);
         if next.is_none() {
+            pipe.quit_after_last(index);
             last_failed = pipe.settle(results) == Settled::Open;
         }
     }

@@ -83,6 +83,17 @@ enum Source<'r, B> {
     Stream { head: usize, rest: &'r mut dyn Read },
 }
 
+/// What follows the last message of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// More commands: the session goes on.
+    More,
+    /// QUIT, in the same write as the last message's end when the server
+    /// allows pipelining (RFC 2920 lets QUIT end a group): the session is
+    /// over after the call.
+    Quit,
+}
+
 fn reading_error(source: io::Error) -> Error {
     Error::Io {
         during: "reading the message".into(),
@@ -120,6 +131,7 @@ pub(crate) fn send(
     scratch: &mut Scratch,
     envelope: &Envelope,
     body: &mut dyn Read,
+    then: Then,
 ) -> Result<Delivery, Error> {
     let mut block = std::mem::take(&mut scratch.block);
     block.resize(IO_BLOCK, 0);
@@ -130,7 +142,7 @@ pub(crate) fn send(
         }
         Ok((n, true)) => {
             let message = std::iter::once((envelope, Source::Ready(&block[..n])));
-            let result = run_one(conn, ext, scratch, message);
+            let result = run_one(conn, ext, scratch, message, then);
             scratch.block = block;
             result
         }
@@ -138,7 +150,13 @@ pub(crate) fn send(
             // The head stays in the scratch block, where `run` finds it.
             scratch.block = block;
             let source: Source<'_, &[u8]> = Source::Stream { head, rest: body };
-            run_one(conn, ext, scratch, std::iter::once((envelope, source)))
+            run_one(
+                conn,
+                ext,
+                scratch,
+                std::iter::once((envelope, source)),
+                then,
+            )
         }
     }
 }
@@ -149,9 +167,10 @@ pub(crate) fn send_content(
     scratch: &mut Scratch,
     envelope: &Envelope,
     content: impl Content,
+    then: Then,
 ) -> Result<Delivery, Error> {
     let message = std::iter::once((envelope, Source::Ready(content)));
-    run_one(conn, ext, scratch, message)
+    run_one(conn, ext, scratch, message, then)
 }
 
 /// [`run`] for one message, with a result list kept for reuse.
@@ -160,10 +179,11 @@ fn run_one<'r, B: Content>(
     ext: &Extensions,
     scratch: &mut Scratch,
     message: std::iter::Once<(&Envelope, Source<'r, B>)>,
+    then: Then,
 ) -> Result<Delivery, Error> {
     let mut results = std::mem::take(&mut scratch.results);
     results.clear();
-    run(conn, ext, scratch, &mut results, message);
+    run(conn, ext, scratch, &mut results, message, then);
     let result = settled(results.pop().flatten());
     scratch.results = results;
     result
@@ -175,6 +195,7 @@ pub(crate) fn send_batch<E, B>(
     ext: &Extensions,
     scratch: &mut Scratch,
     messages: impl IntoIterator<Item = (E, B)>,
+    then: Then,
 ) -> Vec<Result<Delivery, Error>>
 where
     E: Borrow<Envelope>,
@@ -184,7 +205,7 @@ where
     // Sized once where the caller's iterator says how many (within reason:
     // the hint is the caller's word, not a count).
     let mut results = Vec::with_capacity(messages.size_hint().0.min(1 << 16));
-    run(conn, ext, scratch, &mut results, messages);
+    run(conn, ext, scratch, &mut results, messages, then);
     results.into_iter().map(settled).collect()
 }
 
@@ -206,6 +227,7 @@ fn run<'r, E: Borrow<Envelope>, B: Content>(
     scratch: &mut Scratch,
     results: &mut Vec<Option<Result<Delivery, Error>>>,
     messages: impl Iterator<Item = (E, Source<'r, B>)>,
+    then: Then,
 ) {
     let Scratch {
         block,
@@ -213,7 +235,7 @@ fn run<'r, E: Borrow<Envelope>, B: Content>(
         pending,
         ..
     } = scratch;
-    let mut pipe = Pipe::new(conn, ext, std::mem::take(pending));
+    let mut pipe = Pipe::new(conn, ext, std::mem::take(pending), then);
     if ext.chunking() {
         bdat::run(&mut pipe, plan, block, messages, results);
     } else {

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use super::params::{mail_params, rcpt_params, Facts};
 use super::tx::{Expect, Pending, Tx};
+use super::Then;
 use crate::command::Command;
 use crate::connection::Connection;
 use crate::delivery::Delivery;
@@ -180,11 +181,18 @@ impl Wire<'_> {
 pub(super) struct Pipe<'c, E> {
     pub wire: Wire<'c>,
     flight: Flight<Tx<E>>,
+    /// What follows the last message.
+    then: Then,
 }
 
 impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
     /// `pending` is an empty queue, lent for its memory.
-    pub fn new(conn: &'c mut Connection, ext: &'c Extensions, pending: VecDeque<Pending>) -> Self {
+    pub fn new(
+        conn: &'c mut Connection,
+        ext: &'c Extensions,
+        pending: VecDeque<Pending>,
+        then: Then,
+    ) -> Self {
         Pipe {
             wire: Wire {
                 conn,
@@ -193,6 +201,19 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
                 lockstep: !ext.pipelining(),
             },
             flight: Flight::One(None),
+            then,
+        }
+    }
+
+    /// Called once the last message's end is queued (message `index`):
+    /// when the call is to end the session, QUIT joins that write (RFC
+    /// 2920 3.1 lets QUIT be the last command of a group). Its reply is
+    /// read with the rest but decides nothing: the message's result is
+    /// its own reply's. Without PIPELINING, QUIT waits for that reply and
+    /// is the caller's to send.
+    pub fn quit_after_last(&mut self, index: usize) {
+        if self.then == Then::Quit && !self.wire.lockstep && !self.current().failed() {
+            self.wire.push(index, Expect::Quit, &Command::Quit);
         }
     }
 
@@ -296,7 +317,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         rset: bool,
     ) -> Start {
         self.flight.push_back(Tx::new(index, envelope));
-        let Pipe { wire, flight } = self;
+        let Pipe { wire, flight, .. } = self;
         let env = flight.back().expect("just pushed").envelope.borrow();
         let refused = match facts.and_then(|facts| mail_params(wire.ext, env, facts)) {
             Err(e) => Some(e),
@@ -323,7 +344,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         let count = self.current().envelope.borrow().recipient_list().len();
         for i in 0..count {
             self.make_room();
-            let Pipe { wire, flight } = self;
+            let Pipe { wire, flight, .. } = self;
             let r = &flight
                 .back()
                 .expect("in flight")

@@ -687,3 +687,72 @@ fn send_batch(valgrind: bool) {
         3
     );
 }
+
+/// `smtpc_set_quit_after_send`: the server answers the end of data only
+/// once QUIT has arrived too, so the call returns only if QUIT left with
+/// the message; the session is over afterwards. Also under valgrind.
+#[test]
+fn c_one_shot_send_pipelines_quit() {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    let exe = EXE.get_or_init(|| {
+        compile(
+            "one_shot",
+            &root().join("tests/c/one_shot.c"),
+            Link::Dynamic,
+        )
+    });
+    for valgrind in [false, true] {
+        let server = Server::start(script([
+            greet_ehlo(&["PIPELINING"]),
+            vec![Act::Line, Act::Line, Act::Line],
+            vec![send("250 ok\n250 ok\n354 go")],
+            vec![Act::Data, Act::Line],
+            vec![send("250 2.0.0 queued as C1\n221 2.0.0 Bye")],
+            vec![Act::Drain],
+        ]));
+        let mut cmd = command(exe, valgrind);
+        cmd.arg(server.port().to_string());
+        let (stdout, _) = exited(&run(cmd), 0);
+        assert_eq!(
+            stdout, "result: ok C1\nconnected: 0\nagain: no session\n",
+            "valgrind: {valgrind}"
+        );
+        let sent = crate::support::lines(&server.received());
+        assert_eq!(sent.last().map(String::as_str), Some("QUIT"), "{sent:?}");
+        assert_eq!(sent.iter().filter(|l| *l == "QUIT").count(), 1);
+    }
+}
+
+/// From C, a 2yz the command does not name is `SMTPC_PROTOCOL`, and a 221
+/// to anything but QUIT is `SMTPC_CLOSED` with the reply code; nothing is
+/// sent after the 221.
+#[test]
+fn c_success_is_the_reply_the_protocol_names() {
+    let (file, _) = message_file("success.txt");
+    let odd_mail = Server::start(script([
+        greet_ehlo(&[]),
+        on_line("251 2.1.0 forwarded?"),
+        on_line("250 2.0.0 Reset"),
+        quit(),
+    ]));
+    let (_, stderr) = exited(&run(plain_send(odd_mail.port(), "b@y.test", &file)), 1);
+    assert!(
+        stderr.contains(
+            "send: protocol error: MAIL FROM:<a@x.test>: expected 250, got 251 2.1.0 forwarded? (reply 251)"
+        ),
+        "{stderr}"
+    );
+    let bye = Server::start(script([
+        vec![send("220 hi"), Act::Line, send("221 2.0.0 Bye")],
+        vec![Act::Drain],
+    ]));
+    let port = bye.port();
+    let (_, stderr) = exited(&run(plain_send(port, "b@y.test", &file)), 1);
+    assert!(
+        stderr.contains(
+            "send: no session: EHLO [127.0.0.1]: 221 2.0.0 Bye: the server closed the session (reply 221)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(lines(&bye.received()), ["EHLO [127.0.0.1]"]);
+}

@@ -215,6 +215,25 @@ fn body_part(message: &[u8]) -> Vec<u8> {
     text[start..].to_vec()
 }
 
+/// The session's last message with QUIT in the same write as its end of
+/// data: smtp-sink stores it.
+#[test]
+fn smtp_sink_takes_a_one_shot_send_with_quit_pipelined() {
+    let Some(sink) = smtp_sink("one-shot", &[]) else {
+        return;
+    };
+    let c = connect(sink.port);
+    let envelope = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
+    let sent = body(7);
+    let d = c.send_and_quit(&envelope, &sent[..]).unwrap();
+    assert!(d.reply.is_positive(), "{}", d.reply);
+    let got = dumps(&sink.dir);
+    assert_eq!(got.len(), 1);
+    let mut want = lf(&normalised(&sent));
+    want.push(b'\n');
+    assert_eq!(got[0].2, want);
+}
+
 #[test]
 fn postfix_takes_bdat_batches_and_large_messages() {
     let Some(server) = Postfix::start() else {
