@@ -216,7 +216,7 @@ fn deliver(
         builder = builder.auth_mechanisms(&[mechanism]);
     }
 
-    let mut client = match builder.connect() {
+    let client = match builder.connect() {
         Ok(client) => client,
         Err(e) => {
             let cx = Context {
@@ -231,15 +231,13 @@ fn deliver(
     if how.eight_bit && client.extensions().eight_bit_mime() {
         envelope = envelope.body(Body::EightBitMime);
     }
+    // The one message is the session's last: QUIT leaves with its end (in
+    // the same write, with PIPELINING), which saves a round trip; the
+    // session is over before the verdict is printed.
     let result = match message {
-        Message::Stream(input) => client.send(&envelope, input),
-        Message::File(file) => client.send_message(&envelope, &*file),
+        Message::Stream(input) => client.send_and_quit(&envelope, input),
+        Message::File(file) => client.send_message_and_quit(&envelope, &*file),
     };
-    if !client.is_closed() {
-        // The outcome is known; a lost 221 changes nothing. QUIT comes
-        // first so that the verdict is the last thing printed.
-        let _ = client.quit();
-    }
     let exit = match &result {
         Ok(delivery) => delivered(delivery, how.quiet),
         Err(e) => {

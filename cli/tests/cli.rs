@@ -261,6 +261,8 @@ fn standard_input_is_the_message_when_no_file_or_dash_is_named() {
     assert_eq!(got[1].data, normalised(bodies[0].as_bytes()));
 }
 
+/// With PIPELINING, QUIT leaves with the end of data (the one message is
+/// the session's last), and both replies come back together.
 #[test]
 fn trace_shows_the_exchange_as_typed_by_hand() {
     let server = Server::start(script([
@@ -289,8 +291,8 @@ fn trace_shows_the_exchange_as_typed_by_hand() {
          S: 354 End data with <CR><LF>.<CR><LF>\n   \
          ({len} bytes of message content)\n\
          C: .\n\
-         S: 250 2.0.0 Ok: queued as ABC123\n\
          C: QUIT\n\
+         S: 250 2.0.0 Ok: queued as ABC123\n\
          S: 221 2.0.0 Bye\n",
         port = server.port(),
         len = MSG.len()
