@@ -18,7 +18,7 @@ Exit status (sysexits.h):
   64  usage error
   65  invalid input refused before anything was sent (CR/LF in an address or
       the HELO name, a CA file that holds no certificate)
-  66  the message, password or CA file cannot be read
+  66  the message, password, CA or configuration file cannot be read
   69  permanent failure (5xx; a message over the server's size limit), also
       when some recipients were refused with 5xx and the others got it
   75  temporary failure (4xx, 454 to AUTH included; connection refused,
