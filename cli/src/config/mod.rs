@@ -20,6 +20,9 @@
 //! Values are checked when the file is read, so a mistake in any table
 //! fails every run (exit 78) rather than the one that would have used it.
 
+mod pattern;
+mod table;
+
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
@@ -27,12 +30,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use smtpc::Mechanism;
 
-use crate::args::{self, TlsMode};
+use crate::args::TlsMode;
 use crate::exit::Exit;
+
+pub use pattern::{is_address, matches};
+use table::{check, Document};
 
 /// The variable that names the file; set but empty, no file is read.
 pub const ENV: &str = "SMTPC_CONFIG";
@@ -86,61 +91,6 @@ pub enum PasswordSource {
     File(PathBuf),
     /// The environment variable `SMTPC_PASSWORD`.
     Env,
-}
-
-/// One table as written: `[defaults]` or `[account.NAME]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Table {
-    server: Option<String>,
-    port: Option<u16>,
-    tls: Option<String>,
-    ca_file: Option<PathBuf>,
-    helo: Option<String>,
-    user: Option<String>,
-    password: Option<Secret>,
-    password_cmd: Option<String>,
-    password_file: Option<PathBuf>,
-    auth: Option<String>,
-    from: Option<String>,
-    timeout: Option<f64>,
-    log: Option<PathBuf>,
-    /// `[defaults]` only: the account used when nothing else picks one.
-    account: Option<String>,
-}
-
-/// The accounts in the order they are written (`from` patterns are tried
-/// in that order).
-#[derive(Debug, Default)]
-struct Accounts(Vec<(String, Table)>);
-
-impl<'de> Deserialize<'de> for Accounts {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct InOrder;
-        impl<'de> Visitor<'de> for InOrder {
-            type Value = Accounts;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("tables [account.NAME]")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Accounts, M::Error> {
-                let mut list = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Table>()? {
-                    list.push(entry);
-                }
-                Ok(Accounts(list))
-            }
-        }
-        d.deserialize_map(InOrder)
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Document {
-    #[serde(default)]
-    defaults: Table,
-    #[serde(default)]
-    account: Accounts,
 }
 
 /// One table, checked. Every field is optional: a value missing here is
@@ -372,154 +322,9 @@ impl Config {
     }
 }
 
-/// Checks one table's values with the command line's own parsers, so that
-/// the file accepts exactly what the options do.
-fn check(t: &Table, label: &str, dir: &Path) -> Result<Layer, Problem> {
-    let bad = |key: &str, why: String| Problem::config(format!("{label}: {key}: {why}"));
-    let (host, mut port) = match &t.server {
-        Some(text) => {
-            let server = args::parse_server(text).map_err(|e| bad("server", e))?;
-            (Some(server.host), server.port)
-        }
-        None => (None, None),
-    };
-    if let Some(p) = t.port {
-        if p == 0 {
-            return Err(bad("port", "0 is not a port number".into()));
-        }
-        port = Some(p);
-    }
-    let tls = match &t.tls {
-        Some(mode) => Some(
-            <TlsMode as clap::ValueEnum>::from_str(mode, true).map_err(|_| {
-                bad(
-                    "tls",
-                    format!("{mode:?} is not one of none, starttls, opportunistic, implicit"),
-                )
-            })?,
-        ),
-        None => None,
-    };
-    let auth = match &t.auth {
-        Some(name) => Some(args::parse_mechanism(name).map_err(|e| bad("auth", e))?),
-        None => None,
-    };
-    let timeout = match t.timeout {
-        Some(secs) => Some(args::parse_timeout(&secs.to_string()).map_err(|e| bad("timeout", e))?),
-        None => None,
-    };
-    let sources = [
-        t.password.is_some(),
-        t.password_cmd.is_some(),
-        t.password_file.is_some(),
-    ];
-    if sources.iter().filter(|&&s| s).count() > 1 {
-        return Err(bad(
-            "password",
-            "give one of password, password_cmd and password_file".into(),
-        ));
-    }
-    let password = if let Some(secret) = &t.password {
-        Some(PasswordSource::Inline(secret.clone()))
-    } else if let Some(cmd) = &t.password_cmd {
-        Some(PasswordSource::Command(cmd.clone()))
-    } else {
-        t.password_file
-            .as_ref()
-            .map(|p| PasswordSource::File(resolve(p, dir)))
-    };
-    for (key, value) in [("helo", &t.helo), ("user", &t.user), ("from", &t.from)] {
-        if value
-            .as_deref()
-            .is_some_and(|v| v.chars().any(char::is_control))
-        {
-            return Err(bad(key, "contains a control character".into()));
-        }
-    }
-    Ok(Layer {
-        host,
-        port,
-        tls,
-        ca_file: t.ca_file.as_ref().map(|p| resolve(p, dir)),
-        helo: t.helo.clone(),
-        user: t.user.clone(),
-        password,
-        auth,
-        from: t.from.clone(),
-        timeout,
-        log: t.log.as_ref().map(|p| resolve(p, dir)),
-    })
-}
-
-/// A path from the file: `~/` is the home directory, and a relative path
-/// is relative to the file's directory (not to wherever cron started).
-fn resolve(path: &Path, dir: &Path) -> PathBuf {
-    if let Ok(rest) = path.strip_prefix("~") {
-        if let Some(home) = home() {
-            return home.join(rest);
-        }
-    }
-    if path.is_relative() {
-        dir.join(path)
-    } else {
-        path.to_owned()
-    }
-}
-
-/// Whether `address` matches `pattern`: `*` is any run of characters, `?`
-/// one character, letters compare without case (a pattern without either
-/// is one address).
-pub fn matches(pattern: &str, address: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let a: Vec<char> = address.to_lowercase().chars().collect();
-    // The classic linear glob: on a mismatch, let the last `*` take one
-    // more character.
-    let (mut i, mut j) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while j < a.len() {
-        if i < p.len() && (p[i] == '?' || p[i] == a[j]) {
-            i += 1;
-            j += 1;
-        } else if i < p.len() && p[i] == '*' {
-            star = Some((i, j));
-            i += 1;
-        } else if let Some((si, sj)) = star {
-            i = si + 1;
-            j = sj + 1;
-            star = Some((si, sj + 1));
-        } else {
-            return false;
-        }
-    }
-    p[i..].iter().all(|&c| c == '*')
-}
-
-/// Whether a `from` value is one address rather than a pattern.
-pub fn is_address(from: &str) -> bool {
-    !from.contains(['*', '?'])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns() {
-        assert!(matches("me@example.org", "me@example.org"));
-        assert!(matches("me@example.org", "ME@Example.ORG"));
-        assert!(!matches("me@example.org", "me@example.org.evil"));
-        assert!(matches("*@work.example", "anne@work.example"));
-        assert!(!matches("*@work.example", "anne@work.example.com"));
-        assert!(!matches("*@work.example", "anne@homework.example"));
-        assert!(matches("*@*work.example", "anne@homework.example"));
-        assert!(matches("a?c@x", "abc@x"));
-        assert!(!matches("a?c@x", "ac@x"));
-        assert!(matches("*", ""));
-        assert!(matches("*a*b*", "xxaxxbxx"));
-        assert!(!matches("*a*b", "xxaxxbxxc"));
-        assert!(is_address("me@example.org"));
-        assert!(!is_address("*@example.org"));
-    }
 
     fn write(name: &str, text: &str, mode: u32) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("smtpc-config-{}", std::process::id()));
