@@ -27,8 +27,8 @@ Exit status (sysexits.h):
       or failed; TLS handshake or certificate failure; response injection)
   77  authentication failed or refused (535; credentials that would have
       gone over a connection without TLS)
-  78  the configuration file is wrong, or holds a password and can be read
-      by others
+  78  the configuration file is wrong, can be changed by others, or holds a
+      password and can be read by others
 
 Configuration file: $SMTPC_CONFIG, else $XDG_CONFIG_HOME/smtpc/config.toml
 (~/.config/smtpc/config.toml), else /etc/smtpc.toml: a [defaults] table and

@@ -431,6 +431,27 @@ fn mistakes_in_the_file_are_exit_78_with_their_place() {
         assert!(error.starts_with(&config.display().to_string()), "{error}");
         assert!(error.contains(expected), "{text:?}: {error}");
     }
+    // A file others may change could name any password_cmd.
+    let config = config_in(&dir, "[defaults]\npassword_cmd = \"cat pw\"\n", 0o664);
+    let run = Tool::smtpc()
+        .config(&config)
+        .args([
+            "--server",
+            &idle.server(),
+            "--from",
+            "a@x.test",
+            "--to",
+            "b@y.test",
+        ])
+        .run();
+    run.assert_code(78);
+    assert_eq!(
+        run.errors(),
+        [format!(
+            "{} can be changed by other users (mode 664): chmod go-w it",
+            config.display()
+        )]
+    );
     // --account without any file.
     let run = Tool::smtpc()
         .args(["--account", "a", "--from", "a@x.test", "--to", "b@y.test"])

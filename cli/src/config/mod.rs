@@ -175,6 +175,30 @@ fn home() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// As ssh does: a file that another user can change could name any
+/// `password_cmd` (or server), which would run as whoever reads the file.
+/// It must belong to the reader or to root, and be writable by its owner
+/// alone.
+fn trusted(meta: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode();
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "can be changed by other users (mode {:03o}): chmod go-w it",
+            mode & 0o777
+        ));
+    }
+    // The process's user owns its /proc/self.
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if me.is_some_and(|me| meta.uid() != me && meta.uid() != 0) && meta.is_file() {
+        return Err(format!(
+            "belongs to another user (uid {}): it must be yours or root's",
+            meta.uid()
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the file that `locate` names, if any.
 pub fn load() -> Result<Option<Config>, Problem> {
     match locate() {
@@ -198,6 +222,7 @@ impl Config {
         if meta.is_dir() {
             return Err(cannot(&"it is a directory"));
         }
+        trusted(&meta).map_err(|why| Problem::config(format!("{shown} {why}")))?;
         let mut text = String::new();
         file.take(MAX_SIZE + 1)
             .read_to_string(&mut text)
@@ -431,17 +456,32 @@ auth = "plain"
     #[test]
     fn a_password_in_a_file_others_can_read_is_refused() {
         let text = "[account.a]\nuser = \"u\"\npassword = \"s3cret\"\n";
-        for mode in [0o644, 0o640, 0o604, 0o660] {
+        for mode in [0o644, 0o640, 0o604, 0o444] {
             let path = write("open.toml", text, mode);
             let problem = Config::read(&path).unwrap_err();
             assert_eq!(problem.exit, Exit::Config);
             assert!(problem.message.contains("chmod 600"), "{}", problem.message);
             assert!(!problem.message.contains("s3cret"));
         }
+        for mode in [0o600, 0o400] {
+            let path = write("closed.toml", text, mode);
+            assert!(Config::read(&path).is_ok(), "{mode:o}");
+        }
         let path = write("closed.toml", text, 0o600);
         let config = Config::read(&path).unwrap();
         let chosen = config.choose(Some("a"), None).unwrap();
         assert!(!format!("{chosen:?}").contains("s3cret"));
+        // Writable by others: refused whatever it holds.
+        for mode in [0o646, 0o664, 0o666] {
+            let path = write("writable.toml", "[defaults]\nserver = \"x\"\n", mode);
+            let problem = Config::read(&path).unwrap_err();
+            assert_eq!(problem.exit, Exit::Config);
+            assert!(
+                problem.message.contains("chmod go-w"),
+                "{}",
+                problem.message
+            );
+        }
         // Without a password, any mode will do.
         let path = write("public.toml", "[defaults]\nserver = \"x\"\n", 0o644);
         assert!(Config::read(&path).is_ok());
