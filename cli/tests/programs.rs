@@ -198,7 +198,8 @@ fn git_send_email_sends_a_two_patch_series_through_postfix() {
     git(&["format-patch", "-q", "-2", "-o", "../patches"]);
     let link = sendmail_link(&dir);
     // git runs the command with the shell, adding -i and the recipients.
-    let out = git(&[
+    // (git's exit status is checked: a failed send fails it.)
+    git(&[
         "send-email",
         &format!("--sendmail-cmd={} --read-envelope-from", link.display()),
         "--to=list@y.test",
@@ -209,10 +210,6 @@ fn git_send_email_sends_a_two_patch_series_through_postfix() {
         "../patches/0001-first-add-a.patch",
         "../patches/0002-second-add-b.patch",
     ]);
-    assert!(
-        !out.contains("Result: ") || out.contains("Result: OK"),
-        "{out}"
-    );
 
     let got = delivered(&postfix, 2);
     // (subject, queue id, fields, body), in the series' order.
