@@ -51,6 +51,12 @@
 #define SMTPC_VERSION_PATCH 0
 
 /**
+ * The size of the buffer a credentials callback writes the secret into:
+ * a longer password or token cannot be given.
+ */
+#define SMTPC_SECRET_MAX 16384
+
+/**
  * The result of a call. `SMTPC_OK` is 0; every other value is a failure
  * (or, for `SMTPC_PARTIAL`, a success with exceptions). After any call,
  * `smtpc_error_message` says what happened and `smtpc_reply_code` gives
@@ -133,6 +139,17 @@ typedef enum {
      * any, was dropped; the handle can still be freed or reconnected.
      */
     SMTPC_PANIC = 12,
+    /**
+     * Nobody knows whether the message was delivered: the connection
+     * broke, or the server fell silent, after the end of the message was
+     * sent and before the reply to it. Sending it again may deliver it
+     * twice. The connection is closed. (After `smtpc_send_batch`, each
+     * message's own result says which ones; a message that went to some
+     * recipients in one transaction and to others in one whose outcome is
+     * unknown is `SMTPC_PARTIAL`, its recipients of unknown outcome
+     * listed with `smtpc_unknown_*`.)
+     */
+    SMTPC_UNKNOWN = 13,
 } smtpc_result;
 
 /**
@@ -213,7 +230,7 @@ typedef enum {
  * string smtpc returns belongs to the handle and stays valid until the
  * next call on the same handle other than the accessors
  * (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
- * `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_connected`,
+ * `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
  * `smtpc_is_encrypted`, `smtpc_has_extension`), or
  * until `smtpc_client_free`; the caller never frees them.
  *
@@ -231,6 +248,18 @@ typedef struct smtpc_client smtpc_client;
  * must not call smtpc functions on that handle.
  */
 typedef void (*smtpc_transcript_fn)(smtpc_direction direction, const char *line, void *user_data);
+
+/**
+ * Supplies the secret (password or OAuth 2.0 token) for AUTH, see
+ * `smtpc_set_credentials_callback`: writes it into `buf` (at most
+ * `size` bytes, `SMTPC_SECRET_MAX`; UTF-8, no NUL needed) and returns
+ * its length, or -1 (any negative value) when it cannot. `renew` is
+ * false when AUTH first needs the secret, true when the server refused
+ * the last one (refresh the token, fetch the password again). It runs
+ * during `smtpc_connect`, on its thread, and must not call smtpc
+ * functions on that handle.
+ */
+typedef ptrdiff_t (*smtpc_credentials_fn)(char *buf, size_t size, bool renew, void *user_data);
 
 /**
  * Supplies message content: writes at most `len` bytes to `buf` and
@@ -391,10 +420,34 @@ smtpc_result smtpc_set_tls(smtpc_client *c, int mode);
 smtpc_result smtpc_set_credentials(smtpc_client *c, const char *user, const char *secret);
 
 /**
+ * Authenticates as `user` with a secret that `callback` gives when AUTH
+ * needs it (see `smtpc_credentials_fn`), instead of a fixed one
+ * (`smtpc_set_credentials`; the last of the two set wins). It is called
+ * at each `smtpc_connect` that authenticates with `renew` false; when the
+ * server refuses the secret (535, 454, or an XOAUTH2/OAUTHBEARER error),
+ * once more with `renew` true, and AUTH is tried once again with its
+ * answer. A callback that returns -1 makes `smtpc_connect` fail with
+ * `SMTPC_AUTH` (the reply code is the refusal's, when the failure was
+ * in renewing). `user_data` is passed through untouched (it may be
+ * NULL). A NULL `callback` is `SMTPC_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `user` is NULL or a NUL-terminated
+ * string; `callback` is NULL or a function of the declared type, which
+ * must stay callable, with `user_data`, while the handle lives.
+ */
+smtpc_result smtpc_set_credentials_callback(smtpc_client *c,
+                                            const char *user,
+                                            smtpc_credentials_fn callback,
+                                            void *user_data);
+
+/**
  * The SASL mechanisms AUTH may use, in order of preference, separated by
- * spaces or commas: any of "CRAM-MD5", "PLAIN", "LOGIN" (the default,
- * in that order), "XOAUTH2", "OAUTHBEARER" (for tokens), in any case.
- * An unknown name or an empty list is `SMTPC_INVALID_ARGUMENT`.
+ * spaces or commas, in any case: any of "SCRAM-SHA-256-PLUS",
+ * "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN" (the
+ * default, in that order; -PLUS only over TLS), "XOAUTH2",
+ * "OAUTHBEARER" (for tokens). An unknown name or an empty list is
+ * `SMTPC_INVALID_ARGUMENT`.
  *
  * # Safety
  * `c` is NULL or a live handle; `names` is NULL or a NUL-terminated
@@ -749,6 +802,27 @@ const char *smtpc_queue_id(const smtpc_client *c);
  * `c` is NULL or a live handle (see `smtpc_client`).
  */
 size_t smtpc_rejected_count(const smtpc_client *c);
+
+/**
+ * How many recipients of the last send have an unknown outcome: the
+ * message took several transactions (the server took only so many
+ * recipients at a time) and the connection broke after the end of one of
+ * them was sent, before the reply. The message may have reached them;
+ * sending it again to them may deliver it twice. 0 after any other call.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+size_t smtpc_unknown_count(const smtpc_client *c);
+
+/**
+ * The `i`th recipient of unknown outcome (from 0); NULL when `i` is out
+ * of range.
+ *
+ * # Safety
+ * As for `smtpc_reply_enhanced`.
+ */
+const char *smtpc_unknown_address(const smtpc_client *c, size_t i);
 
 /**
  * The `i`th refused recipient's address (from 0); NULL when `i` is out

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::auth::{AuthConfig, Credentials, Mechanism};
 use crate::checks::check_domain;
 use crate::error::Error;
-use crate::session::SessionConfig;
+use crate::session::{Reach, SessionConfig, Upkeep};
 use crate::tls::{self, Tls, TlsOptions};
 
 /// How long to wait for each reply unless told otherwise. RFC 5321
@@ -15,6 +15,9 @@ use crate::tls::{self, Tls, TlsOptions};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long to wait for the TCP connection unless told otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection may sit idle before a NOOP checks it, unless told
+/// otherwise.
+pub const DEFAULT_NOOP_AFTER: Duration = Duration::from_secs(60);
 
 /// The options of a connection: the server, the timeouts, the name the
 /// client gives, TLS and credentials. Set them through
@@ -46,6 +49,10 @@ pub struct Config {
     pub(crate) credentials: Option<Credentials>,
     pub(crate) mechanisms: Vec<Mechanism>,
     pub(crate) allow_insecure_auth: bool,
+    pub(crate) recipients_per_transaction: Option<usize>,
+    pub(crate) messages_per_connection: Option<usize>,
+    pub(crate) noop_after: Duration,
+    pub(crate) reconnect: bool,
 }
 
 impl Default for Config {
@@ -71,6 +78,10 @@ impl Config {
             credentials: None,
             mechanisms: Mechanism::PASSWORD_DEFAULT.to_vec(),
             allow_insecure_auth: false,
+            recipients_per_transaction: None,
+            messages_per_connection: None,
+            noop_after: DEFAULT_NOOP_AFTER,
+            reconnect: true,
         }
     }
 
@@ -104,12 +115,49 @@ impl Config {
         self.helo_name.as_deref()
     }
 
+    /// The most recipients one transaction carries, when limited.
+    pub fn recipients_per_transaction(&self) -> Option<usize> {
+        self.recipients_per_transaction
+    }
+
+    /// The most messages one connection carries, when limited.
+    pub fn messages_per_connection(&self) -> Option<usize> {
+        self.messages_per_connection
+    }
+
+    /// Where to connect (again).
+    pub(crate) fn reach(&self) -> Reach {
+        Reach {
+            host: self.host.clone(),
+            port: self.port(),
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            helo_from_address: self.helo_name.is_none(),
+        }
+    }
+
+    /// When connections are checked, renewed or given up.
+    pub(crate) fn upkeep(&self) -> Upkeep {
+        Upkeep {
+            noop_after: self.noop_after,
+            max_messages: self.messages_per_connection,
+            max_recipients: self.recipients_per_transaction,
+            reconnect: self.reconnect,
+        }
+    }
+
     /// Checks the options and builds what a session needs, before any
     /// connection is made. `default_helo` names the client when no HELO
     /// name was set (its address literal).
     pub(crate) fn session(&self, default_helo: String) -> Result<SessionConfig, Error> {
         if let Some(name) = &self.helo_name {
             check_domain("HELO name", name)?;
+        }
+        if self.recipients_per_transaction == Some(0) || self.messages_per_connection == Some(0) {
+            return Err(Error::InvalidInput(
+                "a limit of recipients per transaction or messages per connection must be at least 1"
+                    .into(),
+            ));
         }
         let connector = match self.tls {
             Tls::None => None,

@@ -51,6 +51,10 @@ pub(crate) struct Connection {
     parser: ReplyParser,
     /// Command names given back with their replies, for reuse.
     names: Vec<String>,
+    /// When the server last answered, or bytes last went out.
+    active: Instant,
+    /// While set, the transcript shows 334 replies without their text.
+    redact_challenges: bool,
 }
 
 impl fmt::Debug for Connection {
@@ -140,7 +144,54 @@ impl Connection {
             read_timeout: None,
             parser: ReplyParser::new(),
             names: Vec::new(),
+            active: Instant::now(),
+            redact_challenges: false,
         }
+    }
+
+    /// How long the connection has been idle: nothing read or written.
+    pub fn idle(&self) -> Duration {
+        self.active.elapsed()
+    }
+
+    /// Looks, without waiting, for what the server may have sent while the
+    /// connection was idle: the end of the connection, or a reply nobody
+    /// asked for (a 421 before it closes, say). Either way the connection
+    /// is closed (what came is shown in the transcript). Returns whether
+    /// it is still open. A caller's own stream cannot be looked at: it
+    /// counts as open.
+    pub fn look(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
+        let unasked = match self.stream.read_now(&mut self.rbuf[self.rend..]) {
+            Ok(None) if self.rend == self.rstart => return true,
+            Ok(None) => 0,
+            Ok(Some(0)) | Err(_) => {
+                self.transcript
+                    .note(Direction::Info, "the server closed the idle connection");
+                self.shutdown();
+                return false;
+            }
+            Ok(Some(n)) => n,
+        };
+        self.rend += unasked;
+        let came = &self.rbuf[self.rstart..self.rend];
+        for line in came.split_inclusive(|&b| b == b'\n') {
+            self.transcript.received(line);
+        }
+        self.transcript.note(
+            Direction::Info,
+            "the server spoke while the connection was idle: closing it",
+        );
+        self.shutdown();
+        false
+    }
+
+    /// Hands the transcript over (to the connection that replaces this
+    /// one); this one's goes quiet.
+    pub fn take_transcript(&mut self) -> Transcript {
+        std::mem::take(&mut self.transcript)
     }
 
     /// Fails when the connection is closed; otherwise runs `f` and closes
@@ -174,6 +225,21 @@ impl Connection {
     /// True once TLS protects the connection.
     pub fn is_encrypted(&self) -> bool {
         self.stream.is_tls()
+    }
+
+    /// The server certificate's hash for `tls-server-end-point` channel
+    /// binding (RFC 5929 4.1), when TLS is up and the certificate's
+    /// signature algorithm names a usable hash.
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        self.stream.tls_server_end_point()
+    }
+
+    /// Shows (false) or hides (true) the text of the server's 334 replies
+    /// in the transcript: a SCRAM server signature is derived from the
+    /// password, and with it and the exchange anyone who reads the
+    /// transcript could test guesses of the password offline.
+    pub fn redact_challenges(&mut self, on: bool) {
+        self.redact_challenges = on;
     }
 
     /// Passes a line to the transcript.
@@ -217,6 +283,7 @@ impl Connection {
             }
             let result = conn.stream.write_all(&conn.wbuf);
             conn.wbuf.clear();
+            conn.active = Instant::now();
             result.map_err(|e| io_error(e, during, conn.is_encrypted()))
         })
     }
@@ -240,6 +307,7 @@ impl Connection {
     /// caller to report.
     pub fn read_reply_to(&mut self, during: Cow<'static, str>) -> Result<Reply, Error> {
         let mut reply = self.guard(&during, |conn| conn.read_reply_inner(&during))?;
+        self.active = Instant::now();
         if reply.closes_session() {
             self.shutdown();
         }
@@ -270,7 +338,11 @@ impl Connection {
             if let Some(nl) = memchr::memchr(b'\n', pending) {
                 let line = &pending[..=nl];
                 self.rstart += nl + 1;
-                self.transcript.received(line);
+                if self.redact_challenges && line.starts_with(b"334") {
+                    self.transcript.received(b"334 <redacted>");
+                } else {
+                    self.transcript.received(line);
+                }
                 if let Some(reply) = parser.push_line(line).map_err(malformed)? {
                     return Ok(reply);
                 }

@@ -20,6 +20,16 @@ pub struct Delivery {
     /// The recipients the server refused, each with its reply. The message
     /// was not delivered to them.
     pub rejected: Vec<Rejection>,
+    /// The recipients whose outcome nobody knows: the message went to them
+    /// in a later transaction whose connection broke after the end of the
+    /// message was sent and before the reply to it (see
+    /// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown)). Empty
+    /// unless the message took several transactions.
+    pub unknown: Vec<String>,
+    /// The transactions after the first, when the message took several
+    /// (the server took only so many recipients at a time): where each
+    /// one's recipients start in `accepted`, and its reply.
+    more: Vec<(usize, Reply)>,
 }
 
 impl Delivery {
@@ -28,7 +38,47 @@ impl Delivery {
             reply,
             accepted,
             rejected,
+            unknown: Vec::new(),
+            more: Vec::new(),
         }
+    }
+
+    /// Adds what another transaction of the same message delivered.
+    pub(crate) fn absorb(&mut self, other: Delivery) {
+        let base = self.accepted.len();
+        self.more.push((base, other.reply));
+        self.more
+            .extend(other.more.into_iter().map(|(at, reply)| (base + at, reply)));
+        self.accepted.extend(other.accepted);
+        self.rejected.extend(other.rejected);
+        self.unknown.extend(other.unknown);
+    }
+
+    /// Each transaction that carried the message, in order: the reply to
+    /// its end (with its own queue id) and the recipients it delivered to.
+    /// One, unless the server took only so many recipients at a time
+    /// (RFC 5321 4.5.3.1.10) or the client was told to send at most so
+    /// many per transaction.
+    ///
+    /// ```
+    /// # use smtpc::{Delivery, Reply};
+    /// # fn show(delivery: &Delivery) {
+    /// for (reply, recipients) in delivery.transactions() {
+    ///     println!("{:?}: {} recipients", reply.queue_id(), recipients.len());
+    /// }
+    /// # }
+    /// ```
+    pub fn transactions(&self) -> impl Iterator<Item = (&Reply, &[String])> {
+        let starts =
+            std::iter::once((0, &self.reply)).chain(self.more.iter().map(|(at, r)| (*at, r)));
+        let ends = self
+            .more
+            .iter()
+            .map(|(at, _)| *at)
+            .chain(std::iter::once(self.accepted.len()));
+        starts
+            .zip(ends)
+            .map(|((from, reply), to)| (reply, &self.accepted[from..to]))
     }
 
     /// The server's queue id, when its reply names one.
@@ -36,9 +86,10 @@ impl Delivery {
         self.reply.queue_id()
     }
 
-    /// True when every recipient was accepted.
+    /// True when the message went to every recipient: none refused, none
+    /// of unknown outcome.
     pub fn is_complete(&self) -> bool {
-        self.rejected.is_empty()
+        self.rejected.is_empty() && self.unknown.is_empty()
     }
 }
 

@@ -32,6 +32,8 @@ use crate::success::Step;
 /// | `MalformedReply { during, source }` | bytes that are not a reply, or a reply over the bounds (4 KiB a line, 256 lines, 64 KiB) | `Protocol` |
 /// | `ConnectionClosed { during }` | the server closed the connection, or an earlier failure left it unusable | `Closed` |
 /// | `SessionClosed(Reply)` | the server said goodbye (221) to something other than QUIT; the connection is closed | `Closed` |
+/// | `OutcomeUnknown(Error)` | the connection broke, or the server fell silent, after the end of the message was sent and before its reply: it may have been delivered; sending it again may make a duplicate | `Unknown` |
+/// | `PartlySent { delivery, error }` | a message that took several transactions went to some recipients, then `error` stopped the rest | the error's |
 /// | `Timeout { during }` | a whole reply did not arrive within the timeout (however slowly its bytes came) | `Timeout` |
 /// | `Io { during, source }` | any other I/O error, including failing to read the message | `Io` |
 /// | `Tls { during, source }` | the TLS handshake failed (untrusted or expired certificate, wrong host name, not a TLS server) or a TLS alert arrived | `Tls` |
@@ -113,6 +115,22 @@ pub enum Error {
     /// (kind [`ErrorKind::Closed`]): a new session may succeed.
     #[error("{}: the server closed the session", WithContext(.0))]
     SessionClosed(Reply),
+    /// The connection broke, or the server fell silent, after the end of
+    /// the message was sent and before the reply to it: the server may or
+    /// may not have taken the message (RFC 1047). Sending it again may
+    /// deliver it twice. Holds what went wrong.
+    #[error("{0}: the message may have been delivered")]
+    OutcomeUnknown(Box<Error>),
+    /// The message went to some recipients (`delivery`), then `error`
+    /// stopped it for the others (only a message that took several
+    /// transactions, when the server limits recipients per transaction).
+    #[error("{error} (after the message went to {} recipient(s))", delivery.accepted.len())]
+    PartlySent {
+        /// Where the message went.
+        delivery: Box<crate::delivery::Delivery>,
+        /// What stopped the rest.
+        error: Box<Error>,
+    },
     /// The server did not answer (or accept data) within the timeout.
     #[error("{during}: timed out")]
     Timeout {
@@ -225,6 +243,9 @@ pub enum ErrorKind {
     Unsupported,
     /// Something the caller passed is unacceptable; nothing was sent.
     InvalidInput,
+    /// The message may or may not have been delivered: the connection
+    /// broke after its end was sent (see [`Error::OutcomeUnknown`]).
+    Unknown,
 }
 
 impl Error {
@@ -245,7 +266,29 @@ impl Error {
             Error::Auth { .. } => ErrorKind::Auth,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::OutcomeUnknown(_) => ErrorKind::Unknown,
+            Error::PartlySent { error, .. } => error.kind(),
         }
+    }
+
+    /// True when the message may or may not have been delivered: the
+    /// connection broke after its end was sent and before the reply to it
+    /// (for a message that took several transactions, after one of them).
+    /// Sending it again may deliver it twice.
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::OutcomeUnknown(_) => true,
+            Error::PartlySent { error, .. } => error.is_outcome_unknown(),
+            _ => false,
+        }
+    }
+
+    /// No reply came: the connection broke or the server fell silent.
+    pub(crate) fn is_silence(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectionClosed { .. } | Error::Timeout { .. } | Error::Io { .. }
+        )
     }
 
     /// The server reply behind this error, when there is one (for
@@ -256,6 +299,7 @@ impl Error {
             Error::UnexpectedReply { reply, .. } => Some(reply),
             Error::AllRecipientsRejected(list) => list.first().map(|r| &r.reply),
             Error::TlsUnavailable { reply } | Error::Auth { reply, .. } => reply.as_ref(),
+            Error::PartlySent { error, .. } => error.reply(),
             _ => None,
         }
     }
@@ -266,6 +310,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::SessionClosed(_) => true,
+            Error::PartlySent { error, .. } => error.is_transient(),
             Error::AllRecipientsRejected(list) => list
                 .iter()
                 .any(|r| r.reply.class() == ReplyClass::TransientNegative),
@@ -279,6 +324,7 @@ impl Error {
     /// with 5yz, and for a message over the server's size limit.
     pub fn is_permanent(&self) -> bool {
         match self {
+            Error::PartlySent { error, .. } => error.is_permanent(),
             Error::MessageTooLarge { .. } => true,
             Error::AllRecipientsRejected(list) => {
                 !list.is_empty()

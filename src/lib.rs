@@ -35,6 +35,7 @@
 
 mod auth;
 mod block;
+mod builder;
 mod checks;
 mod client;
 mod command;
@@ -55,8 +56,9 @@ mod tls;
 mod transaction;
 mod transcript;
 
-pub use auth::Mechanism;
-pub use client::{Client, ClientBuilder};
+pub use auth::{Mechanism, Secret};
+pub use builder::ClientBuilder;
+pub use client::Client;
 pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use delivery::{Delivery, Rejection};
 pub use envelope::{Body, Envelope, Notify, Recipient, Ret};

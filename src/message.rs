@@ -317,6 +317,7 @@ pub(crate) mod private {
     use super::{Message, MessageFile};
 
     /// A message's content as the engine sees it.
+    #[derive(Clone, Copy)]
     pub enum Payload<'b> {
         Bytes(&'b [u8]),
         Prepared(&'b Message<'b>),

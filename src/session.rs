@@ -1,6 +1,10 @@
-//! Setting up a session: the greeting, EHLO (or HELO when the server does
-//! not know EHLO), STARTTLS, and AUTH. What the server offers comes out as
-//! [`Extensions`].
+//! A session's life: setting it up (the greeting, EHLO or HELO when the
+//! server does not know EHLO, STARTTLS, AUTH), keeping it (a connection
+//! that sat idle is checked before it carries a transaction) and opening
+//! it again when the server closed it or took all the messages it takes
+//! on one connection. What the server offers comes out as [`Extensions`].
+
+use std::time::Duration;
 
 use native_tls::TlsConnector;
 
@@ -10,9 +14,10 @@ use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::reply::{Reply, ReplyClass};
+use crate::stream::{net, Stream};
 use crate::success::Step;
 use crate::tls::Tls;
-use crate::transcript::Direction;
+use crate::transcript::{Direction, Transcript};
 
 /// What the session is set up with.
 #[derive(Debug, Clone)]
@@ -34,6 +39,187 @@ pub(crate) struct SessionInfo {
     pub extensions: Extensions,
     /// The reply that accepted our credentials, when we authenticated.
     pub auth: Option<Reply>,
+}
+
+/// Where the server is, to connect (again).
+#[derive(Debug, Clone)]
+pub(crate) struct Reach {
+    pub host: String,
+    pub port: u16,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// No HELO name was set: each connection names itself by its own
+    /// address (RFC 5321 4.1.4).
+    pub helo_from_address: bool,
+}
+
+/// When a connection is checked, renewed or given up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Upkeep {
+    /// A connection idle this long is checked with NOOP before it carries
+    /// a transaction.
+    pub noop_after: Duration,
+    /// At most this many messages per connection; the next go over a new
+    /// one.
+    pub max_messages: Option<usize>,
+    /// At most this many recipients per transaction.
+    pub max_recipients: Option<usize>,
+    /// Whether a closed connection may be opened again by itself.
+    pub reconnect: bool,
+}
+
+/// An idle connection is looked at (without a round trip) before it
+/// carries a transaction once it has been idle this long; a batch's
+/// back-to-back messages are not.
+const LOOK_AFTER: Duration = Duration::from_secs(1);
+
+/// A live session: the connection, what the server offered, and how to
+/// open it again.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub conn: Connection,
+    pub info: SessionInfo,
+    pub setup: SessionConfig,
+    /// None: a caller's own stream, which cannot be opened again.
+    reach: Option<Reach>,
+    pub upkeep: Upkeep,
+    /// Transactions started on this connection.
+    pub started: usize,
+    /// Transactions the server took on this connection.
+    pub delivered: usize,
+}
+
+impl Session {
+    /// Connects over TCP and sets the session up.
+    pub fn connect(
+        reach: Reach,
+        mut setup: SessionConfig,
+        upkeep: Upkeep,
+        mut transcript: Transcript,
+    ) -> Result<Session, Error> {
+        let conn = connect(&reach, &mut setup, &mut transcript)?;
+        Session::start(conn, setup, Some(reach), upkeep)
+    }
+
+    /// Sets the session up over a stream the caller opened.
+    pub fn over(
+        stream: Stream,
+        timeout: Duration,
+        setup: SessionConfig,
+        upkeep: Upkeep,
+        transcript: Transcript,
+    ) -> Result<Session, Error> {
+        let conn = Connection::new(stream, timeout, transcript);
+        Session::start(conn, setup, None, upkeep)
+    }
+
+    fn start(
+        mut conn: Connection,
+        setup: SessionConfig,
+        reach: Option<Reach>,
+        upkeep: Upkeep,
+    ) -> Result<Session, Error> {
+        let info = open(&mut conn, &setup)?;
+        Ok(Session {
+            conn,
+            info,
+            setup,
+            reach,
+            upkeep,
+            started: 0,
+            delivered: 0,
+        })
+    }
+
+    /// Whether a new connection can replace this one.
+    pub fn can_reconnect(&self) -> bool {
+        self.upkeep.reconnect && self.reach.is_some()
+    }
+
+    /// Whether this connection has carried all the messages it may.
+    pub fn is_spent(&self) -> bool {
+        self.upkeep
+            .max_messages
+            .is_some_and(|max| self.started >= max)
+    }
+
+    /// Ends this connection with QUIT (its answer changes nothing) and
+    /// opens a new one, set up as the first was (TLS and AUTH again).
+    pub fn reconnect(&mut self) -> Result<(), Error> {
+        let Some(reach) = self.reach.as_ref() else {
+            return Err(Error::ConnectionClosed {
+                during: "connecting again (the stream was the caller's)".into(),
+            });
+        };
+        if !self.conn.is_closed() {
+            let _ = self.conn.execute(&Command::Quit);
+            self.conn.shutdown();
+        }
+        let mut transcript = self.conn.take_transcript();
+        transcript.note(Direction::Info, "connecting again");
+        let mut conn = connect(reach, &mut self.setup, &mut transcript)?;
+        self.info = open(&mut conn, &self.setup)?;
+        self.conn = conn;
+        self.started = 0;
+        self.delivered = 0;
+        Ok(())
+    }
+
+    /// Before a transaction: a connection that sat idle is looked at
+    /// without a round trip (the server may have closed it, or said 421),
+    /// and after `noop_after` checked with NOOP. A connection found closed
+    /// so is opened again when it may be; otherwise it stays closed and
+    /// the transaction fails on it. One that was closed already (QUIT, or
+    /// a failure a call reported) stays closed.
+    pub fn ready(&mut self) -> Result<(), Error> {
+        if self.conn.is_closed() {
+            // Closed by QUIT or by an earlier failure that was reported:
+            // later calls say so (the caller connects again).
+            return Ok(());
+        }
+        let idle = self.conn.idle();
+        if idle >= LOOK_AFTER && self.conn.look() && idle >= self.upkeep.noop_after {
+            let ok = self
+                .conn
+                .execute(&Command::Noop)
+                .is_ok_and(|r| Step::Noop.accepts(r.code));
+            if !ok && !self.conn.is_closed() {
+                // An answer that is not 250: nothing it says can be
+                // trusted for the next transaction.
+                self.conn.shutdown();
+            }
+        }
+        if self.conn.is_closed() && self.can_reconnect() {
+            self.reconnect()?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects to the server, says so in the transcript, and names the client
+/// by its address when no HELO name was set.
+fn connect(
+    reach: &Reach,
+    setup: &mut SessionConfig,
+    transcript: &mut Transcript,
+) -> Result<Connection, Error> {
+    let port = reach.port;
+    let tcp = net::connect(&reach.host, port, reach.connect_timeout, reach.timeout)?;
+    let peer = tcp.peer_addr().map_err(|source| Error::Io {
+        during: format!("connecting to {}:{port}", reach.host),
+        source,
+    })?;
+    transcript.note(Direction::Info, &format!("connected to {peer}"));
+    if reach.helo_from_address {
+        if let Ok(local) = tcp.local_addr() {
+            setup.helo_name = net::address_literal(local.ip());
+        }
+    }
+    Ok(Connection::new(
+        Stream::Tcp(tcp),
+        reach.timeout,
+        std::mem::take(transcript),
+    ))
 }
 
 /// Sets up the session: TLS from the first byte when implicit, greeting,

@@ -10,8 +10,16 @@ use clap::{Parser, ValueEnum};
 use smtpc::{Mechanism, Tls};
 
 const AFTER_HELP: &str = "\
-The password for --user comes from the environment variable SMTPC_PASSWORD or
-from the first line of --password-file, never from the command line.
+The password for --user comes from the environment variable SMTPC_PASSWORD,
+from the first line of --password-file, or from the first line that
+--password-cmd prints, never from the command line. --password-cmd is run
+(with sh -c) when AUTH needs the secret, and once more, with SMTPC_RENEW=1 in
+its environment, when the server refused it: a command that prints a fresh
+OAuth token keeps working after the last one expired.
+
+AUTH uses the first of these that the server offers: SCRAM-SHA-256-PLUS
+(over TLS), SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN; --auth names
+one instead (XOAUTH2 and OAUTHBEARER, for tokens, only that way).
 
 Exit status (sysexits.h):
   0   the message was accepted for every recipient
@@ -115,8 +123,20 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Authentication")]
     pub password_file: Option<PathBuf>,
 
-    /// The SASL mechanism [default: the best of CRAM-MD5, PLAIN, LOGIN]
-    /// One of PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER (token as password)
+    /// Run CMD with sh -c; the first line it prints is the password
+    /// (again with SMTPC_RENEW=1 when the server refused it)
+    #[arg(
+        long,
+        verbatim_doc_comment,
+        value_name = "CMD",
+        conflicts_with = "password_file",
+        help_heading = "Authentication"
+    )]
+    pub password_cmd: Option<String>,
+
+    /// The SASL mechanism [default: the best the server offers, see below]
+    /// One of SCRAM-SHA-256-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5,
+    /// PLAIN, LOGIN, XOAUTH2, OAUTHBEARER (token as password)
     #[arg(
         long,
         verbatim_doc_comment,
@@ -255,7 +275,10 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 
 pub fn parse_mechanism(text: &str) -> Result<Mechanism, String> {
     Mechanism::from_name(text).ok_or_else(|| {
-        format!("unknown mechanism {text:?} (known: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER)")
+        format!(
+            "unknown mechanism {text:?} (known: SCRAM-SHA-256-PLUS, SCRAM-SHA-256, \
+             SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN, XOAUTH2, OAUTHBEARER)"
+        )
     })
 }
 

@@ -66,6 +66,9 @@ pub fn for_error(error: &Error, cx: Context) -> Exit {
             Exit::TempFail
         }
         ErrorKind::Permanent | ErrorKind::Unsupported => Exit::Unavailable,
+        // The message may have been delivered: a temporary failure, which
+        // the line on standard error says not to retry blindly.
+        ErrorKind::Unknown => Exit::TempFail,
         // Kinds added to the library later.
         _ if error.is_permanent() => Exit::Unavailable,
         _ if error.is_transient() => Exit::TempFail,

@@ -30,7 +30,11 @@ pub fn record(
     let Some(path) = &settings.log else {
         return;
     };
-    let result = result.map(|d| (&d.reply, d.rejected.as_slice()));
+    let result = result.map(|d| Outcome {
+        reply: &d.reply,
+        rejected: &d.rejected,
+        unknown: &d.unknown,
+    });
     let line = line(Utc::now(), settings, envelope, result, exit);
     // One write of a whole line to a file opened for appending: lines of
     // runs at the same time do not mix.
@@ -62,11 +66,20 @@ fn word(text: &str) -> String {
     }
 }
 
+/// What a delivered message's line says.
+struct Outcome<'a> {
+    reply: &'a Reply,
+    rejected: &'a [Rejection],
+    /// Recipients whose fate is not known (the connection was lost after
+    /// the content).
+    unknown: &'a [String],
+}
+
 fn line(
     now: Utc,
     settings: &Settings,
     envelope: &Envelope,
-    result: Result<(&Reply, &[Rejection]), &Error>,
+    result: Result<Outcome<'_>, &Error>,
     exit: Exit,
 ) -> String {
     let recipients: Vec<String> = envelope
@@ -82,8 +95,12 @@ fn line(
         recipients.join(","),
     );
     match result {
-        Ok((reply, rejected)) => {
-            let outcome = if rejected.is_empty() {
+        Ok(Outcome {
+            reply,
+            rejected,
+            unknown,
+        }) => {
+            let outcome = if rejected.is_empty() && unknown.is_empty() {
                 "sent"
             } else {
                 "partial"
@@ -95,6 +112,11 @@ fn line(
                     .map(|r| word(&format!("<{}>", r.recipient)))
                     .collect();
                 line.push_str(&format!(" refused={}", refused.join(",")));
+            }
+            if !unknown.is_empty() {
+                let unknown: Vec<String> =
+                    unknown.iter().map(|r| word(&format!("<{r}>"))).collect();
+                line.push_str(&format!(" unknown={}", unknown.join(",")));
             }
             if let Some(id) = reply.queue_id() {
                 line.push_str(&format!(" queue_id={}", word(id)));
@@ -141,6 +163,18 @@ mod tests {
         }
     }
 
+    fn outcome<'a>(
+        reply: &'a Reply,
+        rejected: &'a [Rejection],
+        unknown: &'a [String],
+    ) -> Outcome<'a> {
+        Outcome {
+            reply,
+            rejected,
+            unknown,
+        }
+    }
+
     fn reply(text: &str) -> Reply {
         Reply::parse(format!("{text}\r\n").as_bytes()).unwrap()
     }
@@ -151,19 +185,21 @@ mod tests {
         let envelope = Envelope::new("me@example.org", ["a@x.test", "b@y.test"]).unwrap();
         let ok = reply("250 2.0.0 Ok: queued as 4XyZ");
         assert_eq!(
-            line(now, &settings(), &envelope, Ok((&ok, &[])), Exit::Ok),
+            line(
+                now,
+                &settings(),
+                &envelope,
+                Ok(outcome(&ok, &[], &[])),
+                Exit::Ok
+            ),
             "2025-07-01T12:34:56Z account=home server=mail.example.org:587 \
              from=<me@example.org> recipients=<a@x.test>,<b@y.test> result=sent exit=0 \
              queue_id=4XyZ reply=\"250 2.0.0 Ok: queued as 4XyZ\"\n"
         );
         let refused = [Rejection::new("b@y.test", reply("550 5.1.1 no such user"))];
-        let text = line(
-            now,
-            &settings(),
-            &envelope,
-            Ok((&reply("250 ok"), &refused)),
-            Exit::Unavailable,
-        );
+        let ok250 = reply("250 ok");
+        let partial = outcome(&ok250, &refused, &[]);
+        let text = line(now, &settings(), &envelope, Ok(partial), Exit::Unavailable);
         assert!(
             text.ends_with(" result=partial exit=69 refused=<b@y.test> reply=\"250 ok\"\n"),
             "{text}"
@@ -178,7 +214,25 @@ mod tests {
         assert!(!text.contains("me@example.org "), "{text}");
         let mut nameless = settings();
         nameless.account = None;
-        let text = line(now, &nameless, &envelope, Ok((&ok, &[])), Exit::Ok);
+        let text = line(
+            now,
+            &nameless,
+            &envelope,
+            Ok(outcome(&ok, &[], &[])),
+            Exit::Ok,
+        );
         assert!(text.contains(" account=- "), "{text}");
+        let lost = ["b@y.test".to_owned()];
+        let text = line(
+            now,
+            &settings(),
+            &envelope,
+            Ok(outcome(&ok, &[], &lost)),
+            Exit::TempFail,
+        );
+        assert!(
+            text.contains(" result=partial exit=75 unknown=<b@y.test> queue_id=4XyZ "),
+            "{text}"
+        );
     }
 }

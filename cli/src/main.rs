@@ -34,6 +34,7 @@ use smtpc::{Body, Client, Delivery, Envelope, Error, MessageFile};
 use args::Args;
 use config::{Chosen, Config, PasswordSource, Problem};
 use exit::{Context, Exit};
+use password_cmd::PasswordCmd;
 use settings::{Settings, PASSWORD_VAR};
 use trace::{out, say};
 
@@ -113,7 +114,7 @@ fn refuse_password_option(args: &Args) -> Result<(), Exit> {
     if args.password.is_some() {
         say(format!(
             "a password is not taken on the command line, where every user of the machine \
-             can see it: set {PASSWORD_VAR} or use --password-file"
+             can see it: set {PASSWORD_VAR}, or use --password-file or --password-cmd"
         ));
         return Err(Exit::Usage);
     }
@@ -156,7 +157,7 @@ struct Local {
 impl Local {
     fn read(settings: &Settings) -> Result<Local, Exit> {
         let password = match &settings.user {
-            Some(_) => Some(password(settings)?),
+            Some(_) => password(settings)?,
             None => None,
         };
         let ca = match &settings.ca_file {
@@ -212,6 +213,23 @@ fn deliver(
             .credentials(user, password)
             .allow_insecure_auth(settings.allow_insecure_auth);
     }
+    // A password command runs when AUTH needs it (again, with
+    // SMTPC_RENEW=1, when the server refused what it gave).
+    let password_cmd = match (&settings.user, &settings.password) {
+        (Some(user), Some(PasswordSource::Command(command))) => {
+            let cmd = PasswordCmd {
+                command: command.clone(),
+                timeout: settings.timeout,
+                failed: Arc::default(),
+            };
+            let run = cmd.clone();
+            builder = builder
+                .credentials_provider(user, move |renew| run.secret(renew))
+                .allow_insecure_auth(settings.allow_insecure_auth);
+            Some(cmd)
+        }
+        _ => None,
+    };
     if let Some(mechanism) = settings.auth {
         builder = builder.auth_mechanisms(&[mechanism]);
     }
@@ -223,7 +241,13 @@ fn deliver(
                 connected: connected.load(Ordering::Relaxed),
                 input_failed: false,
             };
-            let exit = failed(&e, cx);
+            // The password command failed: the password cannot be read.
+            let exit = if password_cmd.is_some_and(|c| c.failed.load(Ordering::Relaxed)) {
+                say(&e);
+                Exit::NoInput
+            } else {
+                failed(&e, cx)
+            };
             log::record(settings, &envelope, Err(&e), exit);
             return exit;
         }
@@ -252,12 +276,14 @@ fn deliver(
     exit
 }
 
-/// The password for the user: where the settings say (the command line's
-/// `--password-file`, else `SMTPC_PASSWORD`, else the configuration file).
-fn password(settings: &Settings) -> Result<String, Exit> {
+/// The password for the user, read now: where the settings say (the
+/// command line's `--password-file`, else `SMTPC_PASSWORD`, else the
+/// configuration file). `None` for a command, which runs when AUTH needs
+/// it.
+fn password(settings: &Settings) -> Result<Option<String>, Exit> {
     match &settings.password {
         Some(PasswordSource::File(path)) => match std::fs::read_to_string(path) {
-            Ok(text) => Ok(args::first_line(&text).to_owned()),
+            Ok(text) => Ok(Some(args::first_line(&text).to_owned())),
             Err(e) => {
                 say(format!(
                     "cannot read the password file {}: {e}",
@@ -266,15 +292,10 @@ fn password(settings: &Settings) -> Result<String, Exit> {
                 Err(Exit::NoInput)
             }
         },
-        Some(PasswordSource::Inline(secret)) => Ok(secret.expose().to_owned()),
-        Some(PasswordSource::Command(cmd)) => {
-            password_cmd::run(cmd, settings.timeout).map_err(|why| {
-                say(format!("password_cmd: {why}"));
-                Exit::NoInput
-            })
-        }
+        Some(PasswordSource::Inline(secret)) => Ok(Some(secret.expose().to_owned())),
+        Some(PasswordSource::Command(_)) => Ok(None),
         Some(PasswordSource::Env) => match std::env::var(PASSWORD_VAR) {
-            Ok(password) => Ok(password),
+            Ok(password) => Ok(Some(password)),
             Err(_) => {
                 say(format!("{PASSWORD_VAR} is not valid UTF-8"));
                 Err(Exit::Usage)
@@ -282,8 +303,8 @@ fn password(settings: &Settings) -> Result<String, Exit> {
         },
         None => {
             say(format!(
-                "--user needs a password: set {PASSWORD_VAR}, use --password-file, or give \
-                 password_cmd or password_file in the configuration file"
+                "--user needs a password: set {PASSWORD_VAR}, use --password-file or \
+                 --password-cmd, or give password_cmd or password_file in the configuration file"
             ));
             Err(Exit::Usage)
         }
@@ -359,19 +380,31 @@ fn open_message(file: Option<&Path>) -> Result<Message, String> {
 /// standard output, each refused recipient on standard error.
 fn delivered(delivery: &Delivery, quiet: bool) -> Exit {
     if !quiet {
-        out(&delivery.reply);
+        // One reply per transaction (several when the server took only
+        // so many recipients at a time), each with its queue id.
+        for (reply, _) in delivery.transactions() {
+            out(reply);
+        }
     }
     for refusal in &delivery.rejected {
         say(format!("recipient refused: {refusal}"));
     }
-    if !delivery.rejected.is_empty() {
+    for unknown in &delivery.unknown {
+        say(format!(
+            "recipient <{unknown}>: outcome unknown, the message may have been delivered"
+        ));
+    }
+    if !delivery.is_complete() {
         say(format!(
             "the message went to {} of {} recipients",
             delivery.accepted.len(),
-            delivery.accepted.len() + delivery.rejected.len()
+            delivery.accepted.len() + delivery.rejected.len() + delivery.unknown.len()
         ));
     }
-    exit::for_refusals(&delivery.rejected)
+    match exit::for_refusals(&delivery.rejected) {
+        Exit::Ok if !delivery.unknown.is_empty() => Exit::TempFail,
+        exit => exit,
+    }
 }
 
 /// One line per error on standard error (one per recipient when all were
@@ -383,6 +416,11 @@ fn failed(error: &Error, cx: Context) -> Exit {
                 say(format!("recipient refused: {refusal}"));
             }
             say("all recipients were refused; the message was not sent");
+        }
+        Error::PartlySent { delivery, error } => {
+            // What went where first, then what stopped the rest.
+            delivered(delivery, false);
+            say(error);
         }
         e => say(e),
     }

@@ -58,6 +58,8 @@ impl Settings {
         let user = args.user.clone().or(file.user);
         let password = if let Some(path) = &args.password_file {
             Some(PasswordSource::File(path.clone()))
+        } else if let Some(command) = &args.password_cmd {
+            Some(PasswordSource::Command(command.clone()))
         } else if std::env::var_os(PASSWORD_VAR).is_some() {
             Some(PasswordSource::Env)
         } else {
@@ -70,6 +72,11 @@ impl Settings {
         if user.is_none() && args.password_file.is_some() {
             return Err(usage(
                 "--password-file needs --user (or user in the configuration file)",
+            ));
+        }
+        if user.is_none() && args.password_cmd.is_some() {
+            return Err(usage(
+                "--password-cmd needs --user (or user in the configuration file)",
             ));
         }
         if user.is_none() && args.auth.is_some() {

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use testkit::certs::pki;
 use testkit::*;
 
+/// `--password-cmd`, renewal and SCRAM (in tests/cli/).
+#[path = "cli/password_cmd.rs"]
+mod password_cmd;
+
 const BIN: &str = env!("CARGO_BIN_EXE_smtpc");
 const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
 const CONFIG_VAR: &str = "SMTPC_CONFIG";
@@ -761,6 +765,57 @@ fn transient_failures_exit_75() {
         run.assert_code(75);
         assert_eq!(run.errors(), [error]);
     }
+}
+
+/// A server that takes two recipients per transaction: the message goes
+/// in three, and the tool exits 0 with each transaction's reply. A server
+/// that vanishes after taking the message leaves its outcome unknown: 75,
+/// and a line that says it may have been delivered.
+#[test]
+fn recipients_in_several_transactions_and_an_unknown_outcome() {
+    use testkit::fake::{AfterEnd, Fake, Settings};
+    let fake = Fake::start(Settings {
+        max_recipients: Some(2),
+        ..Settings::default()
+    });
+    let to: Vec<String> = (0..5).map(|i| format!("r{i}@y.test")).collect();
+    let mut args = Vec::new();
+    for t in &to {
+        args.extend(["--to".to_owned(), t.clone()]);
+    }
+    let run = Smtpc::plain(fake.port())
+        .args(&args)
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(0);
+    let ids: Vec<&str> = run.out.lines().collect();
+    assert_eq!(
+        ids,
+        [
+            "250 2.0.0 Ok: queued as F1",
+            "250 2.0.0 Ok: queued as F2",
+            "250 2.0.0 Ok: queued as F3"
+        ]
+    );
+    let mut got: Vec<String> = fake.stored().into_iter().flat_map(|s| s.to).collect();
+    got.sort();
+    let mut want = to.clone();
+    want.push("b@y.test".into());
+    want.sort();
+    assert_eq!(got, want, "every recipient once");
+
+    let fake = Fake::start(Settings {
+        after_end: Some((1, AfterEnd::Close)),
+        ..Settings::default()
+    });
+    let run = Smtpc::plain(fake.port()).stdin(MSG.as_bytes()).run();
+    run.assert_code(75);
+    assert_eq!(
+        run.errors(),
+        ["end of data: connection closed: the message may have been delivered"]
+    );
+    assert!(run.out.is_empty());
+    assert_eq!(fake.stored().len(), 1);
 }
 
 #[test]

@@ -338,8 +338,31 @@ fn passwords_from_the_file_a_command_or_a_file_never_shown() {
     run.assert_code(66);
     assert_eq!(
         run.errors(),
-        ["password_cmd: the command failed (exit status: 3)"]
+        [
+            "AUTH: the credentials provider failed (getting the secret): \
+          --password-cmd failed (exit status: 3)"
+        ]
     );
+    // password_cmd is --password-cmd: run when AUTH needs it, and again
+    // with SMTPC_RENEW=1 when the server refused what it printed.
+    let renewing = "password_cmd = '''if [ -n \"$SMTPC_RENEW\" ]; then cat pw; \
+                    else echo expired; fi'''";
+    let config = auth_config(&dir, port, renewing, 0o600);
+    let run = Tool::sendmail(&dir)
+        .config(&config)
+        .current_dir(&dir)
+        .args(["-v", "-i", "b@y.test"])
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(0);
+    assert_eq!(
+        run.err.matches("\nC: AUTH PLAIN <redacted>\n").count(),
+        2,
+        "{}",
+        run.err
+    );
+    assert!(run.err.contains("\nS: 535 "), "{}", run.err);
+    assert!(!run.all().contains(MAILIN_PASSWORD));
     // SMTPC_PASSWORD over the file; a wrong one is refused.
     let config = auth_config(
         &dir,
@@ -354,7 +377,7 @@ fn passwords_from_the_file_a_command_or_a_file_never_shown() {
         .stdin(MSG.as_bytes())
         .run();
     run.assert_code(77);
-    assert_eq!(store.lock().unwrap().len(), 3);
+    assert_eq!(store.lock().unwrap().len(), 4);
 }
 
 #[test]

@@ -89,6 +89,29 @@ pub unsafe extern "C" fn smtpc_rejected_count(c: *const smtpc_client) -> usize {
     ffi_boundary! { c or 0 => |h| h.outcome.rejected.len() }
 }
 
+/// How many recipients of the last send have an unknown outcome: the
+/// message took several transactions (the server took only so many
+/// recipients at a time) and the connection broke after the end of one of
+/// them was sent, before the reply. The message may have reached them;
+/// sending it again to them may deliver it twice. 0 after any other call.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_unknown_count(c: *const smtpc_client) -> usize {
+    ffi_boundary! { c or 0 => |h| h.outcome.unknown.len() }
+}
+
+/// The `i`th recipient of unknown outcome (from 0); NULL when `i` is out
+/// of range.
+///
+/// # Safety
+/// As for `smtpc_reply_enhanced`.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_unknown_address(c: *const smtpc_client, i: usize) -> *const c_char {
+    ffi_boundary! { c or null() => |h| ptr(h.outcome.unknown.get(i)) }
+}
+
 /// The `i`th refused recipient's address (from 0); NULL when `i` is out
 /// of range.
 ///

@@ -1,11 +1,13 @@
-//! The C callbacks: the transcript (every line of the exchange) and the
-//! reader that supplies message content for the streaming calls.
+//! The C callbacks: the transcript (every line of the exchange), the
+//! reader that supplies message content for the streaming calls, and the
+//! provider of the AUTH secret.
 
 use std::ffi::{c_char, c_void};
 use std::io;
 
 use super::args::c_string;
 use super::result::Fail;
+use crate::auth::Secret;
 use crate::transcript::Direction;
 
 /// Which way a transcript line went.
@@ -46,6 +48,80 @@ pub type smtpc_transcript_fn = Option<
 /// line endings are made CRLF and lines starting with "." dot-stuffed.
 pub type smtpc_read_fn =
     Option<unsafe extern "C" fn(buf: *mut c_void, len: usize, user_data: *mut c_void) -> isize>;
+
+/// The size of the buffer a credentials callback writes the secret into:
+/// a longer password or token cannot be given.
+pub const SMTPC_SECRET_MAX: usize = 16384;
+
+/// Supplies the secret (password or OAuth 2.0 token) for AUTH, see
+/// `smtpc_set_credentials_callback`: writes it into `buf` (at most
+/// `size` bytes, `SMTPC_SECRET_MAX`; UTF-8, no NUL needed) and returns
+/// its length, or -1 (any negative value) when it cannot. `renew` is
+/// false when AUTH first needs the secret, true when the server refused
+/// the last one (refresh the token, fetch the password again). It runs
+/// during `smtpc_connect`, on its thread, and must not call smtpc
+/// functions on that handle.
+pub type smtpc_credentials_fn = Option<
+    unsafe extern "C" fn(
+        buf: *mut c_char,
+        size: usize,
+        renew: bool,
+        user_data: *mut c_void,
+    ) -> isize,
+>;
+
+/// A credentials callback with its user data.
+pub(crate) struct Credentials {
+    pub callback: unsafe extern "C" fn(*mut c_char, usize, bool, *mut c_void) -> isize,
+    pub user_data: *mut c_void,
+}
+
+// SAFETY: as for `Transcript`: the callback runs on the thread calling
+// into the handle, one at a time (the provider is behind a mutex), and
+// the C contract makes `user_data` the caller's to keep usable there.
+unsafe impl Send for Credentials {}
+
+impl Credentials {
+    /// The callback C gave, which must not be NULL.
+    pub(crate) fn from_c(
+        callback: smtpc_credentials_fn,
+        user_data: *mut c_void,
+    ) -> Result<Self, Fail> {
+        let callback = callback.ok_or_else(|| Fail::invalid("the credentials callback is NULL"))?;
+        Ok(Credentials {
+            callback,
+            user_data,
+        })
+    }
+
+    /// Asks the callback for the secret. The messages never show it.
+    pub(crate) fn call(&self, renew: bool) -> Result<Secret, String> {
+        let mut buf = vec![0u8; SMTPC_SECRET_MAX];
+        // SAFETY: `buf` is valid for `buf.len()` writable bytes for the
+        // duration of the call; the callback was given by the C caller
+        // for this signature, with `user_data` as its own context.
+        let n =
+            unsafe { (self.callback)(buf.as_mut_ptr().cast(), buf.len(), renew, self.user_data) };
+        let result = match usize::try_from(n) {
+            Err(_) => Err(format!("the credentials callback reported an error ({n})")),
+            Ok(n) if n > buf.len() => Err(format!(
+                "the credentials callback returned {n}, more than the {} bytes of its buffer",
+                buf.len()
+            )),
+            Ok(n) if buf[..n].contains(&0) => {
+                Err("the secret from the credentials callback contains a NUL byte".into())
+            }
+            Ok(n) => match std::str::from_utf8(&buf[..n]) {
+                Ok(text) => Ok(Secret::new(text)),
+                Err(_) => Err("the secret from the credentials callback is not UTF-8".into()),
+            },
+        };
+        // Not a guaranteed wipe (issue 20 brings one): the copy in the
+        // Secret is what is used from here on.
+        buf.fill(0);
+        result
+    }
+}
 
 /// A transcript callback with its user data.
 #[derive(Clone, Copy)]

@@ -9,7 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::callbacks::Transcript;
 use super::outcome::Outcome;
 use super::result::{smtpc_result, Done, Fail};
-use crate::client::{Client, ClientBuilder};
+use crate::builder::ClientBuilder;
+use crate::client::Client;
 use crate::config::Config;
 
 /// The body of every `extern "C"` function, inside the panic boundary
@@ -76,7 +77,7 @@ macro_rules! ffi_boundary {
 /// string smtpc returns belongs to the handle and stays valid until the
 /// next call on the same handle other than the accessors
 /// (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
-/// `smtpc_rejected_*`, `smtpc_batch_*`, `smtpc_is_connected`,
+/// `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
 /// `smtpc_is_encrypted`, `smtpc_has_extension`), or
 /// until `smtpc_client_free`; the caller never frees them.
 ///

@@ -7,10 +7,10 @@ use std::ffi::{c_char, c_int, c_void};
 use std::mem::take;
 
 use super::args;
-use super::callbacks::{smtpc_transcript_fn, Transcript};
+use super::callbacks::{smtpc_credentials_fn, smtpc_transcript_fn, Credentials, Transcript};
 use super::handle::smtpc_client;
 use super::result::{smtpc_result, Done, Fail};
-use crate::client::ClientBuilder;
+use crate::builder::ClientBuilder;
 use crate::tls::{Tls, TlsVersion};
 
 /// How the connection is protected; the values for `smtpc_set_tls`.
@@ -205,10 +205,42 @@ pub unsafe extern "C" fn smtpc_set_credentials(
     }}
 }
 
+/// Authenticates as `user` with a secret that `callback` gives when AUTH
+/// needs it (see `smtpc_credentials_fn`), instead of a fixed one
+/// (`smtpc_set_credentials`; the last of the two set wins). It is called
+/// at each `smtpc_connect` that authenticates with `renew` false; when the
+/// server refuses the secret (535, 454, or an XOAUTH2/OAUTHBEARER error),
+/// once more with `renew` true, and AUTH is tried once again with its
+/// answer. A callback that returns -1 makes `smtpc_connect` fail with
+/// `SMTPC_AUTH` (the reply code is the refusal's, when the failure was
+/// in renewing). `user_data` is passed through untouched (it may be
+/// NULL). A NULL `callback` is `SMTPC_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `c` is NULL or a live handle; `user` is NULL or a NUL-terminated
+/// string; `callback` is NULL or a function of the declared type, which
+/// must stay callable, with `user_data`, while the handle lives.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_set_credentials_callback(
+    c: *mut smtpc_client,
+    user: *const c_char,
+    callback: smtpc_credentials_fn,
+    user_data: *mut c_void,
+) -> smtpc_result {
+    ffi_boundary! { c => |h| {
+        // SAFETY: the caller promises `user` is NULL or a NUL-terminated string.
+        let user = unsafe { args::text(user, "user") }?;
+        let provider = Credentials::from_c(callback, user_data)?;
+        set(h, |b| b.credentials_provider(user, move |renew| provider.call(renew)))
+    }}
+}
+
 /// The SASL mechanisms AUTH may use, in order of preference, separated by
-/// spaces or commas: any of "CRAM-MD5", "PLAIN", "LOGIN" (the default,
-/// in that order), "XOAUTH2", "OAUTHBEARER" (for tokens), in any case.
-/// An unknown name or an empty list is `SMTPC_INVALID_ARGUMENT`.
+/// spaces or commas, in any case: any of "SCRAM-SHA-256-PLUS",
+/// "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN" (the
+/// default, in that order; -PLUS only over TLS), "XOAUTH2",
+/// "OAUTHBEARER" (for tokens). An unknown name or an empty list is
+/// `SMTPC_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `c` is NULL or a live handle; `names` is NULL or a NUL-terminated

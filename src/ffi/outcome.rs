@@ -44,8 +44,33 @@ pub(crate) struct Outcome {
     pub(crate) error: CString,
     pub(crate) queue_id: Option<CString>,
     pub(crate) rejected: Vec<Refused>,
+    /// Recipients of unknown outcome (a later transaction of the message
+    /// broke after its end was sent).
+    pub(crate) unknown: Vec<CString>,
     /// After a batch, each message's result and outcome.
     pub(crate) batch: Vec<(smtpc_result, Outcome)>,
+}
+
+/// What a delivery that did not reach every recipient says.
+fn partial(delivery: &Delivery) -> String {
+    let total = delivery.accepted.len() + delivery.rejected.len() + delivery.unknown.len();
+    let mut parts = Vec::new();
+    if !delivery.rejected.is_empty() {
+        let list: Vec<String> = delivery.rejected.iter().map(|r| r.to_string()).collect();
+        parts.push(format!(
+            "{} of {total} recipients were rejected: {}",
+            delivery.rejected.len(),
+            list.join("; ")
+        ));
+    }
+    if !delivery.unknown.is_empty() {
+        parts.push(format!(
+            "for {} of {total} recipients the outcome is unknown (the message may have been delivered): {}",
+            delivery.unknown.len(),
+            delivery.unknown.join(", ")
+        ));
+    }
+    parts.join("; ")
 }
 
 impl Outcome {
@@ -94,21 +119,17 @@ impl Outcome {
                 SMTPC_OK
             }
             Ok(Done::Delivery(delivery)) => {
-                self.set_reply(&delivery.reply);
-                self.set_rejected(&delivery.rejected);
-                if delivery.rejected.is_empty() {
+                self.set_delivery(&delivery);
+                if delivery.is_complete() {
                     return SMTPC_OK;
                 }
-                let list: Vec<String> = delivery.rejected.iter().map(|r| r.to_string()).collect();
-                self.error = c_string(&format!(
-                    "{} of {} recipients were rejected: {}",
-                    delivery.rejected.len(),
-                    delivery.rejected.len() + delivery.accepted.len(),
-                    list.join("; ")
-                ));
+                self.error = c_string(&partial(&delivery));
                 SMTPC_PARTIAL
             }
             Err(Fail::Smtp(error)) => {
+                if let Error::PartlySent { delivery, .. } = &error {
+                    self.set_delivery(delivery);
+                }
                 if let Some(reply) = error.reply() {
                     self.set_reply(reply);
                 }
@@ -130,6 +151,12 @@ impl Outcome {
         *self = Outcome::default();
         self.error = c_string("internal error: smtpc panicked; the session was dropped");
         SMTPC_PANIC
+    }
+
+    fn set_delivery(&mut self, delivery: &Delivery) {
+        self.set_reply(&delivery.reply);
+        self.set_rejected(&delivery.rejected);
+        self.unknown = delivery.unknown.iter().map(|a| c_string(a)).collect();
     }
 
     fn set_reply(&mut self, reply: &Reply) {

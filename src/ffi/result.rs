@@ -67,6 +67,15 @@ pub enum smtpc_result {
     /// A bug in smtpc: a panic was caught at the boundary. The session, if
     /// any, was dropped; the handle can still be freed or reconnected.
     SMTPC_PANIC = 12,
+    /// Nobody knows whether the message was delivered: the connection
+    /// broke, or the server fell silent, after the end of the message was
+    /// sent and before the reply to it. Sending it again may deliver it
+    /// twice. The connection is closed. (After `smtpc_send_batch`, each
+    /// message's own result says which ones; a message that went to some
+    /// recipients in one transaction and to others in one whose outcome is
+    /// unknown is `SMTPC_PARTIAL`, its recipients of unknown outcome
+    /// listed with `smtpc_unknown_*`.)
+    SMTPC_UNKNOWN = 13,
 }
 
 use smtpc_result::*;
@@ -87,6 +96,7 @@ c_enum! {
         SMTPC_INVALID_ARGUMENT => c"invalid argument",
         SMTPC_UNSUPPORTED => c"unsupported by the server",
         SMTPC_PANIC => c"internal error (panic)",
+        SMTPC_UNKNOWN => c"outcome unknown: the message may have been delivered",
     }
 }
 
@@ -104,6 +114,7 @@ impl smtpc_result {
             ErrorKind::Auth => SMTPC_AUTH,
             ErrorKind::Unsupported => SMTPC_UNSUPPORTED,
             ErrorKind::InvalidInput => SMTPC_INVALID_ARGUMENT,
+            ErrorKind::Unknown => SMTPC_UNKNOWN,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! order, panics, and how outcomes are recorded. The network side is
 //! tested from C in tests/it/c_api.rs.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_void, CStr};
 use std::ptr::{null, null_mut};
 
 use super::accessors::*;
@@ -292,11 +292,11 @@ fn partial_delivery_lists_the_refused() {
         recipient: "c@y".into(),
         reply: reply("550 5.1.1 No such user\r\n"),
     };
-    let delivery = Delivery {
-        reply: reply("250 2.0.0 Ok: queued as Q1\r\n"),
-        accepted: vec!["b@y".into()],
-        rejected: vec![refused],
-    };
+    let delivery = Delivery::new(
+        reply("250 2.0.0 Ok: queued as Q1\r\n"),
+        vec!["b@y".into()],
+        vec![refused],
+    );
     assert_eq!(o.record(Ok(Done::Delivery(delivery))), SMTPC_PARTIAL);
     let v = o.view();
     assert_eq!(v.code, 250);
@@ -363,7 +363,11 @@ fn every_value_has_a_distinct_name() {
         // SAFETY: smtpc_result_str returns a static NUL-terminated string.
         let name = unsafe { CStr::from_ptr(smtpc_result_str(value)) };
         let known = smtpc_result::from_int(value).is_some();
-        assert_eq!(known, (0..=12).contains(&value), "{value}");
+        assert_eq!(
+            known,
+            (0..=SMTPC_UNKNOWN as i32).contains(&value),
+            "{value}"
+        );
         if known {
             assert!(names.insert(name.to_owned()), "{name:?} twice");
         } else {
@@ -456,4 +460,79 @@ fn reset_forgets_every_option_and_the_last_outcome() {
         assert_eq!(smtpc_connect(h.0), SMTPC_INVALID_ARGUMENT);
         assert!(h.error().contains("smtpc_set_server"), "{}", h.error());
     }
+}
+
+/// A C credentials callback for the tests: `user_data` points to the
+/// bytes to give back (or to a negative length), and `renew` is noted.
+struct Given {
+    bytes: Vec<u8>,
+    ret: Option<isize>,
+    renews: Vec<bool>,
+}
+
+unsafe extern "C" fn give(buf: *mut c_char, size: usize, renew: bool, data: *mut c_void) -> isize {
+    // SAFETY: the tests pass a live `Given` as user data.
+    let given = unsafe { &mut *data.cast::<Given>() };
+    given.renews.push(renew);
+    let n = given.bytes.len().min(size);
+    // SAFETY: smtpc hands `size` writable bytes at `buf`.
+    unsafe { std::ptr::copy_nonoverlapping(given.bytes.as_ptr(), buf.cast(), n) };
+    given.ret.unwrap_or(n as isize)
+}
+
+#[test]
+fn the_credentials_callback_gives_the_secret_or_a_reason() {
+    use super::callbacks::{Credentials, SMTPC_SECRET_MAX};
+
+    let h = Handle::new();
+    // SAFETY: a live handle, NULLs and static strings.
+    unsafe {
+        let r = smtpc_set_credentials_callback(h.0, c"u".as_ptr(), None, null_mut());
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT);
+        assert_eq!(h.error(), "the credentials callback is NULL");
+        let r = smtpc_set_credentials_callback(h.0, null(), Some(give), null_mut());
+        assert_eq!(r, SMTPC_INVALID_ARGUMENT);
+    }
+    let mut given = Given {
+        bytes: b"tok-1".to_vec(),
+        ret: None,
+        renews: Vec::new(),
+    };
+    let data = (&raw mut given).cast::<c_void>();
+    let cb = Credentials::from_c(Some(give), data).unwrap();
+    assert_eq!(cb.call(false).unwrap(), crate::auth::Secret::new("tok-1"));
+    assert_eq!(cb.call(true).unwrap(), crate::auth::Secret::new("tok-1"));
+    let cases: [(&[u8], Option<isize>, &str); 4] = [
+        (
+            b"x",
+            Some(-1),
+            "the credentials callback reported an error (-1)",
+        ),
+        (
+            b"x",
+            Some(SMTPC_SECRET_MAX as isize + 1),
+            "more than the 16384 bytes",
+        ),
+        (b"a\0b", None, "contains a NUL byte"),
+        (b"\xff\xfe", None, "is not UTF-8"),
+    ];
+    for (bytes, ret, want) in cases {
+        // SAFETY: `data` points to `given`, alive and not otherwise
+        // borrowed while the callback runs.
+        unsafe {
+            (*data.cast::<Given>()).bytes = bytes.to_vec();
+            (*data.cast::<Given>()).ret = ret;
+        }
+        let e = cb.call(false).unwrap_err();
+        assert!(e.contains(want), "{e}");
+    }
+    assert_eq!(given.renews, [false, true, false, false, false, false]);
+    // SAFETY: a live handle; `given` outlives it in this test.
+    unsafe {
+        let r = smtpc_set_credentials_callback(h.0, c"u".as_ptr(), Some(give), data);
+        assert_eq!(r, SMTPC_OK);
+    }
+    // SAFETY: a live handle, not used elsewhere meanwhile.
+    let shown = format!("{:?}", unsafe { &*h.0 }.config);
+    assert!(shown.contains("<provider>"), "{shown}");
 }

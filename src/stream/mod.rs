@@ -54,6 +54,44 @@ impl Stream {
         }
     }
 
+    /// The TCP socket under this stream, if there is one.
+    fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Tcp(s) => Some(s),
+            Stream::Tls(s) => s.get_ref().tcp(),
+            Stream::Custom(_) | Stream::Gone => None,
+        }
+    }
+
+    /// Reads what has already arrived, without waiting: `None` when
+    /// nothing has (or the stream cannot be read so: a caller's own), `0`
+    /// at the end of the stream.
+    pub fn read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let Some(tcp) = self.tcp() else {
+            return Ok(None);
+        };
+        tcp.set_nonblocking(true)?;
+        let result = self.read(buf);
+        if let Some(tcp) = self.tcp() {
+            tcp.set_nonblocking(false)?;
+        }
+        match result {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// RFC 5929 `tls-server-end-point` data: the hash of the server's
+    /// certificate (SHA-256 for MD5 and SHA-1 signatures, otherwise the
+    /// signature's own hash), as native-tls computes it.
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        match self {
+            Stream::Tls(s) => s.tls_server_end_point().ok().flatten(),
+            _ => None,
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }

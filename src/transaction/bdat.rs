@@ -6,19 +6,17 @@
 //! written, a few chunks behind, so memory stays bounded and neither side
 //! can block the other.
 
-use std::borrow::Borrow;
 use std::io::Read;
 
 use super::pipe::{Pipe, Progress, Start, MAX_PENDING};
+use super::tx::{Outcome, Part};
 use super::{describe, reading_error, reset_after_failure, Source};
 use crate::block::{fill, IO_BLOCK};
 use crate::connection::Connection;
-use crate::delivery::Delivery;
 use crate::encoder::{DataEncoder, Piece};
-use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::message::private::Payload;
-use crate::message::{Content, MessageFile};
+use crate::message::MessageFile;
 
 /// A batch of small messages is written once this much is queued (or
 /// MAX_PENDING replies are due).
@@ -32,34 +30,34 @@ const BDAT_FILE_CHUNK: u64 = 4 << 20;
 
 /// Sends every message with BDAT; `block` holds a stream's head, and
 /// `plan` is room for a chunk's plan.
-pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
-    pipe: &mut Pipe<'_, E>,
+pub(super) fn run<'e, 'r>(
+    pipe: &mut Pipe<'_, 'e>,
     plan: &mut Vec<Piece>,
     block: &mut Vec<u8>,
-    messages: impl Iterator<Item = (E, Source<'r, B>)>,
-    results: &mut Vec<Option<Result<Delivery, Error>>>,
+    messages: impl Iterator<Item = (Part<'e>, Source<'r>)>,
+    results: &mut Vec<Option<Outcome>>,
 ) {
     let mut need_rset = false;
     let mut messages = messages.enumerate().peekable();
-    while let Some((index, (envelope, source))) = messages.next() {
+    while let Some((index, (part, source))) = messages.next() {
         let last = messages.peek().is_none();
         results.push(None);
         let small = match &source {
-            Source::Ready(b) => match b.payload() {
+            Source::Ready(b) => match b {
                 Payload::Bytes(b) => b.len() <= BDAT_CHUNK,
                 Payload::Prepared(m) => m.len() <= BDAT_CHUNK,
                 Payload::File(_) => false,
             },
             Source::Stream { .. } => false,
         };
-        let rcpts = envelope.borrow().recipient_list().len();
+        let rcpts = part.count();
         let full = pipe.wire.pending.len() + rcpts + 3 > MAX_PENDING;
         if pipe.in_flight() && (!small || pipe.wire.lockstep || full) {
             need_rset = pipe.settle(results).rset_due(need_rset);
         }
         let rset = need_rset || pipe.in_flight();
         let facts = describe(&source, block);
-        match pipe.start(index, envelope, facts, rset) {
+        match pipe.start(index, part, facts, rset) {
             Start::Refused => {
                 pipe.refuse(results);
                 continue;
@@ -72,7 +70,7 @@ pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
         }
         match source {
             Source::Ready(body) => {
-                match body.payload() {
+                match body {
                     Payload::Bytes(body) => chunks_of_bytes(pipe, index, plan, body, false),
                     // A prepared message is sent as it is: no encoding.
                     Payload::Prepared(m) => chunks_of_bytes(pipe, index, plan, m.as_bytes(), true),
@@ -116,8 +114,8 @@ pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
 
 /// A message in memory in BDAT chunks, each encoded unless `ready` (a
 /// prepared message, already in the form BDAT sends).
-fn chunks_of_bytes<E: Borrow<Envelope>>(
-    pipe: &mut Pipe<'_, E>,
+fn chunks_of_bytes(
+    pipe: &mut Pipe<'_, '_>,
     index: usize,
     plan: &mut Vec<Piece>,
     body: &[u8],
@@ -157,12 +155,7 @@ fn queue_plan(
 
 /// A message file that is CRLF text already, in BDAT chunks straight from
 /// the file (`block` is room for copying it where the kernel cannot).
-fn chunks_of_file<E: Borrow<Envelope>>(
-    pipe: &mut Pipe<'_, E>,
-    index: usize,
-    block: &mut Vec<u8>,
-    f: &MessageFile,
-) {
+fn chunks_of_file(pipe: &mut Pipe<'_, '_>, index: usize, block: &mut Vec<u8>, f: &MessageFile) {
     let mut from = 0;
     loop {
         let size = (f.len() - from).min(BDAT_FILE_CHUNK);
@@ -187,8 +180,8 @@ fn chunks_of_file<E: Borrow<Envelope>>(
 
 /// A stream in BDAT chunks of one block each, encoded. The block holds
 /// the first `filled` bytes already, and `ended` says whether that is all.
-fn chunks_of_stream<E: Borrow<Envelope>>(
-    pipe: &mut Pipe<'_, E>,
+fn chunks_of_stream(
+    pipe: &mut Pipe<'_, '_>,
     index: usize,
     plan: &mut Vec<Piece>,
     block: &mut [u8],

@@ -4,30 +4,27 @@
 //! content may open a group). And the step-by-step `data` of a session
 //! typed by hand.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Cow;
 use std::io::Read;
 
 use super::pipe::{Pipe, Progress, Results, Settled, Start};
-use super::tx::Expect;
+use super::tx::{Expect, Outcome, Part};
 use super::{describe, reset_after_failure, Source};
 use crate::command::Command;
 use crate::connection::Connection;
-use crate::delivery::Delivery;
 use crate::encoder::DataEncoder;
-use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::message::private::Payload;
-use crate::message::Content;
 use crate::reply::Reply;
 use crate::success::Step;
 use crate::transcript::Direction;
 
 /// Sends every message with DATA; `block` holds a stream's head.
-pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
-    pipe: &mut Pipe<'_, E>,
+pub(super) fn run<'e, 'r>(
+    pipe: &mut Pipe<'_, 'e>,
     block: &mut Vec<u8>,
-    messages: impl Iterator<Item = (E, Source<'r, B>)>,
-    results: &mut Vec<Option<Result<Delivery, Error>>>,
+    messages: impl Iterator<Item = (Part<'e>, Source<'r>)>,
+    results: &mut Vec<Option<Outcome>>,
 ) {
     let mut messages = messages.enumerate();
     let mut next = start(pipe, block, &mut messages, results);
@@ -48,6 +45,7 @@ pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
             next = start(pipe, block, &mut messages, results);
             continue;
         }
+        pipe.current().end_queued = true;
         pipe.wire
             .expect(index, Expect::EndOfData, Cow::Borrowed("end of data"));
         // Without PIPELINING the end of data is answered before anything
@@ -69,16 +67,16 @@ pub(super) fn run<'r, E: Borrow<Envelope>, B: Content>(
 /// Takes messages until one has its envelope and DATA queued (with
 /// PIPELINING; in lockstep, answered 354). A message that fails before
 /// that gets its result here.
-fn start<'r, E: Borrow<Envelope>, B: Content>(
-    pipe: &mut Pipe<'_, E>,
+fn start<'e, 'r>(
+    pipe: &mut Pipe<'_, 'e>,
     block: &[u8],
-    messages: &mut impl Iterator<Item = (usize, (E, Source<'r, B>))>,
-    results: &mut Vec<Option<Result<Delivery, Error>>>,
-) -> Option<(usize, Source<'r, B>)> {
-    for (index, (envelope, source)) in messages {
+    messages: &mut impl Iterator<Item = (usize, (Part<'e>, Source<'r>))>,
+    results: &mut Vec<Option<Outcome>>,
+) -> Option<(usize, Source<'r>)> {
+    for (index, (part, source)) in messages {
         results.push(None);
         let facts = describe(&source, block);
-        match pipe.start(index, envelope, facts, false) {
+        match pipe.start(index, part, facts, false) {
             Start::Refused => {
                 pipe.refuse(results);
                 continue;
@@ -101,7 +99,7 @@ fn start<'r, E: Borrow<Envelope>, B: Content>(
 /// the lone end of data if DATA was answered 354 anyway (RFC 2920 3.1:
 /// the content is then empty, never the body), RSET, and hands out the
 /// results.
-fn abandon<E: Borrow<Envelope>>(pipe: &mut Pipe<'_, E>, results: &mut Results) {
+fn abandon(pipe: &mut Pipe<'_, '_>, results: &mut Results) {
     pipe.drain();
     if pipe.current().go_ahead {
         let index = pipe.current().index;
@@ -121,14 +119,14 @@ fn abandon<E: Borrow<Envelope>>(pipe: &mut Pipe<'_, E>, results: &mut Results) {
 }
 
 /// Queues the content for DATA, dot-stuffed, and the end of data.
-fn queue_content<B: Content>(
+fn queue_content(
     conn: &mut Connection,
-    source: Source<'_, B>,
+    source: Source<'_>,
     block: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let mut encoder = DataEncoder::for_data();
     match source {
-        Source::Ready(body) => match body.payload() {
+        Source::Ready(body) => match body {
             Payload::Bytes(body) => conn.queue_content(body, &mut encoder, "DATA")?,
             Payload::Prepared(m) => {
                 m.data_pieces(&mut |p: &[u8]| conn.queue_raw(p, "DATA"))?;
@@ -150,7 +148,8 @@ fn queue_content<B: Content>(
 }
 
 /// DATA, the content, and the end of data, step by step. Returns the
-/// final reply, which is 2yz or an error.
+/// final reply, which is 250 or an error ([`Error::OutcomeUnknown`] when
+/// the connection broke after the end of data went out).
 pub(crate) fn data(
     conn: &mut Connection,
     block: &mut Vec<u8>,
@@ -160,5 +159,11 @@ pub(crate) fn data(
     conn.queue_body(block, 0, body, &mut DataEncoder::for_data(), "DATA")?;
     conn.note(Direction::Sent, ".");
     conn.flush("end of data")?;
-    Error::check(conn.read_reply("end of data")?, Step::EndOfData)
+    // The end of data is out: a reply that never comes leaves the outcome
+    // unknown.
+    let reply = conn.read_reply("end of data").map_err(|e| match e {
+        e if e.is_silence() => Error::OutcomeUnknown(Box::new(e)),
+        e => e,
+    })?;
+    Error::check(reply, Step::EndOfData)
 }

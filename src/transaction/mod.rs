@@ -22,11 +22,22 @@
 //! Every reply is matched to the command it answers through a queue of
 //! pending replies, so each message, and each recipient, gets its own
 //! exact result however the commands were grouped.
+//!
+//! A message may take several transactions (the server takes only so
+//! many recipients at a time), and several connections (the server closed
+//! one before the message went, or takes only so many messages on one):
+//! `retry` sends each transaction over the session's connection and opens
+//! a new one as needed, and `merge` makes each message's one result. A
+//! transaction whose end was sent but never answered is of unknown
+//! outcome, and never sent again.
 
 mod bdat;
 mod data;
+mod merge;
 mod params;
 mod pipe;
+mod queue;
+mod retry;
 mod tx;
 
 pub(crate) use data::data;
@@ -42,12 +53,13 @@ use crate::delivery::Delivery;
 use crate::encoder::{has_8bit, Piece};
 use crate::envelope::Envelope;
 use crate::error::Error;
-use crate::extensions::Extensions;
 use crate::message::private::Payload;
 use crate::message::Content;
+use crate::session::Session;
+use merge::Merge;
 use params::Facts;
 use pipe::Pipe;
-use tx::Pending;
+use tx::{Outcome, Part, Pending};
 
 /// Sends RSET after a failed transaction so the connection can carry the
 /// next message. Its own failure is not reported: the caller reports the
@@ -61,26 +73,37 @@ pub(crate) fn reset_after_failure(conn: &mut Connection) {
 
 /// Buffers kept from message to message so that sending does not allocate
 /// on the hot path: the block that message content is read through, the
-/// plan of a BDAT chunk, the queue of pending replies and a single send's
-/// result list. (The connection keeps the replies and command names that
-/// are done with, for reuse.)
+/// plan of a BDAT chunk, the queue of pending replies and the list of a
+/// call's outcomes. (The connection keeps the replies and command names
+/// that are done with, for reuse.)
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     /// Content is read through it, [`IO_BLOCK`] bytes at a time.
     pub block: Vec<u8>,
     plan: Vec<Piece>,
     pending: VecDeque<Pending>,
-    /// The result list of a single send.
-    results: Vec<Option<Result<Delivery, Error>>>,
+    outcomes: Vec<Option<Outcome>>,
 }
 
 /// A message's content.
-enum Source<'r, B> {
+enum Source<'r> {
     /// The whole message at hand (bytes, a prepared message or a message
-    /// file): its size and 8-bit-ness are known before anything is sent.
-    Ready(B),
-    /// A stream whose first `head` bytes are already in the scratch block.
+    /// file): its size and 8-bit-ness are known before anything is sent,
+    /// and it can be sent again.
+    Ready(Payload<'r>),
+    /// A stream whose first `head` bytes are already in the scratch block;
+    /// it is read once.
     Stream { head: usize, rest: &'r mut dyn Read },
+}
+
+impl<'r> Source<'r> {
+    /// The same content again, when it can be sent again.
+    fn again(&self) -> Option<Source<'r>> {
+        match self {
+            Source::Ready(p) => Some(Source::Ready(*p)),
+            Source::Stream { .. } => None,
+        }
+    }
 }
 
 /// What follows the last message of a call.
@@ -104,9 +127,9 @@ fn reading_error(source: io::Error) -> Error {
 /// What `MAIL FROM` can declare of a message's content. A message file
 /// that changed since it was prepared is refused here, before anything of
 /// it is sent.
-fn describe<B: Content>(source: &Source<'_, B>, block: &[u8]) -> Result<Facts, Error> {
+fn describe(source: &Source<'_>, block: &[u8]) -> Result<Facts, Error> {
     let (size, eight_bit) = match source {
-        Source::Ready(b) => match b.payload() {
+        Source::Ready(b) => match b {
             Payload::Bytes(b) => (Some(b.len() as u64), Some(has_8bit(b))),
             Payload::Prepared(m) => (Some(m.len() as u64), Some(m.is_8bit())),
             Payload::File(f) => {
@@ -123,11 +146,11 @@ fn describe<B: Content>(source: &Source<'_, B>, block: &[u8]) -> Result<Facts, E
 
 /// Sends one message read from `body`. The first block is read before
 /// anything is written: a message that fits in it is sent like one in
-/// memory (its size and 8-bit-ness known), and a body that cannot be read
-/// fails before the transaction starts.
+/// memory (its size and 8-bit-ness known, and it can go again on a new
+/// connection), and a body that cannot be read fails before the
+/// transaction starts.
 pub(crate) fn send(
-    conn: &mut Connection,
-    ext: &Extensions,
+    session: &mut Session,
     scratch: &mut Scratch,
     envelope: &Envelope,
     body: &mut dyn Read,
@@ -141,58 +164,60 @@ pub(crate) fn send(
             Err(reading_error(e))
         }
         Ok((n, true)) => {
-            let message = std::iter::once((envelope, Source::Ready(&block[..n])));
-            let result = run_one(conn, ext, scratch, message, then);
+            let source = Source::Ready(Payload::Bytes(&block[..n]));
+            let result = one(session, scratch, envelope, source, then);
             scratch.block = block;
             result
         }
         Ok((head, false)) => {
             // The head stays in the scratch block, where `run` finds it.
             scratch.block = block;
-            let source: Source<'_, &[u8]> = Source::Stream { head, rest: body };
-            run_one(
-                conn,
-                ext,
-                scratch,
-                std::iter::once((envelope, source)),
-                then,
-            )
+            let source = Source::Stream { head, rest: body };
+            one(session, scratch, envelope, source, then)
         }
     }
 }
+
 /// Sends one message whose content is in memory or prepared.
 pub(crate) fn send_content(
-    conn: &mut Connection,
-    ext: &Extensions,
+    session: &mut Session,
     scratch: &mut Scratch,
     envelope: &Envelope,
     content: impl Content,
     then: Then,
 ) -> Result<Delivery, Error> {
-    let message = std::iter::once((envelope, Source::Ready(content)));
-    run_one(conn, ext, scratch, message, then)
+    one(
+        session,
+        scratch,
+        envelope,
+        Source::Ready(content.payload()),
+        then,
+    )
 }
 
-/// [`run`] for one message, with a result list kept for reuse.
-fn run_one<'r, B: Content>(
-    conn: &mut Connection,
-    ext: &Extensions,
+/// One message, whatever number of transactions and connections it takes.
+fn one<'r>(
+    session: &mut Session,
     scratch: &mut Scratch,
-    message: std::iter::Once<(&Envelope, Source<'r, B>)>,
+    envelope: &'r Envelope,
+    source: Source<'r>,
     then: Then,
 ) -> Result<Delivery, Error> {
-    let mut results = std::mem::take(&mut scratch.results);
-    results.clear();
-    run(conn, ext, scratch, &mut results, message, then);
-    let result = settled(results.pop().flatten());
-    scratch.results = results;
-    result
+    let mut merge = [Merge::default()];
+    retry::deliver(
+        session,
+        scratch,
+        std::iter::once((envelope, source)),
+        &mut merge,
+        then,
+    );
+    let [merge] = merge;
+    merge.finish()
 }
 
 /// Sends every message, in order, each with its own result.
 pub(crate) fn send_batch<E, B>(
-    conn: &mut Connection,
-    ext: &Extensions,
+    session: &mut Session,
     scratch: &mut Scratch,
     messages: impl IntoIterator<Item = (E, B)>,
     then: Then,
@@ -201,32 +226,24 @@ where
     E: Borrow<Envelope>,
     B: Content,
 {
-    let messages = messages.into_iter().map(|(e, b)| (e, Source::Ready(b)));
-    // Sized once where the caller's iterator says how many (within reason:
-    // the hint is the caller's word, not a count).
-    let mut results = Vec::with_capacity(messages.size_hint().0.min(1 << 16));
-    run(conn, ext, scratch, &mut results, messages, then);
-    results.into_iter().map(settled).collect()
+    // Held for the call: a message may go again on a new connection.
+    let messages: Vec<(E, B)> = messages.into_iter().collect();
+    let mut merges: Vec<Merge> = messages.iter().map(|_| Merge::default()).collect();
+    let items = messages
+        .iter()
+        .map(|(e, b)| (e.borrow(), Source::Ready(b.payload())));
+    retry::deliver(session, scratch, items, &mut merges, then);
+    merges.into_iter().map(Merge::finish).collect()
 }
 
-/// A message's result; every message gets one, so `None` is only a
-/// safeguard: nothing is ever reported as sent that was not.
-fn settled(result: Option<Result<Delivery, Error>>) -> Result<Delivery, Error> {
-    result.unwrap_or_else(|| {
-        Err(Error::ConnectionClosed {
-            during: "sending the message".into(),
-        })
-    })
-}
-
-/// The engine: sends every message and puts their results in `results`,
-/// one per message in order. The scratch block holds a stream's head.
-fn run<'r, E: Borrow<Envelope>, B: Content>(
-    conn: &mut Connection,
-    ext: &Extensions,
+/// The engine, over the session's connection as it is: sends every
+/// transaction and puts their outcomes in `outcomes`, one per transaction
+/// in order. The scratch block holds a stream's head.
+fn run<'e, 'r>(
+    session: &mut Session,
     scratch: &mut Scratch,
-    results: &mut Vec<Option<Result<Delivery, Error>>>,
-    messages: impl Iterator<Item = (E, Source<'r, B>)>,
+    outcomes: &mut Vec<Option<Outcome>>,
+    work: impl Iterator<Item = (Part<'e>, Source<'r>)>,
     then: Then,
 ) {
     let Scratch {
@@ -235,11 +252,12 @@ fn run<'r, E: Borrow<Envelope>, B: Content>(
         pending,
         ..
     } = scratch;
-    let mut pipe = Pipe::new(conn, ext, std::mem::take(pending), then);
+    let ext = &session.info.extensions;
+    let mut pipe = Pipe::new(&mut session.conn, ext, std::mem::take(pending), then);
     if ext.chunking() {
-        bdat::run(&mut pipe, plan, block, messages, results);
+        bdat::run(&mut pipe, plan, block, work, outcomes);
     } else {
-        data::run(&mut pipe, block, messages, results);
+        data::run(&mut pipe, block, work, outcomes);
     }
     // Empty by now (every reply was read); kept for its memory.
     *pending = pipe.into_pending();

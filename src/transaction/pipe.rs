@@ -5,16 +5,15 @@
 //! is read before the next is sent. The drivers (`data`, `bdat`) say what
 //! to send; the pipe matches every reply to its message.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use super::params::{mail_params, rcpt_params, Facts};
-use super::tx::{Expect, Pending, Tx};
+use super::queue::Queue;
+use super::tx::{Expect, Outcome, Part, Pending, Tx};
 use super::Then;
 use crate::command::Command;
 use crate::connection::Connection;
-use crate::delivery::Delivery;
-use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::extensions::Extensions;
 
@@ -27,8 +26,9 @@ const _: () = assert!(MAX_PENDING <= crate::connection::SPARE_NAMES);
 /// BDAT chunks written ahead of their replies.
 const BDAT_WINDOW: usize = 4;
 
-/// Each message's result, by its index in the batch; `None` until known.
-pub(super) type Results = [Option<Result<Delivery, Error>>];
+/// Each transaction's outcome, by its slot in the call; `None` until
+/// known.
+pub(super) type Results = [Option<Outcome>];
 
 /// How taking in a message went.
 #[derive(Debug, PartialEq, Eq)]
@@ -74,73 +74,6 @@ impl Settled {
     }
 }
 
-/// The messages in flight, oldest first. A single send has one, kept
-/// inline; a queue is made when a second one joins (a batch).
-enum Flight<T> {
-    One(Option<T>),
-    Many(VecDeque<T>),
-}
-
-impl<T> Flight<T> {
-    fn push_back(&mut self, t: T) {
-        match self {
-            Flight::One(slot @ None) => *slot = Some(t),
-            Flight::One(slot) => {
-                let mut queue: VecDeque<T> = slot.take().into_iter().collect();
-                queue.push_back(t);
-                *self = Flight::Many(queue);
-            }
-            Flight::Many(queue) => queue.push_back(t),
-        }
-    }
-
-    fn pop_front(&mut self) -> Option<T> {
-        match self {
-            Flight::One(slot) => slot.take(),
-            Flight::Many(queue) => queue.pop_front(),
-        }
-    }
-
-    fn pop_back(&mut self) -> Option<T> {
-        match self {
-            Flight::One(slot) => slot.take(),
-            Flight::Many(queue) => queue.pop_back(),
-        }
-    }
-
-    fn front(&self) -> Option<&T> {
-        match self {
-            Flight::One(slot) => slot.as_ref(),
-            Flight::Many(queue) => queue.front(),
-        }
-    }
-
-    fn back(&self) -> Option<&T> {
-        match self {
-            Flight::One(slot) => slot.as_ref(),
-            Flight::Many(queue) => queue.back(),
-        }
-    }
-
-    fn back_mut(&mut self) -> Option<&mut T> {
-        match self {
-            Flight::One(slot) => slot.as_mut(),
-            Flight::Many(queue) => queue.back_mut(),
-        }
-    }
-
-    fn find_mut(&mut self, mut f: impl FnMut(&T) -> bool) -> Option<&mut T> {
-        match self {
-            Flight::One(slot) => slot.as_mut().filter(|t| f(t)),
-            Flight::Many(queue) => queue.iter_mut().find(|t| f(t)),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.front().is_none()
-    }
-}
-
 /// The connection with the replies it owes, in order.
 pub(super) struct Wire<'c> {
     pub conn: &'c mut Connection,
@@ -177,15 +110,18 @@ impl Wire<'_> {
     }
 }
 
-/// The wire and the messages in flight on it.
-pub(super) struct Pipe<'c, E> {
+/// The wire and the transactions in flight on it.
+pub(super) struct Pipe<'c, 'e> {
     pub wire: Wire<'c>,
-    flight: Flight<Tx<E>>,
+    flight: Queue<Tx<'e>>,
     /// What follows the last message.
     then: Then,
+    /// A reply that closes the session was read: nothing after it was
+    /// taken.
+    goodbye: bool,
 }
 
-impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
+impl<'c, 'e> Pipe<'c, 'e> {
     /// `pending` is an empty queue, lent for its memory.
     pub fn new(
         conn: &'c mut Connection,
@@ -200,8 +136,9 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
                 pending,
                 lockstep: !ext.pipelining(),
             },
-            flight: Flight::One(None),
+            flight: Queue::default(),
             then,
+            goodbye: false,
         }
     }
 
@@ -225,7 +162,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
     }
 
     /// The message taken in last.
-    pub fn current(&mut self) -> &mut Tx<E> {
+    pub fn current(&mut self) -> &mut Tx<'e> {
         self.flight.back_mut().expect("a message in flight")
     }
 
@@ -241,7 +178,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         while self.flight.front().is_some_and(|t| t.index != index) {
             let tx = self.flight.pop_front().expect("checked");
             let index = tx.index;
-            results[index] = Some(tx.into_result());
+            results[index] = Some(tx.into_outcome());
         }
     }
 
@@ -252,10 +189,19 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
             return;
         };
         let message = first.message;
-        if let Err(e) = self.wire.conn.flush(&first.during) {
-            if let Some(tx) = self.flight.find_mut(|t| t.index == message) {
-                tx.fail(e);
+        match self.wire.conn.flush(&first.during) {
+            Err(e) => {
+                if let Some(tx) = self.flight.find_mut(|t| t.index == message) {
+                    tx.fail(e);
+                }
             }
+            // Whatever end was queued is on its way: a reply that never
+            // comes now leaves the outcome unknown.
+            Ok(()) => self.flight.for_each(|tx| {
+                if tx.end_queued && !tx.failed() {
+                    tx.end_sent = true;
+                }
+            }),
         }
     }
 
@@ -265,11 +211,19 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
             return;
         };
         let reply = self.wire.conn.read_reply_to(p.during);
+        let goodbye = matches!(&reply, Ok(r) if r.closes_session());
         if let Some(tx) = self.flight.find_mut(|t| t.index == p.message) {
+            if self.goodbye {
+                // The server said goodbye (421, 221) before this: it took
+                // nothing of it, whatever went out.
+                tx.end_sent = false;
+                tx.unseen |= !tx.answered;
+            }
             if let Some(spare) = tx.absorb(p.expect, reply) {
                 self.wire.conn.recycle(spare);
             }
         }
+        self.goodbye |= goodbye;
     }
 
     /// Writes what is queued and reads every pending reply.
@@ -312,13 +266,13 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
     pub fn start(
         &mut self,
         index: usize,
-        envelope: E,
+        part: Part<'e>,
         facts: Result<Facts, Error>,
         rset: bool,
     ) -> Start {
-        self.flight.push_back(Tx::new(index, envelope));
+        self.flight.push_back(Tx::new(index, part));
         let Pipe { wire, flight, .. } = self;
-        let env = flight.back().expect("just pushed").envelope.borrow();
+        let env = flight.back().expect("just pushed").part.envelope;
         let refused = match facts.and_then(|facts| mail_params(wire.ext, env, facts)) {
             Err(e) => Some(e),
             Ok(_) if wire.conn.is_closed() => Some(Error::ConnectionClosed {
@@ -341,16 +295,12 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
         if self.step() == Progress::Failed {
             return Start::Failed;
         }
-        let count = self.current().envelope.borrow().recipient_list().len();
+        let count = self.current().part.count();
         for i in 0..count {
             self.make_room();
             let Pipe { wire, flight, .. } = self;
-            let r = &flight
-                .back()
-                .expect("in flight")
-                .envelope
-                .borrow()
-                .recipient_list()[i];
+            let tx = flight.back().expect("in flight");
+            let (_, r) = tx.part.recipient(i).expect("i < count");
             let rcpt = Command::Rcpt {
                 to: r.address(),
                 params: rcpt_params(wire.ext, r),
@@ -367,7 +317,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
     pub fn refuse(&mut self, results: &mut Results) {
         if let Some(tx) = self.flight.pop_back() {
             let index = tx.index;
-            results[index] = Some(tx.into_result());
+            results[index] = Some(tx.into_outcome());
         }
     }
 
@@ -383,7 +333,7 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
                 Settled::Closed
             };
             let index = tx.index;
-            results[index] = Some(tx.into_result());
+            results[index] = Some(tx.into_outcome());
         }
         last
     }
@@ -402,8 +352,10 @@ impl<'c, E: Borrow<Envelope>> Pipe<'c, E> {
             return Progress::Failed;
         }
         let during = self.wire.conn.queue(&Command::Bdat { size, last });
-        if let Err(e) = content(self.wire.conn, &during) {
-            self.current().fail(e);
+        match content(self.wire.conn, &during) {
+            Err(e) => self.current().fail(e),
+            Ok(()) if last => self.current().end_queued = true,
+            Ok(()) => {}
         }
         self.wire
             .expect(index, Expect::Bdat { last }, Cow::Owned(during));

@@ -1,11 +1,16 @@
-//! The bookkeeping of one message's transaction: what each pending reply
-//! answers, and the message's state as its replies come in. No I/O here:
-//! replies are handed in, and the result is read off at the end.
+//! The bookkeeping of one transaction: what each pending reply answers,
+//! and the transaction's state as its replies come in. No I/O here:
+//! replies are handed in, and the outcome is read off at the end.
+//!
+//! A transaction carries a message to some of its envelope's recipients
+//! (a [`Part`]): all of them, unless the caller limits recipients per
+//! transaction or the server put some off ("452 too many recipients",
+//! RFC 5321 4.5.3.1.10), in which case the message goes in several.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Cow;
 
 use crate::delivery::{Delivery, Rejection};
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, Recipient};
 use crate::error::Error;
 use crate::reply::{Reply, ReplyClass};
 use crate::success::Step;
@@ -28,7 +33,7 @@ pub(super) enum Expect {
 /// A command on the wire whose reply has not been read yet.
 #[derive(Debug)]
 pub(super) struct Pending {
-    /// The message (its index in the batch) the reply belongs to.
+    /// The transaction (its slot in the call) the reply belongs to.
     pub message: usize,
     pub expect: Expect,
     /// The command as the transcript shows it; errors name it, and so does
@@ -36,13 +41,77 @@ pub(super) struct Pending {
     pub during: Cow<'static, str>,
 }
 
-/// The state of one message's transaction, built from its replies.
+/// Which of an envelope's recipients a transaction carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Recipients {
+    All,
+    /// These, by their index in the envelope.
+    Only(Vec<usize>),
+}
+
+/// A message's envelope as one transaction carries it.
+#[derive(Debug, Clone)]
+pub(crate) struct Part<'e> {
+    pub envelope: &'e Envelope,
+    pub recipients: Recipients,
+}
+
+impl<'e> Part<'e> {
+    pub fn whole(envelope: &'e Envelope) -> Self {
+        Part {
+            envelope,
+            recipients: Recipients::All,
+        }
+    }
+
+    /// How many recipients this transaction carries.
+    pub fn count(&self) -> usize {
+        match &self.recipients {
+            Recipients::All => self.envelope.recipient_list().len(),
+            Recipients::Only(list) => list.len(),
+        }
+    }
+
+    /// The `i`th recipient of this transaction, and its index in the
+    /// envelope.
+    pub fn recipient(&self, i: usize) -> Option<(usize, &'e Recipient)> {
+        let at = match &self.recipients {
+            Recipients::All => i,
+            Recipients::Only(list) => *list.get(i)?,
+        };
+        self.envelope.recipient_list().get(at).map(|r| (at, r))
+    }
+}
+
+/// What became of a transaction.
 #[derive(Debug)]
-pub(super) struct Tx<E> {
+pub(crate) struct Outcome {
+    pub result: Result<Delivery, Error>,
+    /// On failure, the recipients it had accepted and those it refused by
+    /// then (on success they are in the `Delivery`).
+    pub accepted: Vec<String>,
+    pub rejected: Vec<Rejection>,
+    /// Recipients the server put off to another transaction, by their
+    /// index in the envelope, with the reply that put them off.
+    pub deferred: Vec<(usize, Reply)>,
+    /// Something of it went on the wire.
+    pub touched: bool,
+    /// MAIL was accepted: the transaction was under way.
+    pub under_way: bool,
+    /// The server said goodbye (421, 221) before any reply of it: it took
+    /// nothing of it, whatever went out.
+    pub unseen: bool,
+}
+
+/// The state of one transaction, built from its replies.
+#[derive(Debug)]
+pub(super) struct Tx<'e> {
+    /// Its slot in the call.
     pub index: usize,
-    pub envelope: E,
+    pub part: Part<'e>,
     accepted: Vec<String>,
     rejected: Vec<Rejection>,
+    deferred: Vec<(usize, Reply)>,
     /// RCPT replies read so far.
     rcpts: usize,
     /// The first thing that went wrong: the message is not sent.
@@ -51,21 +120,40 @@ pub(super) struct Tx<E> {
     pub touched: bool,
     /// DATA was answered 354: content (or at least the lone dot) is due.
     pub go_ahead: bool,
-    /// The 2yz reply to the end of data or to `BDAT ... LAST`.
+    /// MAIL was accepted.
+    under_way: bool,
+    /// The end of the content (the end of data, or `BDAT ... LAST` and its
+    /// chunk) is queued.
+    pub end_queued: bool,
+    /// ... and was written whole: from then on, a connection that breaks
+    /// before the reply leaves the outcome unknown (RFC 1047).
+    pub end_sent: bool,
+    /// Some reply of it was read.
+    pub answered: bool,
+    /// The server said goodbye before any reply of it (see
+    /// [`Outcome::unseen`]).
+    pub unseen: bool,
+    /// The 250 to the end of data or to `BDAT ... LAST`.
     reply: Option<Reply>,
 }
 
-impl<E: Borrow<Envelope>> Tx<E> {
-    pub fn new(index: usize, envelope: E) -> Self {
+impl<'e> Tx<'e> {
+    pub fn new(index: usize, part: Part<'e>) -> Self {
         Tx {
             index,
-            envelope,
+            part,
             accepted: Vec::new(),
             rejected: Vec::new(),
+            deferred: Vec::new(),
             rcpts: 0,
             error: None,
             touched: false,
             go_ahead: false,
+            under_way: false,
+            end_queued: false,
+            end_sent: false,
+            answered: false,
+            unseen: false,
             reply: None,
         }
     }
@@ -91,7 +179,9 @@ impl<E: Borrow<Envelope>> Tx<E> {
     /// 4.3.2): any other 2yz fails the message as a protocol error. A
     /// reply that closes the session (421, or 221) fails the message
     /// whatever it answers: a 421 to RCPT is not that recipient's refusal,
-    /// and one to RSET is not a reset.
+    /// and one to RSET is not a reset. Once the end of the content was
+    /// written, a reply that never comes (the connection breaks, the
+    /// server falls silent) makes the outcome unknown.
     #[inline]
     pub fn absorb(&mut self, expect: Expect, reply: Result<Reply, Error>) -> Option<Reply> {
         if expect == Expect::Quit {
@@ -99,10 +189,15 @@ impl<E: Borrow<Envelope>> Tx<E> {
             // server that closes without one) changes nothing.
             return reply.ok();
         }
+        self.answered |= reply.is_ok();
         let reply = match reply {
             Ok(reply) if !reply.closes_session() => reply,
             Ok(reply) => {
                 self.fail(Error::closing(reply));
+                return None;
+            }
+            Err(e) if self.end_sent && self.reply.is_none() && e.is_silence() => {
+                self.fail(Error::OutcomeUnknown(Box::new(e)));
                 return None;
             }
             Err(e) => {
@@ -112,7 +207,10 @@ impl<E: Borrow<Envelope>> Tx<E> {
         };
         let spare = match expect {
             Expect::Rset => Error::check(reply, Step::Rset).map(Some),
-            Expect::Mail => Error::check(reply, Step::Mail).map(Some),
+            Expect::Mail => Error::check(reply, Step::Mail).map(|reply| {
+                self.under_way = true;
+                Some(reply)
+            }),
             Expect::Rcpt => self.recipient(reply),
             Expect::Data => Error::check(reply, Step::Data).map(|reply| {
                 self.go_ahead = true;
@@ -136,11 +234,11 @@ impl<E: Borrow<Envelope>> Tx<E> {
         })
     }
 
-    /// Takes in the reply to the next RCPT: the recipient is accepted or
-    /// refused (with its reply). Hands back the reply it does not keep.
+    /// Takes in the reply to the next RCPT: the recipient is accepted,
+    /// refused (with its reply), or put off to another transaction.
+    /// Hands back the reply it does not keep.
     fn recipient(&mut self, reply: Reply) -> Result<Option<Reply>, Error> {
-        let recipients = self.envelope.borrow().recipient_list();
-        let Some(r) = recipients.get(self.rcpts) else {
+        let Some((at, r)) = self.part.recipient(self.rcpts) else {
             return Err(Error::UnexpectedReply {
                 expected: "no reply",
                 reply,
@@ -151,28 +249,70 @@ impl<E: Borrow<Envelope>> Tx<E> {
             // After a refused MAIL, RCPT replies (503) mean nothing.
             return Ok(Some(reply));
         }
+        if !self.accepted.is_empty() && too_many_recipients(&reply) {
+            // RFC 5321 4.5.3.1.10: the server takes no more in this
+            // transaction; the client sends the rest in another.
+            self.deferred.push((at, reply));
+            return Ok(None);
+        }
         let spare = sort_recipient(r.address(), reply, &mut self.accepted, &mut self.rejected)?;
-        if self.rcpts == recipients.len() && self.accepted.is_empty() {
+        if self.rcpts == self.part.count() && self.accepted.is_empty() {
             let rejected = std::mem::take(&mut self.rejected);
             return Err(Error::AllRecipientsRejected(rejected));
         }
         Ok(spare)
     }
 
-    /// The message's result: sent (to its accepted recipients) only when
-    /// its content was answered 2yz and nothing failed.
-    pub fn into_result(self) -> Result<Delivery, Error> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        match self.reply {
-            Some(reply) => Ok(Delivery::new(reply, self.accepted, self.rejected)),
+    /// The transaction's outcome: the message was sent (to its accepted
+    /// recipients) only when its content was answered 250 and nothing
+    /// failed.
+    pub fn into_outcome(self) -> Outcome {
+        let (result, accepted, rejected) = match (self.error, self.reply) {
+            (Some(e), _) => (Err(e), self.accepted, self.rejected),
+            (None, Some(reply)) => (
+                Ok(Delivery::new(reply, self.accepted, self.rejected)),
+                Vec::new(),
+                Vec::new(),
+            ),
             // Every path reads the final reply or records an error; this
             // guard only makes sure nothing else is ever reported as sent.
-            None => Err(Error::ConnectionClosed {
-                during: "end of data".into(),
-            }),
+            (None, None) => (
+                Err(Error::ConnectionClosed {
+                    during: "end of data".into(),
+                }),
+                self.accepted,
+                self.rejected,
+            ),
+        };
+        Outcome {
+            result,
+            accepted,
+            rejected,
+            deferred: self.deferred,
+            touched: self.touched,
+            under_way: self.under_way,
+            unseen: self.unseen,
         }
+    }
+
+    /// The transaction's result alone (its outcome's `result`).
+    #[cfg(test)]
+    pub fn into_result(self) -> Result<Delivery, Error> {
+        self.into_outcome().result
+    }
+}
+
+/// "Too many recipients" (RFC 5321 4.5.3.1.10): 452, or the old servers'
+/// 552, with the enhanced code X.5.3 when the server gives one (a 452
+/// 4.2.2 "mailbox full" is that recipient's own refusal). A plain 452
+/// counts: if it meant something else, the recipient is refused again in
+/// the next transaction, with nobody else to wait for.
+fn too_many_recipients(reply: &Reply) -> bool {
+    let detail = reply.enhanced.map(|e| (e.subject, e.detail));
+    match reply.code {
+        452 => detail.is_none_or(|d| d == (5, 3)),
+        552 => detail == Some((5, 3)),
+        _ => false,
     }
 }
 
@@ -206,8 +346,14 @@ mod tests {
         Ok(Reply::parse(format!("{text}\r\n").as_bytes()).unwrap())
     }
 
-    fn tx(recipients: &[&str]) -> Tx<Envelope> {
-        Tx::new(0, Envelope::new("a@x", recipients.iter().copied()).unwrap())
+    fn envelope(recipients: &[&str]) -> &'static Envelope {
+        Box::leak(Box::new(
+            Envelope::new("a@x", recipients.iter().copied()).unwrap(),
+        ))
+    }
+
+    fn tx(recipients: &[&str]) -> Tx<'static> {
+        Tx::new(0, Part::whole(envelope(recipients)))
     }
 
     #[test]
@@ -312,5 +458,74 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn too_many_recipients_puts_the_rest_off_and_other_refusals_stand() {
+        for (code, deferred) in [
+            ("452 4.5.3 Too many recipients", true),
+            ("452 Too many recipients", true),
+            ("552 5.5.3 Too many recipients", true),
+            ("452 4.2.2 Mailbox full", false),
+            ("552 5.2.2 Mailbox full", false),
+            ("550 5.1.1 No such user", false),
+        ] {
+            let mut t = tx(&["a@y", "b@y", "c@y"]);
+            t.absorb(Expect::Mail, reply("250 ok"));
+            t.absorb(Expect::Rcpt, reply("250 ok"));
+            t.absorb(Expect::Rcpt, reply(code));
+            t.absorb(Expect::Rcpt, reply(code));
+            t.absorb(Expect::Data, reply("354 go"));
+            t.absorb(Expect::EndOfData, reply("250 queued"));
+            let o = t.into_outcome();
+            let d = o.result.unwrap();
+            assert_eq!(d.accepted, ["a@y"], "{code}");
+            let put_off: Vec<usize> = o.deferred.iter().map(|(at, _)| *at).collect();
+            if deferred {
+                assert_eq!(put_off, [1, 2], "{code}");
+                assert!(d.rejected.is_empty(), "{code}");
+            } else {
+                assert!(put_off.is_empty(), "{code}");
+                assert_eq!(d.rejected.len(), 2, "{code}");
+            }
+        }
+        // Before any recipient was accepted, a 452 is a refusal.
+        let mut t = tx(&["a@y", "b@y"]);
+        t.absorb(Expect::Mail, reply("250 ok"));
+        t.absorb(Expect::Rcpt, reply("452 4.5.3 Too many recipients"));
+        t.absorb(Expect::Rcpt, reply("250 ok"));
+        let o = t.into_outcome();
+        assert!(o.deferred.is_empty());
+    }
+
+    #[test]
+    fn silence_after_the_end_was_sent_is_an_unknown_outcome() {
+        let closed = || Error::ConnectionClosed {
+            during: "end of data".into(),
+        };
+        let mut t = tx(&["a@y"]);
+        t.absorb(Expect::Mail, reply("250 ok"));
+        t.absorb(Expect::Rcpt, reply("250 ok"));
+        t.absorb(Expect::Data, reply("354 go"));
+        t.end_sent = true;
+        t.absorb(Expect::EndOfData, Err(closed()));
+        assert!(matches!(t.into_result(), Err(Error::OutcomeUnknown(_))));
+        // Before the end went out: a plain failure.
+        let mut t = tx(&["a@y"]);
+        t.absorb(Expect::Mail, reply("250 ok"));
+        t.absorb(Expect::Rcpt, reply("250 ok"));
+        t.absorb(Expect::Data, reply("354 go"));
+        t.absorb(Expect::EndOfData, Err(closed()));
+        assert!(matches!(
+            t.into_result(),
+            Err(Error::ConnectionClosed { .. })
+        ));
+        // A reply that is a refusal is no silence.
+        let mut t = tx(&["a@y"]);
+        t.end_sent = true;
+        t.absorb(Expect::Mail, reply("250 ok"));
+        t.absorb(Expect::Rcpt, reply("250 ok"));
+        t.absorb(Expect::EndOfData, reply("554 no"));
+        assert!(matches!(t.into_result(), Err(Error::Permanent(_))));
     }
 }

@@ -2,12 +2,15 @@
 # A private Postfix instance for smtpc's tests: its own config, queue and
 # log under $PFX; smtpd on 127.0.0.1:PORT with PIPELINING, SIZE, 8BITMIME,
 # SMTPUTF8, DSN, CHUNKING, STARTTLS (the given certificate) and AUTH PLAIN,
-# LOGIN, CRAM-MD5 via Cyrus sasldb (after STARTTLS only). Every message is
+# LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1 via Cyrus sasldb (after
+# STARTTLS only; Cyrus' SCRAM plugin, in libsasl2-modules, derives the
+# SCRAM secrets from the password in sasldb). Every message is
 # delivered by pipe(8) into $SAVE/<queue id>. /etc/postfix is only read.
 # master(8) runs with -e MAX_SECONDS so it always exits by itself.
 #
 #   postfix.sh start PFX PORT CERT KEY SAVE [USER PASSWORD MAX_SECONDS]
 #   postfix.sh stop PFX
+# PFX_EXTRA in the environment: more main.cf lines (a test's limits).
 # Needs root and the Debian packages postfix, sasl2-bin, libsasl2-modules.
 set -euo pipefail
 cmd=$1
@@ -73,6 +76,9 @@ cyrus_sasl_config_path = $ETC/sasl
 smtpd_sasl_local_domain = \$myhostname
 smtpd_sasl_security_options = noanonymous
 CONF
+  # Limits a test asks for (smtpd_recipient_limit, smtpd_timeout...), one
+  # "name = value" per line.
+  if [ -n "${PFX_EXTRA:-}" ]; then printf '%s\n' "$PFX_EXTRA" >> "$ETC/main.cf"; fi
   sed -e '/^smtp[[:space:]]\+inet/d' /etc/postfix/master.cf.proto \
     | awk '/^[a-z]/ && NF >= 8 && $5 == "y" { $5 = "n" } { print }' > "$ETC/master.cf"
   printf '127.0.0.1:%s inet n - n - - smtpd\n' "$port" >> "$ETC/master.cf"
@@ -80,7 +86,7 @@ CONF
   cat > "$ETC/sasl/smtpd.conf" <<SASL
 pwcheck_method: auxprop
 auxprop_plugin: sasldb
-mech_list: PLAIN LOGIN CRAM-MD5
+mech_list: SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN
 sasldb_path: $ETC/sasl/sasldb2
 SASL
   echo "$pass" | saslpasswd2 -p -c -f "$ETC/sasl/sasldb2" -u pfx.test "$user"

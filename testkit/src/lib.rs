@@ -22,9 +22,13 @@ pub use oracle::{normalised, unstuff};
 #[cfg(feature = "servers")]
 pub mod certs;
 #[cfg(feature = "servers")]
+pub mod fake;
+#[cfg(feature = "servers")]
 mod mailin;
 #[cfg(feature = "servers")]
 pub mod real;
+#[cfg(feature = "servers")]
+pub mod scram;
 #[cfg(feature = "servers")]
 mod script;
 

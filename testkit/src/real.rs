@@ -192,6 +192,12 @@ pub const POSTFIX_USER: &str = "bob@pfx.test";
 
 impl Postfix {
     pub fn start() -> Option<Postfix> {
+        Postfix::start_with(&[])
+    }
+
+    /// A Postfix instance with these main.cf lines added (limits:
+    /// `smtpd_recipient_limit = 100`, `smtpd_timeout = 2s`...).
+    pub fn start_with(extra: &[&str]) -> Option<Postfix> {
         if !available("Postfix", "/usr/lib/postfix/sbin/master")
             || !available("saslpasswd2", "/usr/sbin/saslpasswd2")
         {
@@ -215,6 +221,7 @@ impl Postfix {
             .arg(&p.server_key_file)
             .arg(&save_dir)
             .args(["bob", "hunter2", "300"])
+            .env("PFX_EXTRA", extra.join("\n"))
             .output()
             .expect("run postfix.sh");
         let server = Postfix {

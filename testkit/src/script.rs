@@ -32,10 +32,28 @@ pub enum Act {
     Sleep(Duration),
     /// Close the connection now.
     Close,
+    /// Read one line and answer with what the function makes of it (the
+    /// line without CRLF; the answer's lines get CRLF as with [`send`]).
+    Respond(Responder),
     /// Run the server side of a TLS handshake (after a 220 to STARTTLS,
     /// or first thing for implicit TLS); the script goes on over TLS. A
     /// failed handshake ends the script.
     Tls(Arc<rustls::ServerConfig>),
+}
+
+/// A function that makes a reply from the line it answers.
+#[derive(Clone)]
+pub struct Responder(pub Arc<dyn Fn(&str) -> String + Send + Sync>);
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Responder(..)")
+    }
+}
+
+/// Read a command line, answer with what `f` makes of it.
+pub fn respond(f: impl Fn(&str) -> String + Send + Sync + 'static) -> Act {
+    Act::Respond(Responder(Arc::new(f)))
 }
 
 /// A reply: `text` with CRLF added to each line.
@@ -274,6 +292,21 @@ fn play(stream: TcpStream, script: Vec<Act>) -> Vec<u8> {
                     break true;
                 }
             },
+            Act::Respond(Responder(f)) => {
+                let start = got.len();
+                peer.read_line(&mut got) && {
+                    let line = String::from_utf8_lossy(&got[start..]);
+                    let answer = f(line.trim_end_matches(['\r', '\n']));
+                    match send(&answer) {
+                        Act::Send(bytes) => peer
+                            .wire
+                            .write_all(&bytes)
+                            .and_then(|_| peer.wire.flush())
+                            .is_ok(),
+                        _ => false,
+                    }
+                }
+            }
             Act::Bytes(n) => peer.read_exact(n, &mut got),
             Act::Drain => {
                 got.append(&mut peer.buf);

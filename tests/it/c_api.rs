@@ -22,7 +22,7 @@ use crate::support::{
 /// How long a C program may run (valgrind makes them slow).
 const RUN_LIMIT: Duration = Duration::from_secs(120);
 
-fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -74,13 +74,13 @@ const NATIVE_STATIC_LIBS: &[&str] = &[
     "-lc",
 ];
 
-enum Link {
+pub(crate) enum Link {
     Dynamic,
     Static,
 }
 
 /// Compiles `source` into an executable named `name`.
-fn compile(name: &str, source: &Path, link: Link) -> PathBuf {
+pub(crate) fn compile(name: &str, source: &Path, link: Link) -> PathBuf {
     let exe = out_dir().join(name);
     let lib = lib_dir();
     let mut cmd = Command::new(cc());
@@ -123,7 +123,7 @@ fn misuse_exe() -> &'static Path {
 }
 
 /// Runs `cmd` to its end, killing it after RUN_LIMIT.
-fn run(mut cmd: Command) -> Output {
+pub(crate) fn run(mut cmd: Command) -> Output {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -143,7 +143,7 @@ fn run(mut cmd: Command) -> Output {
 
 /// Checks the program's exit status (showing both streams when it is
 /// wrong) and returns its stdout and stderr.
-fn exited(out: &Output, code: i32) -> (String, String) {
+pub(crate) fn exited(out: &Output, code: i32) -> (String, String) {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(
         out.status.code(),
@@ -159,7 +159,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// Whether `tool` can be run. Without it a test is skipped with a
 /// message, except in CI, where it must be installed (.ci/run does).
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     let ok = Command::new(tool)
         .arg("--version")
         .stdout(Stdio::null())
@@ -174,7 +174,7 @@ fn have(tool: &str) -> bool {
 }
 
 /// The command that runs `exe`, under valgrind when asked.
-fn command(exe: &Path, valgrind: bool) -> Command {
+pub(crate) fn command(exe: &Path, valgrind: bool) -> Command {
     if !valgrind {
         return Command::new(exe);
     }
@@ -755,4 +755,37 @@ fn c_success_is_the_reply_the_protocol_names() {
         "{stderr}"
     );
     assert_eq!(lines(&bye.received()), ["EHLO [127.0.0.1]"]);
+}
+
+/// From C (send.c, which sends through a read callback; a message that
+/// fits in the first block is at hand and may go in several
+/// transactions): a server that takes two recipients at a time gets the
+/// message in three and the result is `SMTPC_OK`; one that vanishes after
+/// taking the message gives `SMTPC_UNKNOWN`.
+#[test]
+fn c_several_transactions_and_an_unknown_outcome() {
+    use crate::support::fake::{AfterEnd, Fake, Settings};
+    let (file, _) = message_file("several.txt");
+    let fake = Fake::start(Settings {
+        max_recipients: Some(2),
+        ..Settings::default()
+    });
+    let to = "r0@y.test,r1@y.test,r2@y.test,r3@y.test,r4@y.test";
+    let (stdout, _) = exited(&run(plain_send(fake.port(), to, &file)), 0);
+    assert!(stdout.starts_with("sent: 250 "), "{stdout}");
+    let stored = fake.stored();
+    assert_eq!(
+        stored.iter().map(|s| s.to.len()).collect::<Vec<_>>(),
+        [2, 2, 1]
+    );
+
+    let fake = Fake::start(Settings {
+        after_end: Some((1, AfterEnd::Close)),
+        ..Settings::default()
+    });
+    let (_, stderr) = exited(&run(plain_send(fake.port(), "b@y.test", &file)), 1);
+    assert!(
+        stderr.contains("send: outcome unknown: the message may have been delivered: end of data: connection closed"),
+        "{stderr}"
+    );
 }

@@ -425,7 +425,8 @@ fn closed_mid_reply_and_before_end_of_data_reply() {
     let err = c.noop().unwrap_err();
     assert!(matches!(err, Error::ConnectionClosed { .. }), "{err}");
 
-    // The server takes the whole message, then vanishes: not sent.
+    // The server takes the whole message, then vanishes: nobody knows
+    // whether it was delivered (RFC 1047), and it is not reported sent.
     let server = Server::start(script([
         greet_ehlo(&[]),
         on_line("250 ok"),
@@ -436,7 +437,13 @@ fn closed_mid_reply_and_before_end_of_data_reply() {
     let mut c = connect(&server).unwrap();
     let env = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
     let err = c.send(&env, MSG.as_bytes()).unwrap_err();
-    assert_eq!(err.to_string(), "end of data: connection closed");
+    assert_eq!(
+        err.to_string(),
+        "end of data: connection closed: the message may have been delivered"
+    );
+    assert!(err.is_outcome_unknown());
+    assert_eq!(err.kind(), smtpc::ErrorKind::Unknown);
+    assert!(!err.is_transient() && !err.is_permanent());
     assert!(c.is_closed());
 }
 

@@ -10,7 +10,9 @@ mod support;
 
 mod auth;
 mod c_api;
+mod c_credentials;
 mod c_header;
+mod delivery;
 mod exchange;
 mod hostile;
 mod one_shot;
@@ -19,5 +21,7 @@ mod prepared;
 mod real_mailin;
 mod real_sinks;
 mod real_tls_auth;
+mod renew;
+mod scram;
 mod success;
 mod tls;

@@ -159,16 +159,14 @@ fn smtp_sink_closing_mid_batch() {
     let mut c = connect(sink.port);
     let envelope = Envelope::new("a@x.test", ["b@y.test"]).unwrap();
     let results = c.send_batch([(&envelope, "one\r\n"), (&envelope, "two\r\n")]);
-    assert!(
-        matches!(&results[0], Err(Error::Transient(r)) if r.code == 421),
-        "{:?}",
-        results[0]
-    );
-    assert!(
-        matches!(&results[1], Err(Error::ConnectionClosed { .. })),
-        "{:?}",
-        results[1]
-    );
+    // Each message gets the sink's own 421: the second goes over a new
+    // connection (the first was under way, so it is not sent again).
+    for r in &results {
+        assert!(
+            matches!(r, Err(Error::Transient(r)) if r.code == 421 && r.in_reply_to() == Some("DATA")),
+            "{r:?}"
+        );
+    }
     assert!(c.is_closed());
 }
 

@@ -121,10 +121,13 @@ fn postfix_starttls_and_sasl_auth() {
         return;
     };
     let mut sent = 0;
-    // Postfix with Cyrus SASL offers PLAIN LOGIN CRAM-MD5 after STARTTLS;
-    // the default picks CRAM-MD5.
+    // Postfix with Cyrus SASL offers SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5
+    // PLAIN LOGIN after STARTTLS; the default picks SCRAM-SHA-256 (no
+    // -PLUS: Postfix gives Cyrus no channel binding data).
     for mechs in [
         &Mechanism::PASSWORD_DEFAULT[..],
+        &[Mechanism::ScramSha1],
+        &[Mechanism::CramMd5],
         &[Mechanism::Plain],
         &[Mechanism::Login],
     ] {
@@ -137,21 +140,21 @@ fn postfix_starttls_and_sasl_auth() {
         let ext = c.extensions();
         assert!(ext.pipelining() && ext.chunking() && ext.dsn() && ext.smtp_utf8());
         assert_eq!(
-            ext.auth_mechanisms().len(),
-            3,
-            "{:?}",
-            ext.auth_mechanisms()
+            ext.auth_mechanisms(),
+            ["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN"],
         );
         let d = send(&mut c);
         assert!(d.queue_id().is_some(), "{}", d.reply);
         sent += 1;
         c.quit().unwrap();
     }
-    assert!(
-        server.log().contains("sasl_method=CRAM-MD5"),
-        "the default should have used CRAM-MD5:\n{}",
-        server.log()
-    );
+    let log = server.log();
+    for method in ["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN"] {
+        assert!(
+            log.contains(&format!("sasl_method={method},")),
+            "{method} should have been used:\n{log}"
+        );
+    }
     let err = builder(server.port, Tls::StartTls)
         .credentials(POSTFIX_USER, "wrong")
         .connect()
@@ -189,4 +192,57 @@ fn postfix_starttls_and_sasl_auth() {
         );
         assert!(m.ends_with("\n\nline\n.dot line\n"), "{m}");
     }
+}
+
+#[test]
+fn postfix_scram_with_a_provider_that_renews_a_wrong_password() {
+    let Some(server) = Postfix::start() else {
+        return;
+    };
+    // SCRAM-SHA-256 against Cyrus SASL: the server's signature is checked
+    // (a wrong one fails the session), the password never sent.
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let mut c = builder(server.port, Tls::StartTls)
+        .auth_mechanisms(&[Mechanism::ScramSha256])
+        .credentials_provider(POSTFIX_USER, move |renew| {
+            seen.lock().unwrap().push(renew);
+            Ok::<_, String>(smtpc::Secret::new(if renew { "hunter2" } else { "stale" }))
+        })
+        .connect()
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+    assert_eq!(*calls.lock().unwrap(), [false, true]);
+    assert_eq!(c.auth_reply().unwrap().code, 235);
+    send(&mut c);
+    c.quit().unwrap();
+    let log = server.log();
+    assert!(
+        log.contains("sasl_method=SCRAM-SHA-256, sasl_username=bob"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("SASL SCRAM-SHA-256 authentication failed")
+            .count(),
+        1,
+        "{log}"
+    );
+
+    // A wrong password, from a fixed credential: 535, once.
+    let err = builder(server.port, Tls::StartTls)
+        .credentials(POSTFIX_USER, "wrong")
+        .connect()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "AUTH SCRAM-SHA-256 refused: 535 5.7.8 Error: authentication failed: \
+         authentication failure"
+    );
+    // -PLUS is not offered: asking for it alone finds nothing in common.
+    let err = builder(server.port, Tls::StartTls)
+        .credentials(POSTFIX_USER, "hunter2")
+        .auth_mechanisms(&[Mechanism::ScramSha256Plus])
+        .connect()
+        .unwrap_err();
+    assert!(err.to_string().contains("no mechanism in common"), "{err}");
+    assert_eq!(server.messages(1).len(), 1);
 }

@@ -85,7 +85,8 @@ impl fmt::Debug for Secret {
 pub enum PasswordSource {
     /// `password` in the file.
     Inline(Secret),
-    /// `password_cmd`: the first line of the command's output.
+    /// `password_cmd` (or `--password-cmd`): the first line of the
+    /// command's output, asked for when AUTH needs it.
     Command(String),
     /// `password_file` (or `--password-file`): the file's first line.
     File(PathBuf),
