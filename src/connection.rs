@@ -51,7 +51,7 @@ pub(crate) struct Connection {
     parser: ReplyParser,
     /// Command names given back with their replies, for reuse.
     names: Vec<String>,
-    /// When the server last answered, or bytes last went out.
+    /// When bytes last went out.
     active: Instant,
     /// While set, the transcript shows 334 replies without their text.
     redact_challenges: bool,
@@ -149,7 +149,8 @@ impl Connection {
         }
     }
 
-    /// How long the connection has been idle: nothing read or written.
+    /// How long the connection has been idle: nothing written (and so no
+    /// reply due).
     pub fn idle(&self) -> Duration {
         self.active.elapsed()
     }
@@ -283,6 +284,8 @@ impl Connection {
             }
             let result = conn.stream.write_all(&conn.wbuf);
             conn.wbuf.clear();
+            // Idle time counts from the last write: replies come within
+            // the timeout of one, and a clock reading per write is cheap.
             conn.active = Instant::now();
             result.map_err(|e| io_error(e, during, conn.is_encrypted()))
         })
@@ -307,7 +310,6 @@ impl Connection {
     /// caller to report.
     pub fn read_reply_to(&mut self, during: Cow<'static, str>) -> Result<Reply, Error> {
         let mut reply = self.guard(&during, |conn| conn.read_reply_inner(&during))?;
-        self.active = Instant::now();
         if reply.closes_session() {
             self.shutdown();
         }

@@ -39,7 +39,9 @@ pub(super) fn run<'e, 'r>(
 ) {
     let mut need_rset = false;
     let mut messages = messages.enumerate().peekable();
-    while let Some((index, (part, source))) = messages.next() {
+    // A connection the server is done with takes no more: the rest wait
+    // for a new one.
+    while let Some((index, (part, source))) = messages.next_if(|_| !pipe.done()) {
         let last = messages.peek().is_none();
         results.push(None);
         let small = match &source {

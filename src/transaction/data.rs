@@ -45,7 +45,7 @@ pub(super) fn run<'e, 'r>(
             next = start(pipe, block, &mut messages, results);
             continue;
         }
-        pipe.current().end_queued = true;
+        pipe.end_queued();
         pipe.wire
             .expect(index, Expect::EndOfData, Cow::Borrowed("end of data"));
         // Without PIPELINING the end of data is answered before anything
@@ -73,7 +73,13 @@ fn start<'e, 'r>(
     messages: &mut impl Iterator<Item = (usize, (Part<'e>, Source<'r>))>,
     results: &mut Vec<Option<Outcome>>,
 ) -> Option<(usize, Source<'r>)> {
-    for (index, (part, source)) in messages {
+    loop {
+        // A connection the server is done with takes no more: the rest
+        // wait for a new one.
+        if pipe.done() {
+            return None;
+        }
+        let (index, (part, source)) = messages.next()?;
         results.push(None);
         let facts = describe(&source, block);
         match pipe.start(index, part, facts, false) {
@@ -92,7 +98,6 @@ fn start<'e, 'r>(
         }
         abandon(pipe, results);
     }
-    None
 }
 
 /// Ends a message that failed on the wire: reads every reply due, sends

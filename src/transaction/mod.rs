@@ -253,7 +253,8 @@ fn run<'e, 'r>(
         ..
     } = scratch;
     let ext = &session.info.extensions;
-    let mut pipe = Pipe::new(&mut session.conn, ext, std::mem::take(pending), then);
+    let taken = session.delivered;
+    let mut pipe = Pipe::new(&mut session.conn, ext, std::mem::take(pending), then, taken);
     if ext.chunking() {
         bdat::run(&mut pipe, plan, block, work, outcomes);
     } else {

@@ -119,15 +119,24 @@ pub(super) struct Pipe<'c, 'e> {
     /// A reply that closes the session was read: nothing after it was
     /// taken.
     goodbye: bool,
+    /// Messages the server took on this connection (before and during
+    /// this run).
+    taken: usize,
+    /// The server takes no more messages on this connection.
+    spent: bool,
+    /// Some transaction's end was queued since the last write.
+    ends_queued: bool,
 }
 
 impl<'c, 'e> Pipe<'c, 'e> {
     /// `pending` is an empty queue, lent for its memory.
+    /// `taken` messages were taken on this connection before.
     pub fn new(
         conn: &'c mut Connection,
         ext: &'c Extensions,
         pending: VecDeque<Pending>,
         then: Then,
+        taken: usize,
     ) -> Self {
         Pipe {
             wire: Wire {
@@ -139,6 +148,9 @@ impl<'c, 'e> Pipe<'c, 'e> {
             flight: Queue::default(),
             then,
             goodbye: false,
+            taken,
+            spent: false,
+            ends_queued: false,
         }
     }
 
@@ -152,6 +164,20 @@ impl<'c, 'e> Pipe<'c, 'e> {
         if self.then == Then::Quit && !self.wire.lockstep && !self.current().failed() {
             self.wire.push(index, Expect::Quit, &Command::Quit);
         }
+    }
+
+    /// The current transaction's end (the end of data, or the last
+    /// chunk) is queued.
+    pub fn end_queued(&mut self) {
+        self.current().end_queued = true;
+        self.ends_queued = true;
+    }
+
+    /// Whether the connection is done with: the server closed it, or said
+    /// it takes no more messages on it. No more messages go on it then:
+    /// they wait for a new one.
+    pub fn done(&self) -> bool {
+        self.spent || self.wire.conn.is_closed()
     }
 
     /// Gives back the queue of pending replies (empty by now) for reuse.
@@ -197,11 +223,15 @@ impl<'c, 'e> Pipe<'c, 'e> {
             }
             // Whatever end was queued is on its way: a reply that never
             // comes now leaves the outcome unknown.
-            Ok(()) => self.flight.for_each(|tx| {
-                if tx.end_queued && !tx.failed() {
-                    tx.end_sent = true;
-                }
-            }),
+            Ok(()) if self.ends_queued => {
+                self.ends_queued = false;
+                self.flight.for_each(|tx| {
+                    if tx.end_queued && !tx.failed() {
+                        tx.end_sent = true;
+                    }
+                });
+            }
+            Ok(()) => {}
         }
     }
 
@@ -212,6 +242,15 @@ impl<'c, 'e> Pipe<'c, 'e> {
         };
         let reply = self.wire.conn.read_reply_to(p.during);
         let goodbye = matches!(&reply, Ok(r) if r.closes_session());
+        match (&reply, p.expect) {
+            (Ok(r), Expect::EndOfData | Expect::Bdat { last: true }) if r.code == 250 => {
+                self.taken += 1;
+            }
+            // "452 4.5.3 Too many messages" to MAIL once some were taken
+            // here: the server takes no more on this connection.
+            (Ok(r), Expect::Mail) if r.code == 452 && self.taken > 0 => self.spent = true,
+            _ => {}
+        }
         if let Some(tx) = self.flight.find_mut(|t| t.index == p.message) {
             if self.goodbye {
                 // The server said goodbye (421, 221) before this: it took
@@ -354,7 +393,7 @@ impl<'c, 'e> Pipe<'c, 'e> {
         let during = self.wire.conn.queue(&Command::Bdat { size, last });
         match content(self.wire.conn, &during) {
             Err(e) => self.current().fail(e),
-            Ok(()) if last => self.current().end_queued = true,
+            Ok(()) if last => self.end_queued(),
             Ok(()) => {}
         }
         self.wire

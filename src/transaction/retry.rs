@@ -17,7 +17,7 @@
 
 use super::merge::Merge;
 use super::queue::Queue;
-use super::tx::{Outcome, Part, Recipients};
+use super::tx::{More, Outcome, Part, Recipients};
 use super::{run, Scratch, Source, Then};
 use crate::delivery::Rejection;
 use crate::error::Error;
@@ -32,7 +32,7 @@ struct Job<'r> {
     /// It went on the wire once and the connection went under it.
     tried: bool,
     /// What stopped it last, for when it cannot go again.
-    last: Option<Error>,
+    last: Option<Box<Error>>,
 }
 
 impl<'r> Job<'r> {
@@ -152,7 +152,7 @@ pub(super) fn deliver<'r>(
                         part: t.part,
                         source: t.again.expect("checked"),
                         tried: t.tried || matches!(verdict, Verdict::Refused),
-                        last: outcome.result.err(),
+                        last: outcome.result.err().map(Box::new),
                     });
                 }
                 _ => {
@@ -162,6 +162,15 @@ pub(super) fn deliver<'r>(
             }
         }
         scratch.outcomes = outcomes;
+        // Taken but never started (the connection was done with first):
+        // they go again as they were.
+        while let Some(t) = taken.pop_front() {
+            if let Some(source) = t.again {
+                let mut job = Job::new(t.message, t.part, source);
+                job.tried = t.tried;
+                again.push_back(job);
+            }
+        }
         // What goes again goes first, in its order.
         while let Some(job) = again.pop_back() {
             jobs.push_front(job);
@@ -243,27 +252,47 @@ fn finish<'r>(
     merge: &mut Merge,
     session: &mut Session,
 ) {
-    let Outcome {
-        result,
-        accepted,
-        rejected,
-        deferred,
-        ..
-    } = outcome;
+    let Outcome { result, more, .. } = outcome;
     if result.is_ok() {
         session.delivered += 1;
     }
+    let Some(more) = more else {
+        merge.add(result, Vec::new(), Vec::new());
+        return;
+    };
+    let More {
+        accepted,
+        rejected,
+        deferred,
+    } = *more;
+    let accepted_here = match &result {
+        Ok(d) => d.accepted.len(),
+        Err(_) => accepted.len(),
+    };
     merge.add(result, accepted, rejected);
     if deferred.is_empty() {
         return;
     }
-    match t.again.as_ref().and_then(Source::again) {
+    // The server's limit, learned: later transactions (of this message
+    // and the next ones) carry no more, so no RCPT goes only to be put
+    // off.
+    let limit = session
+        .upkeep
+        .max_recipients
+        .map_or(accepted_here, |l| l.min(accepted_here))
+        .max(1);
+    session.upkeep.max_recipients = Some(limit);
+    match t.again.as_ref() {
         Some(source) => {
-            let part = Part {
-                envelope: t.part.envelope,
-                recipients: Recipients::Only(deferred.into_iter().map(|(at, _)| at).collect()),
-            };
-            jobs.push_back(Job::new(t.message, part, source));
+            let rest: Vec<usize> = deferred.into_iter().map(|(at, _)| at).collect();
+            for group in rest.chunks(limit) {
+                let part = Part {
+                    envelope: t.part.envelope,
+                    recipients: Recipients::Only(group.to_vec()),
+                };
+                let copy = source.again().expect("content at hand");
+                jobs.push_back(Job::new(t.message, part, copy));
+            }
         }
         // A stream was read once: those recipients cannot get it.
         None => {
@@ -287,6 +316,7 @@ fn give_up(jobs: &mut Queue<Job<'_>>, merges: &mut [Merge], error: Error) {
     while let Some(job) = jobs.pop_front() {
         let e = job
             .last
+            .map(|e| *e)
             .or_else(|| error.take())
             .unwrap_or(Error::ConnectionClosed {
                 during: "sending the message".into(),

@@ -87,13 +87,9 @@ impl<'e> Part<'e> {
 #[derive(Debug)]
 pub(crate) struct Outcome {
     pub result: Result<Delivery, Error>,
-    /// On failure, the recipients it had accepted and those it refused by
-    /// then (on success they are in the `Delivery`).
-    pub accepted: Vec<String>,
-    pub rejected: Vec<Rejection>,
-    /// Recipients the server put off to another transaction, by their
-    /// index in the envelope, with the reply that put them off.
-    pub deferred: Vec<(usize, Reply)>,
+    /// What else there is to know, rarely: kept apart so that the usual
+    /// outcome is small to move.
+    pub more: Option<Box<More>>,
     /// Something of it went on the wire.
     pub touched: bool,
     /// MAIL was accepted: the transaction was under way.
@@ -101,6 +97,26 @@ pub(crate) struct Outcome {
     /// The server said goodbye (421, 221) before any reply of it: it took
     /// nothing of it, whatever went out.
     pub unseen: bool,
+}
+
+/// The rest of an outcome, when there is any.
+#[derive(Debug, Default)]
+pub(crate) struct More {
+    /// On failure, the recipients it had accepted and those it refused by
+    /// then (on success they are in the `Delivery`).
+    pub accepted: Vec<String>,
+    pub rejected: Vec<Rejection>,
+    /// Recipients the server put off to another transaction, by their
+    /// index in the envelope, with the reply that put them off.
+    pub deferred: Vec<(usize, Reply)>,
+}
+
+#[cfg(test)]
+impl Outcome {
+    /// Recipients put off to another transaction.
+    pub fn deferred(&self) -> &[(usize, Reply)] {
+        self.more.as_ref().map_or(&[], |m| &m.deferred)
+    }
 }
 
 /// The state of one transaction, built from its replies.
@@ -284,11 +300,17 @@ impl<'e> Tx<'e> {
                 self.rejected,
             ),
         };
+        let more = (!accepted.is_empty() || !rejected.is_empty() || !self.deferred.is_empty())
+            .then(|| {
+                Box::new(More {
+                    accepted,
+                    rejected,
+                    deferred: self.deferred,
+                })
+            });
         Outcome {
             result,
-            accepted,
-            rejected,
-            deferred: self.deferred,
+            more,
             touched: self.touched,
             under_way: self.under_way,
             unseen: self.unseen,
@@ -478,9 +500,9 @@ mod tests {
             t.absorb(Expect::Data, reply("354 go"));
             t.absorb(Expect::EndOfData, reply("250 queued"));
             let o = t.into_outcome();
+            let put_off: Vec<usize> = o.deferred().iter().map(|(at, _)| *at).collect();
             let d = o.result.unwrap();
             assert_eq!(d.accepted, ["a@y"], "{code}");
-            let put_off: Vec<usize> = o.deferred.iter().map(|(at, _)| *at).collect();
             if deferred {
                 assert_eq!(put_off, [1, 2], "{code}");
                 assert!(d.rejected.is_empty(), "{code}");
@@ -495,7 +517,7 @@ mod tests {
         t.absorb(Expect::Rcpt, reply("452 4.5.3 Too many recipients"));
         t.absorb(Expect::Rcpt, reply("250 ok"));
         let o = t.into_outcome();
-        assert!(o.deferred.is_empty());
+        assert!(o.deferred().is_empty());
     }
 
     #[test]

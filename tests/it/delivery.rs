@@ -81,6 +81,14 @@ fn too_many_recipients_go_in_further_transactions() {
             );
             // One connection for all of it.
             assert_eq!(fake.connections(), 1, "{what}");
+            // The limit is learned from the first transaction: after it no
+            // RCPT goes only to be put off.
+            let rcpts = fake
+                .commands()
+                .iter()
+                .filter(|(_, c)| c.starts_with("RCPT"))
+                .count();
+            assert_eq!(rcpts, 5 + (5 - k), "{what}");
         }
     }
 }
@@ -200,6 +208,17 @@ fn a_batch_goes_on_over_new_connections_when_the_server_takes_only_so_many() {
                 .collect();
             assert_eq!(per, [10, 10, 5], "{what}");
             assert_eq!(fake.connections(), 3, "{what}");
+            if !chunking {
+                // Once the server is done with a connection, no more goes
+                // on it: one MAIL beyond its ten (pipelined behind the last).
+                let mails = |n: usize| {
+                    fake.commands()
+                        .iter()
+                        .filter(|(c, l)| *c == n && l.starts_with("MAIL"))
+                        .count()
+                };
+                assert_eq!((mails(0), mails(1)), (11, 11), "{what}");
+            }
         }
     }
 }
