@@ -26,7 +26,7 @@ Exit status (sysexits.h):
   64  usage error
   65  invalid input refused before anything was sent (CR/LF in an address or
       the HELO name, a CA file that holds no certificate)
-  66  the message, password or CA file cannot be read
+  66  the message, password, CA or configuration file cannot be read
   68  the host name (of the server or of the proxy) does not exist
   69  permanent failure (5xx; a message over the server's size limit), also
       when some recipients were refused with 5xx and the others got it; a
@@ -39,6 +39,19 @@ Exit status (sysexits.h):
       a proxy that does not speak SOCKS5)
   77  authentication failed or refused (535; credentials that would have
       gone over a connection without TLS; the proxy's user and password)
+  78  the configuration file is wrong, can be changed by others, or holds a
+      password and can be read by others
+
+Configuration file: $SMTPC_CONFIG, else $XDG_CONFIG_HOME/smtpc/config.toml
+(~/.config/smtpc/config.toml), else /etc/smtpc.toml: a [defaults] table and
+[account.NAME] tables; options on the command line override it.
+
+Sendmail mode (invoked as sendmail through a link, or with --sendmail): the message comes
+from standard input; recipients are arguments, and with -t also the To, Cc
+and Bcc headers (Bcc is removed); -f ADDR or -r ADDR is the sender, -F NAME
+the full name in a From header added when there is none; without -i (-oi) a
+line with a lone dot ends the message; -v is --trace; -oem, -odi, -B8BITMIME
+and the other options cron and mail programs pass are accepted.
 
 Example:
   SMTPC_PASSWORD=... smtpc --server mail.example.org --user me@example.org \\
@@ -60,38 +73,32 @@ Example:
 )]
 pub struct Args {
     /// Envelope sender (MAIL FROM); "<>" is the null sender
-    #[arg(long, value_name = "ADDR")]
-    pub from: String,
+    /// Required unless the configuration file gives one (`from`)
+    #[arg(long, verbatim_doc_comment, value_name = "ADDR")]
+    pub from: Option<String>,
 
-    /// Envelope recipient (RCPT TO); repeat for more
-    #[arg(long, value_name = "ADDR", required = true)]
+    /// Envelope recipient (RCPT TO); repeat for more; at least one
+    #[arg(long, value_name = "ADDR")]
     pub to: Vec<String>,
 
     /// The message; standard input when absent or "-"
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
-    /// The server and port; IPv6 in brackets: [::1]:2525
+    /// The server and port; IPv6 in brackets: [::1]:2525 [default: localhost]
     /// The port defaults to 587, 465 with --tls implicit, 25 with --tls none
     #[arg(
         long,
         verbatim_doc_comment,
         value_name = "HOST[:PORT]",
-        default_value = "localhost",
         value_parser = parse_server,
         help_heading = "Connection"
     )]
-    pub server: Server,
+    pub server: Option<Server>,
 
-    /// How the connection is protected
-    #[arg(
-        long,
-        value_enum,
-        value_name = "MODE",
-        default_value_t = TlsMode::Starttls,
-        help_heading = "Connection"
-    )]
-    pub tls: TlsMode,
+    /// How the connection is protected [default: starttls]
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Connection")]
+    pub tls: Option<TlsMode>,
 
     /// Trust the CA certificates in this file, not the system's
     #[arg(long, value_name = "PEM", help_heading = "Connection")]
@@ -157,12 +164,7 @@ pub struct Args {
     pub user: Option<String>,
 
     /// Read the password from the first line of FILE instead
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "user",
-        help_heading = "Authentication"
-    )]
+    #[arg(long, value_name = "FILE", help_heading = "Authentication")]
     pub password_file: Option<PathBuf>,
 
     /// Run CMD with sh -c; the first line it prints is the password
@@ -171,7 +173,6 @@ pub struct Args {
         long,
         verbatim_doc_comment,
         value_name = "CMD",
-        requires = "user",
         conflicts_with = "password_file",
         help_heading = "Authentication"
     )]
@@ -184,7 +185,6 @@ pub struct Args {
         long,
         verbatim_doc_comment,
         value_name = "MECH",
-        requires = "user",
         value_parser = parse_mechanism,
         help_heading = "Authentication"
     )]
@@ -207,6 +207,28 @@ pub struct Args {
     /// user of the machine. Caught to say so instead of "unknown option".
     #[arg(long, hide = true, num_args = 0..=1, value_name = "PASSWORD")]
     pub password: Option<Option<String>>,
+
+    /// Use this account of the configuration file
+    /// [default: the one whose `from` matches the sender]
+    #[arg(
+        long,
+        verbatim_doc_comment,
+        value_name = "NAME",
+        help_heading = "Configuration file"
+    )]
+    pub account: Option<String>,
+
+    /// Print the settings in effect (secrets redacted), send nothing
+    #[arg(long, help_heading = "Configuration file")]
+    pub print_config: bool,
+
+    /// Behave as sendmail (as when invoked by the name "sendmail")
+    #[arg(long, help_heading = "Sendmail mode")]
+    pub sendmail: bool,
+
+    /// Take the envelope sender from the message's From header
+    #[arg(long, help_heading = "Sendmail mode")]
+    pub read_envelope_from: bool,
 }
 
 /// `--tls` values.
@@ -326,7 +348,7 @@ pub fn parse_proxy(text: &str) -> Result<Proxy, String> {
     })
 }
 
-fn parse_mechanism(text: &str) -> Result<Mechanism, String> {
+pub fn parse_mechanism(text: &str) -> Result<Mechanism, String> {
     Mechanism::from_name(text).ok_or_else(|| {
         format!(
             "unknown mechanism {text:?} (known: SCRAM-SHA-256-PLUS, SCRAM-SHA-256, \

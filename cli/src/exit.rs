@@ -24,6 +24,8 @@ pub enum Exit {
     Protocol = 76,
     /// EX_NOPERM: authentication failed or was refused.
     NoPerm = 77,
+    /// EX_CONFIG: the configuration file is wrong or unsafe.
+    Config = 78,
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -7,9 +7,17 @@
 //! smtpc [OPTIONS] --from ADDR --to ADDR [--to ADDR ...] [FILE]
 //! ```
 
+mod addresses;
 mod args;
+mod clock;
+mod config;
 mod exit;
+mod headers;
+mod log;
+mod lone_dot;
 mod password_cmd;
+mod sendmail;
+mod settings;
 mod trace;
 
 use std::fs::File;
@@ -22,61 +30,69 @@ use std::time::Instant;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use smtpc::{
-    Client, Delivery, Envelope, Error, MessageFile, Proxy, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-};
+use smtpc::{Body, Client, Delivery, Envelope, Error, MessageFile, Proxy, DEFAULT_CONNECT_TIMEOUT};
 
 use args::Args;
+use config::{Chosen, Config, PasswordSource, Problem};
 use exit::{Context, Exit};
 use password_cmd::PasswordCmd;
+use settings::{Settings, PASSWORD_VAR};
 use trace::{out, say};
 
-/// Where the password for `--user` comes from when no file is named.
-pub(crate) const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
-
 fn main() -> ExitCode {
-    match Args::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if sendmail::wanted(&argv) {
+        return sendmail::run(&argv).into();
+    }
+    match Args::try_parse_from(&argv) {
         Ok(args) => run(&args).into(),
-        Err(e) => {
-            let _ = e.print();
-            match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
-                _ => Exit::Usage.into(),
-            }
-        }
+        Err(e) => usage_error(e).into(),
+    }
+}
+
+/// Prints clap's message; help and version are a success.
+fn usage_error(e: clap::Error) -> Exit {
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Exit::Ok,
+        _ => Exit::Usage,
     }
 }
 
 /// Checks and reads everything local first (so that a bad address or an
 /// unreadable file fails before any connection), then connects and sends.
 fn run(args: &Args) -> Exit {
-    if args.password.is_some() {
-        say(format!(
-            "a password is not taken on the command line, where every user of the machine \
-             can see it: set {PASSWORD_VAR}, or use --password-file or --password-cmd"
-        ));
+    if let Err(exit) = refuse_password_option(args) {
+        return exit;
+    }
+    if args.read_envelope_from {
+        say("--read-envelope-from needs the sendmail mode (--sendmail), which reads the headers");
         return Exit::Usage;
     }
-    // --password-cmd runs when AUTH needs it; the others are read now.
-    let password = match &args.user {
-        Some(_) if args.password_cmd.is_some() => None,
-        Some(_) => match password(args) {
-            Ok(p) => Some(p),
-            Err(exit) => return exit,
-        },
-        None => None,
+    let settings = match config::load()
+        .and_then(|config| choose(config.as_ref(), args, args.from.as_deref()))
+        .and_then(|chosen| Settings::new(args, args.from.as_deref(), chosen))
+    {
+        Ok(settings) => settings,
+        Err(problem) => return report(problem),
     };
-    let ca = match &args.ca_file {
-        Some(path) => match std::fs::read(path) {
-            Ok(pem) => Some(pem),
-            Err(e) => {
-                say(format!("cannot read the CA file {}: {e}", path.display()));
-                return Exit::NoInput;
-            }
-        },
-        None => None,
+    if args.print_config {
+        print!("{}", settings.describe());
+        return Exit::Ok;
+    }
+    let Some(from) = settings.from.clone() else {
+        say("--from is required (or an address as `from` in the configuration file)");
+        return Exit::Usage;
     };
-    let envelope = match Envelope::new(args.from.as_str(), args.to.iter().map(String::as_str)) {
+    if args.to.is_empty() {
+        say("--to is required: at least one recipient");
+        return Exit::Usage;
+    }
+    let local = match Local::read(&settings) {
+        Ok(local) => local,
+        Err(exit) => return exit,
+    };
+    let envelope = match Envelope::new(from.as_str(), args.to.iter().map(String::as_str)) {
         Ok(envelope) => envelope,
         Err(e) => return failed(&e, Context::default()),
     };
@@ -87,77 +103,179 @@ fn run(args: &Args) -> Exit {
             return Exit::NoInput;
         }
     };
-
-    let proxy = match &args.proxy {
-        Some(proxy) => match proxy_with_password(proxy) {
-            Ok(p) => Some(p),
-            Err(exit) => return exit,
-        },
-        None => None,
+    let how = How {
+        quiet: args.quiet,
+        eight_bit: false,
     };
-    // The whole run, from here to the exit.
-    let deadline = args.deadline.and_then(|d| Instant::now().checked_add(d));
+    deliver(&settings, &local, envelope, &mut message, how)
+}
 
+/// `--password` is caught only to say why it is refused.
+fn refuse_password_option(args: &Args) -> Result<(), Exit> {
+    if args.password.is_some() {
+        say(format!(
+            "a password is not taken on the command line, where every user of the machine \
+             can see it: set {PASSWORD_VAR}, or use --password-file or --password-cmd"
+        ));
+        return Err(Exit::Usage);
+    }
+    Ok(())
+}
+
+/// The configuration file's settings for a message from `sender`.
+fn choose(config: Option<&Config>, args: &Args, sender: Option<&str>) -> Result<Chosen, Problem> {
+    match config {
+        Some(config) => config.choose(args.account.as_deref(), sender),
+        None if args.account.is_some() => Err(Problem {
+            exit: Exit::Usage,
+            message: format!(
+                "--account needs a configuration file: {}, \
+                 $XDG_CONFIG_HOME/smtpc/config.toml, ~/.config/smtpc/config.toml or {} \
+                 (none found)",
+                config::ENV,
+                config::SYSTEM_FILE
+            ),
+        }),
+        None => Ok(Chosen {
+            why: "no configuration file",
+            ..Chosen::default()
+        }),
+    }
+}
+
+/// One line on standard error, and the status.
+fn report(problem: Problem) -> Exit {
+    say(problem.message);
+    problem.exit
+}
+
+/// What is read from local files and the environment before connecting.
+struct Local {
+    password: Option<String>,
+    ca: Option<Vec<u8>>,
+    /// The proxy, with its password when it names a user.
+    proxy: Option<Proxy>,
+    /// The end of the whole run (`--deadline`), counted from here.
+    deadline: Option<Instant>,
+}
+
+impl Local {
+    fn read(settings: &Settings) -> Result<Local, Exit> {
+        let password = match &settings.user {
+            Some(_) => password(settings)?,
+            None => None,
+        };
+        let ca = match &settings.ca_file {
+            Some(path) => match std::fs::read(path) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    say(format!("cannot read the CA file {}: {e}", path.display()));
+                    return Err(Exit::NoInput);
+                }
+            },
+            None => None,
+        };
+        let proxy = match &settings.proxy {
+            Some(proxy) => Some(proxy_with_password(proxy)?),
+            None => None,
+        };
+        let deadline = settings
+            .deadline
+            .and_then(|d| Instant::now().checked_add(d));
+        Ok(Local {
+            password,
+            ca,
+            proxy,
+            deadline,
+        })
+    }
+}
+
+/// How long a password command may run when no `--timeout` is given.
+const PASSWORD_CMD_TIMEOUT: std::time::Duration = smtpc::DEFAULT_TIMEOUT;
+
+/// How a message is handed over.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    /// Nothing on standard output on success.
+    quiet: bool,
+    /// The caller says the content is 8-bit MIME (sendmail's -B8BITMIME):
+    /// declared when the server offers it, so that a stream whose 8-bit
+    /// bytes come late is declared too.
+    eight_bit: bool,
+}
+
+/// Connects, sends the one message, says QUIT, reports (and logs).
+fn deliver(
+    settings: &Settings,
+    local: &Local,
+    mut envelope: Envelope,
+    message: &mut Message,
+    how: How,
+) -> Exit {
     let connected = Arc::new(AtomicBool::new(false));
-    let mut builder = Client::builder(args.server.host.as_str())
-        .tls(args.tls.into())
-        .transcript(trace::hook(args.trace, connected.clone()));
-    if let Some(timeout) = args.timeout {
+    let mut builder = Client::builder(settings.host.as_str())
+        .tls(settings.tls.into())
+        .transcript(trace::hook(settings.trace, connected.clone()));
+    // Without --timeout, the library's per-phase defaults (RFC 5321 4.5.3.2).
+    if let Some(timeout) = settings.timeout {
         builder = builder.timeout(timeout);
     }
-    let connect_timeout = match (args.connect_timeout, args.timeout) {
+    let connect_timeout = match (settings.connect_timeout, settings.timeout) {
         (Some(t), _) => t,
         (None, Some(t)) => t.min(DEFAULT_CONNECT_TIMEOUT),
         (None, None) => DEFAULT_CONNECT_TIMEOUT,
     };
     builder = builder.connect_timeout(connect_timeout);
-    if let Some(deadline) = deadline {
+    if let Some(deadline) = local.deadline {
         builder = builder.deadline(deadline);
     }
-    if let Some(ip) = args.source_ip {
+    if let Some(ip) = settings.source_ip {
         builder = builder.local_address(ip);
     }
-    if let Some(proxy) = proxy {
-        builder = builder.proxy(proxy);
+    if let Some(proxy) = &local.proxy {
+        builder = builder.proxy(proxy.clone());
     }
-    if let Some(port) = args.server.port {
+    if let Some(port) = settings.port {
         builder = builder.port(port);
     }
-    if let Some(name) = &args.helo {
+    if let Some(name) = &settings.helo {
         builder = builder.helo_name(name);
     }
-    if let Some(pem) = &ca {
+    if let Some(pem) = &local.ca {
         builder = builder.add_root_certificate(pem).disable_system_roots();
     }
-    if let (Some(user), Some(password)) = (&args.user, &password) {
+    if let (Some(user), Some(password)) = (&settings.user, &local.password) {
         builder = builder
             .credentials(user, password)
-            .allow_insecure_auth(args.allow_insecure_auth);
+            .allow_insecure_auth(settings.allow_insecure_auth);
     }
-    let password_timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let password_cmd = match (&args.user, &args.password_cmd) {
-        (Some(user), Some(command)) => {
+    // A password command runs when AUTH needs it (again, with
+    // SMTPC_RENEW=1, when the server refused what it gave).
+    let password_cmd = match (&settings.user, &settings.password) {
+        (Some(user), Some(PasswordSource::Command(command))) => {
+            let timeout = settings.timeout.unwrap_or(PASSWORD_CMD_TIMEOUT);
             let cmd = PasswordCmd {
                 command: command.clone(),
-                // --timeout, within what --deadline leaves.
-                timeout: deadline.map_or(password_timeout, |d| {
-                    password_timeout.min(d.saturating_duration_since(Instant::now()))
+                // The timeout, within what --deadline leaves.
+                timeout: local.deadline.map_or(timeout, |d| {
+                    timeout.min(d.saturating_duration_since(Instant::now()))
                 }),
                 failed: Arc::default(),
             };
             let run = cmd.clone();
             builder = builder
                 .credentials_provider(user, move |renew| run.secret(renew))
-                .allow_insecure_auth(args.allow_insecure_auth);
+                .allow_insecure_auth(settings.allow_insecure_auth);
             Some(cmd)
         }
         _ => None,
     };
-    if let Some(mechanism) = args.auth {
+    if let Some(mechanism) = settings.auth {
         builder = builder.auth_mechanisms(&[mechanism]);
     }
 
-    let mut client = match builder.connect() {
+    let client = match builder.connect() {
         Ok(client) => client,
         Err(e) => {
             let cx = Context {
@@ -165,32 +283,38 @@ fn run(args: &Args) -> Exit {
                 input_failed: false,
             };
             // The password command failed: the password cannot be read.
-            if password_cmd.is_some_and(|c| c.failed.load(Ordering::Relaxed)) {
+            let exit = if password_cmd.is_some_and(|c| c.failed.load(Ordering::Relaxed)) {
                 say(&e);
-                return Exit::NoInput;
-            }
-            return failed(&e, cx);
+                Exit::NoInput
+            } else {
+                failed(&e, cx)
+            };
+            log::record(settings, &envelope, Err(&e), exit);
+            return exit;
         }
     };
-    let result = match &mut message {
-        Message::Stream(input) => client.send(&envelope, input),
-        Message::File(file) => client.send_message(&envelope, &*file),
-    };
-    if !client.is_closed() {
-        // The outcome is known; a lost 221 changes nothing. QUIT comes
-        // first so that the verdict is the last thing printed.
-        let _ = client.quit();
+    if how.eight_bit && client.extensions().eight_bit_mime() {
+        envelope = envelope.body(Body::EightBitMime);
     }
-    match result {
-        Ok(delivery) => delivered(&delivery, args.quiet),
+    // The one message is the session's last: QUIT leaves with its end (in
+    // the same write, with PIPELINING), which saves a round trip; the
+    // session is over before the verdict is printed.
+    let result = match message {
+        Message::Stream(input) => client.send_and_quit(&envelope, input),
+        Message::File(file) => client.send_message_and_quit(&envelope, &*file),
+    };
+    let exit = match &result {
+        Ok(delivery) => delivered(delivery, how.quiet),
         Err(e) => {
             let cx = Context {
                 connected: true,
                 input_failed: matches!(&message, Message::Stream(input) if input.failed),
             };
-            failed(&e, cx)
+            failed(e, cx)
         }
-    }
+    };
+    log::record(settings, &envelope, result.as_ref(), exit);
+    exit
 }
 
 /// The proxy with its password from the environment when it names a
@@ -211,12 +335,14 @@ fn proxy_with_password(proxy: &Proxy) -> Result<Proxy, Exit> {
     }
 }
 
-/// The password for `--user`: the first line of `--password-file`, else
-/// the environment.
-fn password(args: &Args) -> Result<String, Exit> {
-    if let Some(path) = &args.password_file {
-        return match std::fs::read_to_string(path) {
-            Ok(text) => Ok(args::first_line(&text).to_owned()),
+/// The password for the user, read now: where the settings say (the
+/// command line's `--password-file`, else `SMTPC_PASSWORD`, else the
+/// configuration file). `None` for a command, which runs when AUTH needs
+/// it.
+fn password(settings: &Settings) -> Result<Option<String>, Exit> {
+    match &settings.password {
+        Some(PasswordSource::File(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(args::first_line(&text).to_owned())),
             Err(e) => {
                 say(format!(
                     "cannot read the password file {}: {e}",
@@ -224,19 +350,21 @@ fn password(args: &Args) -> Result<String, Exit> {
                 ));
                 Err(Exit::NoInput)
             }
-        };
-    }
-    match std::env::var(PASSWORD_VAR) {
-        Ok(password) => Ok(password),
-        Err(std::env::VarError::NotPresent) => {
+        },
+        Some(PasswordSource::Inline(secret)) => Ok(Some(secret.expose().to_owned())),
+        Some(PasswordSource::Command(_)) => Ok(None),
+        Some(PasswordSource::Env) => match std::env::var(PASSWORD_VAR) {
+            Ok(password) => Ok(Some(password)),
+            Err(_) => {
+                say(format!("{PASSWORD_VAR} is not valid UTF-8"));
+                Err(Exit::Usage)
+            }
+        },
+        None => {
             say(format!(
-                "--user needs a password: set {PASSWORD_VAR}, or use --password-file or \
-                 --password-cmd"
+                "--user needs a password: set {PASSWORD_VAR}, use --password-file or \
+                 --password-cmd, or give password_cmd or password_file in the configuration file"
             ));
-            Err(Exit::Usage)
-        }
-        Err(std::env::VarError::NotUnicode(_)) => {
-            say(format!("{PASSWORD_VAR} is not valid UTF-8"));
             Err(Exit::Usage)
         }
     }
@@ -248,6 +376,15 @@ fn password(args: &Args) -> Result<String, Exit> {
 struct Input {
     reader: Box<dyn Read>,
     failed: bool,
+}
+
+impl Input {
+    fn new(reader: Box<dyn Read>) -> Input {
+        Input {
+            reader,
+            failed: false,
+        }
+    }
 }
 
 impl Read for Input {

@@ -20,6 +20,7 @@ mod password_cmd;
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtpc");
 const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
+const CONFIG_VAR: &str = "SMTPC_CONFIG";
 const MSG: &str = "From: a@x.test\r\nTo: b@y.test\r\nSubject: smtpc\r\n\r\nHello.\r\n";
 /// How long any run of the tool may take before the test gives up on it.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -61,7 +62,9 @@ struct Smtpc {
 impl Smtpc {
     fn new() -> Smtpc {
         let mut cmd = Command::new(BIN);
-        cmd.env_remove(PASSWORD_VAR)
+        // No configuration file: not the user's, nor the machine's.
+        cmd.env(CONFIG_VAR, "")
+            .env_remove(PASSWORD_VAR)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(Stdio::null());
@@ -273,6 +276,8 @@ fn standard_input_is_the_message_when_no_file_or_dash_is_named() {
     assert_eq!(got[1].data, normalised(bodies[0].as_bytes()));
 }
 
+/// With PIPELINING, QUIT leaves with the end of data (the one message is
+/// the session's last), and both replies come back together.
 #[test]
 fn trace_shows_the_exchange_as_typed_by_hand() {
     let server = Server::start(script([
@@ -301,8 +306,8 @@ fn trace_shows_the_exchange_as_typed_by_hand() {
          S: 354 End data with <CR><LF>.<CR><LF>\n   \
          ({len} bytes of message content)\n\
          C: .\n\
-         S: 250 2.0.0 Ok: queued as ABC123\n\
          C: QUIT\n\
+         S: 250 2.0.0 Ok: queued as ABC123\n\
          S: 221 2.0.0 Bye\n",
         port = server.port(),
         len = MSG.len()
