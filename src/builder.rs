@@ -3,7 +3,7 @@
 
 mod reach;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::auth::{Credentials, Mechanism, Secret};
@@ -12,6 +12,7 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::protocol::Protocol;
 use crate::session::Session;
 use crate::stream::{Stream, Transport};
 use crate::timeouts::{Phase, Timeouts};
@@ -23,6 +24,33 @@ impl Client {
     /// IPv6 address with or without brackets).
     pub fn builder(host: impl Into<String>) -> ClientBuilder {
         ClientBuilder::from(Config::new(host))
+    }
+
+    /// Options for a connection to the UNIX domain socket at `path`: an
+    /// LMTP server's (Dovecot's `lmtp` socket, with
+    /// [`protocol`](ClientBuilder::protocol)`(Protocol::Lmtp)`) or an SMTP
+    /// one's. No TLS unless asked for: the socket's permissions decide
+    /// who can reach it. The client names itself `localhost` in its
+    /// hello unless [`helo_name`](ClientBuilder::helo_name) says
+    /// otherwise.
+    ///
+    /// ```no_run
+    /// use smtpc::{Client, Envelope, Protocol};
+    /// let mut client = Client::builder_unix("/run/dovecot/lmtp")
+    ///     .protocol(Protocol::Lmtp)
+    ///     .connect()?;
+    /// let envelope = Envelope::new("", ["alice@example.org", "bob@example.org"])?;
+    /// let delivery = client.send(&envelope, &b"Subject: hi\r\n\r\nHello.\r\n"[..])?;
+    /// for (recipient, reply) in delivery.recipient_replies() {
+    ///     println!("{recipient}: {reply}");
+    /// }
+    /// for refused in &delivery.rejected {
+    ///     println!("refused: {refused}");
+    /// }
+    /// # Ok::<(), smtpc::Error>(())
+    /// ```
+    pub fn builder_unix(path: impl AsRef<Path>) -> ClientBuilder {
+        Client::builder("localhost").unix_socket(path)
     }
 }
 
@@ -147,9 +175,26 @@ impl ClientBuilder {
         self
     }
 
-    /// How the connection is protected (default [`Tls::StartTls`], required).
+    /// How the connection is protected (default [`Tls::StartTls`],
+    /// required; over a UNIX socket, [`Tls::None`]).
     pub fn tls(mut self, mode: Tls) -> Self {
-        self.config.tls = mode;
+        self.config.tls = Some(mode);
+        self
+    }
+
+    /// The protocol: [`Protocol::Smtp`] (the default) or
+    /// [`Protocol::Lmtp`] (LHLO, and a reply per recipient after the
+    /// message; port 24 over TCP unless [`port`](ClientBuilder::port)
+    /// says otherwise).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.config.protocol = protocol;
+        self
+    }
+
+    /// Connects to the UNIX domain socket at `path` instead of the host
+    /// and port (see [`Client::builder_unix`]).
+    pub fn unix_socket(mut self, path: impl AsRef<Path>) -> Self {
+        self.config.unix_socket = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -340,11 +385,11 @@ impl ClientBuilder {
     /// each one tried and what happened.
     pub fn connect(self) -> Result<Client, Error> {
         let config = &self.config;
-        if config.host.is_empty() {
+        if config.host.is_empty() && config.unix_socket.is_none() {
             return Err(Error::InvalidInput("no server to connect to".into()));
         }
         // Checked before anything goes on the network.
-        let setup = config.session("[127.0.0.1]".to_owned())?;
+        let setup = config.session(config.default_helo().to_owned())?;
         let transcript = Transcript::new(self.transcript);
         let reach = config.reach(self.canceller, self.deadline);
         let session = Session::connect(reach, setup, config.upkeep(), transcript)?;

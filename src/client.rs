@@ -17,6 +17,7 @@ use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::extensions::Extensions;
 use crate::message::Content;
+use crate::protocol::Protocol;
 use crate::reply::Reply;
 use crate::session::{self, Session};
 use crate::success::Step;
@@ -44,6 +45,9 @@ use crate::transaction::{self, Scratch, Then};
 pub struct Client {
     session: Session,
     scratch: Scratch,
+    /// Recipients accepted by [`Client::rcpt`] since the last
+    /// [`Client::mail`]: the replies LMTP owes after [`Client::data`].
+    accepted: usize,
 }
 
 impl Client {
@@ -52,6 +56,7 @@ impl Client {
         Client {
             session,
             scratch: Scratch::default(),
+            accepted: 0,
         }
     }
 
@@ -116,17 +121,22 @@ impl Client {
         self.session.conn.begin_call();
     }
 
-    /// Says EHLO again and takes the new list of extensions.
+    /// Says EHLO again (LHLO with LMTP) and takes the new list of
+    /// extensions.
     pub fn ehlo(&mut self) -> Result<Reply, Error> {
         self.begin();
-        let (reply, ext) = session::ehlo(&mut self.session.conn, &self.session.setup.helo_name)?;
+        let (reply, ext) = session::again(&mut self.session.conn, &self.session.setup)?;
         self.session.info.hello = reply.clone();
         self.session.info.extensions = ext;
         Ok(reply)
     }
 
-    /// Says HELO (the server's extensions are then forgotten).
+    /// Says HELO (the server's extensions are then forgotten). LMTP has
+    /// no HELO: with it, this is an error and nothing is sent.
     pub fn helo(&mut self) -> Result<Reply, Error> {
+        if self.session.setup.protocol == Protocol::Lmtp {
+            return Err(Error::Unsupported("LMTP has no HELO (RFC 2033 4.1)".into()));
+        }
         self.begin();
         let reply = session::helo(&mut self.session.conn, &self.session.setup.helo_name)?;
         self.session.info.hello = reply.clone();
@@ -156,6 +166,7 @@ impl Client {
             smtputf8,
             ..MailParams::default()
         };
+        self.accepted = 0;
         self.step(&Command::Mail { from, params }, Step::Mail)
     }
 
@@ -169,25 +180,62 @@ impl Client {
             return Err(Error::InvalidInput("empty recipient address".into()));
         }
         check_path("recipient", to)?;
-        self.step(
+        let reply = self.step(
             &Command::Rcpt {
                 to,
                 params: Default::default(),
             },
             Step::Rcpt,
-        )
+        )?;
+        self.accepted += 1;
+        Ok(reply)
     }
 
     /// `DATA`, then the message read from `body` (line endings made CRLF,
     /// dot-stuffed), then the end of data. Returns the final reply: the
     /// message is accepted only when this returns `Ok`.
-    pub fn data(&mut self, mut body: impl Read) -> Result<Reply, Error> {
+    ///
+    /// With LMTP the server gives a reply per recipient accepted since
+    /// [`mail`](Client::mail): all are read, and this returns the first
+    /// when each one is 2yz, else the error of the first that is not (use
+    /// [`data_replies`](Client::data_replies) to see each one).
+    pub fn data(&mut self, body: impl Read) -> Result<Reply, Error> {
+        if self.session.setup.protocol != Protocol::Lmtp {
+            self.begin();
+            self.accepted = 0;
+            let block = &mut self.scratch.block;
+            return transaction::data(&mut self.session.conn, block, &mut { body });
+        }
+        let mut replies = self.data_replies(body)?.into_iter();
+        let first = replies.next().ok_or(Error::ConnectionClosed {
+            during: "end of data".into(),
+        })?;
+        let first = Error::check(first, Step::EndOfData)?;
+        for reply in replies {
+            Error::check(reply, Step::EndOfData)?;
+        }
+        Ok(first)
+    }
+
+    /// Like [`data`](Client::data), but with every reply after the end of
+    /// data: with LMTP one per recipient accepted since
+    /// [`mail`](Client::mail), in RCPT order, each 2yz (stored for that
+    /// recipient) or 4yz/5yz (not stored for it), none an error; with
+    /// SMTP the one reply, 250 (any other is an error). When a reply
+    /// never comes the error is [`Error::OutcomeUnknown`].
+    pub fn data_replies(&mut self, mut body: impl Read) -> Result<Vec<Reply>, Error> {
         self.begin();
-        transaction::data(&mut self.session.conn, &mut self.scratch.block, &mut body)
+        let accepted = std::mem::take(&mut self.accepted);
+        let (conn, block) = (&mut self.session.conn, &mut self.scratch.block);
+        match self.session.setup.protocol {
+            Protocol::Lmtp => transaction::data_lmtp(conn, block, &mut body, accepted),
+            Protocol::Smtp => transaction::data(conn, block, &mut body).map(|r| vec![r]),
+        }
     }
 
     /// `RSET`: abandons the current transaction.
     pub fn rset(&mut self) -> Result<Reply, Error> {
+        self.accepted = 0;
         self.step(&Command::Rset, Step::Rset)
     }
 

@@ -30,6 +30,8 @@ pub(crate) struct RcptParams<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Command<'a> {
     Ehlo(&'a str),
+    /// LMTP's hello (RFC 2033 4.1).
+    Lhlo(&'a str),
     Helo(&'a str),
     Mail {
         from: &'a str,
@@ -118,6 +120,7 @@ impl Command<'_> {
         };
         let _ = match self {
             Command::Ehlo(name) => put(&["EHLO ", name]),
+            Command::Lhlo(name) => put(&["LHLO ", name]),
             Command::Helo(name) => put(&["HELO ", name]),
             Command::Mail { from, params } => {
                 let _ = put(&["MAIL FROM:<", from, ">"]);
@@ -230,6 +233,7 @@ mod tests {
     #[test]
     fn simple_commands() {
         assert_eq!(wire(Command::Ehlo("c.example")), "EHLO c.example\r\n");
+        assert_eq!(wire(Command::Lhlo("c.example")), "LHLO c.example\r\n");
         assert_eq!(wire(Command::Data), "DATA\r\n");
         assert_eq!(
             wire(Command::Bdat {

@@ -3,12 +3,14 @@
 //! wraps one; the C handle keeps one.
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::auth::{AuthConfig, Credentials, Mechanism};
 use crate::cancel::Canceller;
 use crate::checks::check_domain;
 use crate::error::Error;
+use crate::protocol::{Protocol, LMTP_PORT};
 use crate::proxy::Proxy;
 use crate::session::{Reach, SessionConfig, Upkeep};
 use crate::timeouts::{Budget, Phase, Timeouts};
@@ -53,7 +55,11 @@ pub struct Config {
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) local_address: Option<IpAddr>,
     pub(crate) proxy: Option<Proxy>,
-    pub(crate) tls: Tls,
+    /// A UNIX domain socket to connect to instead of `host:port`.
+    pub(crate) unix_socket: Option<PathBuf>,
+    pub(crate) protocol: Protocol,
+    /// `None`: the transport's default (see [`Config::tls`]).
+    pub(crate) tls: Option<Tls>,
     pub(crate) tls_options: TlsOptions,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) mechanisms: Vec<Mechanism>,
@@ -86,7 +92,9 @@ impl Config {
             call_timeout: None,
             local_address: None,
             proxy: None,
-            tls: Tls::default(),
+            unix_socket: None,
+            protocol: Protocol::Smtp,
+            tls: None,
             tls_options: TlsOptions::default(),
             credentials: None,
             mechanisms: Mechanism::PASSWORD_DEFAULT.to_vec(),
@@ -103,14 +111,36 @@ impl Config {
         &self.host
     }
 
-    /// The port connected to: the one set, else the TLS mode's default.
+    /// The port connected to: the one set, else LMTP's (24) for LMTP,
+    /// else the TLS mode's default.
     pub fn port(&self) -> u16 {
-        self.port.unwrap_or(self.tls.default_port())
+        match (self.port, self.protocol) {
+            (Some(port), _) => port,
+            (None, Protocol::Lmtp) => LMTP_PORT,
+            (None, Protocol::Smtp) => self.tls().default_port(),
+        }
     }
 
-    /// How the connection is protected.
+    /// How the connection is protected: the mode set, else STARTTLS
+    /// (required) over TCP and none over a UNIX socket, which only this
+    /// machine's users can reach, as its permissions say.
     pub fn tls(&self) -> Tls {
-        self.tls
+        match (self.tls, &self.unix_socket) {
+            (Some(tls), _) => tls,
+            (None, Some(_)) => Tls::None,
+            (None, None) => Tls::default(),
+        }
+    }
+
+    /// The protocol spoken: SMTP, or LMTP.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The UNIX domain socket connected to, when one is set (instead of
+    /// the host and port).
+    pub fn unix_socket(&self) -> Option<&Path> {
+        self.unix_socket.as_deref()
     }
 
     /// How long each reply may take, for the replies of [`Phase::Other`]
@@ -159,11 +189,21 @@ impl Config {
         self.messages_per_connection
     }
 
+    /// The name the client gives until its connection says better (the
+    /// address the server sees it at): over a UNIX socket there is none.
+    pub(crate) fn default_helo(&self) -> &'static str {
+        match self.unix_socket {
+            Some(_) => "localhost",
+            None => "[127.0.0.1]",
+        }
+    }
+
     /// Where to connect (again).
     pub(crate) fn reach(&self, canceller: Canceller, deadline: Option<Instant>) -> Reach {
         Reach {
             host: self.host.clone(),
             port: self.port(),
+            unix: self.unix_socket.clone(),
             connect_timeout: self.connect_timeout,
             budget: self.budget(deadline),
             helo_from_address: self.helo_name.is_none(),
@@ -203,10 +243,12 @@ impl Config {
         if let Some(proxy) = &self.proxy {
             proxy.check()?;
         }
-        if let Some(proxy) = &self.proxy {
-            proxy.check()?;
+        if self.unix_socket.is_some() && (self.proxy.is_some() || self.local_address.is_some()) {
+            return Err(Error::InvalidInput(
+                "a UNIX socket is reached directly: no proxy, no source address".into(),
+            ));
         }
-        let connector = match self.tls {
+        let connector = match self.tls() {
             Tls::None => None,
             _ => Some(self.tls_options.connector()?),
         };
@@ -222,7 +264,8 @@ impl Config {
         }
         Ok(SessionConfig {
             helo_name: self.helo_name.clone().unwrap_or(default_helo),
-            tls: self.tls,
+            tls: self.tls(),
+            protocol: self.protocol,
             connector,
             tls_name: tls::server_name(&self.tls_options, &self.host).to_owned(),
             auth,

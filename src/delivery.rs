@@ -30,6 +30,9 @@ pub struct Delivery {
     /// (the server took only so many recipients at a time): where each
     /// one's recipients start in `accepted`, and its reply.
     more: Vec<(usize, Reply)>,
+    /// LMTP: each accepted recipient's own reply, in the order of
+    /// `accepted`; empty for SMTP.
+    own: Vec<Reply>,
 }
 
 impl Delivery {
@@ -40,6 +43,25 @@ impl Delivery {
             rejected,
             unknown: Vec::new(),
             more: Vec::new(),
+            own: Vec::new(),
+        }
+    }
+
+    /// An LMTP delivery: each recipient it went to with its own reply
+    /// (at least one), the refused, and those whose reply never came.
+    pub(crate) fn per_recipient(
+        delivered: Vec<(String, Reply)>,
+        rejected: Vec<Rejection>,
+        unknown: Vec<String>,
+    ) -> Self {
+        let (accepted, own): (Vec<String>, Vec<Reply>) = delivered.into_iter().unzip();
+        Delivery {
+            reply: own[0].clone(),
+            accepted,
+            rejected,
+            unknown,
+            more: Vec::new(),
+            own,
         }
     }
 
@@ -49,6 +71,11 @@ impl Delivery {
         self.more.push((base, other.reply));
         self.more
             .extend(other.more.into_iter().map(|(at, reply)| (base + at, reply)));
+        // Both LMTP, or both SMTP: a message's transactions share a
+        // session's protocol.
+        if self.own.len() == base && other.own.len() == other.accepted.len() {
+            self.own.extend(other.own);
+        }
         self.accepted.extend(other.accepted);
         self.rejected.extend(other.rejected);
         self.unknown.extend(other.unknown);
@@ -79,6 +106,36 @@ impl Delivery {
         starts
             .zip(ends)
             .map(|((from, reply), to)| (reply, &self.accepted[from..to]))
+    }
+
+    /// Each recipient the message went to, with the reply that says so:
+    /// with LMTP the recipient's own reply after the message (RFC 2033
+    /// 4.2: each one names where it was stored, or its own queue id);
+    /// with SMTP the reply to the end of its transaction, which all its
+    /// recipients share.
+    ///
+    /// ```
+    /// # use smtpc::Delivery;
+    /// # fn show(delivery: &Delivery) {
+    /// for (recipient, reply) in delivery.recipient_replies() {
+    ///     println!("<{recipient}>: {reply}");
+    /// }
+    /// # }
+    /// ```
+    pub fn recipient_replies(&self) -> impl Iterator<Item = (&str, &Reply)> {
+        let own = (!self.own.is_empty()).then(|| {
+            self.accepted
+                .iter()
+                .map(String::as_str)
+                .zip(self.own.iter())
+        });
+        let shared = self.own.is_empty().then(|| {
+            self.transactions()
+                .flat_map(|(reply, to)| to.iter().map(move |r| (r.as_str(), reply)))
+        });
+        own.into_iter()
+            .flatten()
+            .chain(shared.into_iter().flatten())
     }
 
     /// The server's queue id, when its reply names one.

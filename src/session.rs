@@ -5,6 +5,7 @@
 //! on one connection. What the server offers comes out as [`Extensions`].
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use native_tls::TlsConnector;
@@ -15,6 +16,7 @@ use crate::command::Command;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
+use crate::protocol::Protocol;
 use crate::proxy::Proxy;
 use crate::reply::{Reply, ReplyClass};
 use crate::stream::dial::{self, Dial};
@@ -29,6 +31,8 @@ use crate::transcript::{Direction, Transcript};
 pub(crate) struct SessionConfig {
     pub helo_name: String,
     pub tls: Tls,
+    /// SMTP, or LMTP (LHLO, a reply per recipient after the message).
+    pub protocol: Protocol,
     /// Built when `tls` is not `Tls::None`.
     pub connector: Option<TlsConnector>,
     /// The name the server's certificate must carry (and the SNI).
@@ -51,6 +55,8 @@ pub(crate) struct SessionInfo {
 pub(crate) struct Reach {
     pub host: String,
     pub port: u16,
+    /// A UNIX socket instead of `host:port`.
+    pub unix: Option<PathBuf>,
     pub connect_timeout: Duration,
     /// The phases' timeouts and the calls' deadlines.
     pub budget: Budget,
@@ -228,7 +234,10 @@ fn connect(
         deadline,
         cancel: &reach.canceller,
     };
-    let dialed = dial::dial(&reach.host, reach.port, reach.proxy.as_ref(), &how)?;
+    let dialed = match &reach.unix {
+        Some(path) => dial::unix(path, &how)?,
+        None => dial::dial(&reach.host, reach.port, reach.proxy.as_ref(), &how)?,
+    };
     transcript.note(Direction::Info, &format!("connected to {}", dialed.route));
     if reach.helo_from_address {
         if let Some(ip) = dialed.seen_as {
@@ -268,12 +277,15 @@ fn setup(conn: &mut Connection, config: &SessionConfig) -> Result<SessionInfo, E
         conn.read_reply("greeting", Phase::Greeting)?,
         Step::Greeting,
     )?;
-    let (mut hello, mut extensions) = hello(conn, &config.helo_name)?;
+    let (mut hello, mut extensions) = match config.protocol {
+        Protocol::Smtp => hello(conn, &config.helo_name)?,
+        Protocol::Lmtp => lhlo(conn, &config.helo_name)?,
+    };
     if matches!(config.tls, Tls::StartTls | Tls::Opportunistic) {
         if extensions.starttls() {
             starttls(conn, config)?;
             // RFC 3207 4.2: forget everything learned before TLS.
-            (hello, extensions) = ehlo(conn, &config.helo_name)?;
+            (hello, extensions) = again(conn, config)?;
         } else if config.tls == Tls::StartTls {
             return Err(Error::TlsUnavailable { reply: None });
         } else {
@@ -336,6 +348,25 @@ pub(crate) fn hello(conn: &mut Connection, name: &str) -> Result<(Reply, Extensi
             let ext = Extensions::from_ehlo(&reply);
             Ok((reply, ext))
         }
+    }
+}
+
+/// LHLO (RFC 2033 4.1): LMTP's only hello, with no HELO to fall back on.
+pub(crate) fn lhlo(conn: &mut Connection, name: &str) -> Result<(Reply, Extensions), Error> {
+    let reply = Error::check(conn.execute(&Command::Lhlo(name))?, Step::Hello)?;
+    let ext = Extensions::from_ehlo(&reply);
+    Ok((reply, ext))
+}
+
+/// The hello again, in the session's protocol (after STARTTLS, or when
+/// the caller asks): EHLO for SMTP, LHLO for LMTP.
+pub(crate) fn again(
+    conn: &mut Connection,
+    config: &SessionConfig,
+) -> Result<(Reply, Extensions), Error> {
+    match config.protocol {
+        Protocol::Smtp => ehlo(conn, &config.helo_name),
+        Protocol::Lmtp => lhlo(conn, &config.helo_name),
     }
 }
 

@@ -4,6 +4,9 @@
 //! call's deadline, and a cancel.
 
 use std::net::{IpAddr, TcpStream};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::Instant;
 
 use super::{net, resolve, socks};
@@ -68,5 +71,40 @@ pub(crate) fn dial(
         seen_as: bound,
         tcp,
         watched,
+    })
+}
+
+/// Connects to the UNIX domain socket at `path`. Connecting to a local
+/// socket does not wait on a network (it succeeds, or fails at once), so
+/// only a cancel or a deadline that came first stop it.
+///
+/// The socket is carried as a `TcpStream`, the one stream socket type the
+/// rest of the crate knows: every call made on it (read, write, the
+/// timeouts, shutdown, non-blocking, sendfile) is a plain socket call
+/// that a UNIX stream socket answers the same way; the TCP-only ones
+/// (TCP_NODELAY) are never made on it. The same holds for a UNIX socket
+/// a caller hands to `connect_socket`.
+pub(crate) fn unix(path: &Path, how: &Dial<'_>) -> Result<Dialed, Error> {
+    let route = format!("unix:{}", path.display());
+    if how.cancel.take() {
+        return Err(Error::Cancelled { during: route });
+    }
+    if how.deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(Error::Deadline { during: route });
+    }
+    let socket = UnixStream::connect(path).map_err(|source| Error::Io {
+        during: format!("connecting to {route}"),
+        source,
+    })?;
+    let tcp = TcpStream::from(OwnedFd::from(socket));
+    let watched = how.cancel.watch(&tcp).map_err(|source| Error::Io {
+        during: format!("connecting to {route}"),
+        source,
+    })?;
+    Ok(Dialed {
+        tcp,
+        watched: Some(watched),
+        route,
+        seen_as: None,
     })
 }

@@ -54,7 +54,10 @@ pub(super) fn run<'e, 'r>(
         };
         let rcpts = part.count();
         let full = pipe.wire.pending.len() + rcpts + 3 > MAX_PENDING;
-        if pipe.in_flight() && (!small || pipe.wire.lockstep || full) {
+        // With LMTP each message is settled before the next (see
+        // `Pipe::fenced`).
+        let alone = !small || pipe.wire.lockstep || pipe.fenced();
+        if pipe.in_flight() && (alone || full) {
             need_rset = pipe.settle(results).rset_due(need_rset);
         }
         let rset = need_rset || pipe.in_flight();
@@ -93,7 +96,7 @@ pub(super) fn run<'e, 'r>(
                     pipe.quit_after_last(index);
                 }
                 // Small messages share a write until it is full.
-                if !small || pipe.wire.conn.queued_len() >= FLIGHT_BYTES || pipe.wire.lockstep {
+                if alone || pipe.wire.conn.queued_len() >= FLIGHT_BYTES {
                     need_rset = pipe.settle(results).rset_due(need_rset);
                 }
             }

@@ -15,7 +15,7 @@ use crate::connection::Connection;
 use crate::encoder::DataEncoder;
 use crate::error::Error;
 use crate::message::private::Payload;
-use crate::reply::Reply;
+use crate::reply::{Reply, ReplyClass};
 use crate::success::Step;
 use crate::timeouts::Phase;
 use crate::transcript::Direction;
@@ -27,7 +27,7 @@ pub(super) fn run<'e, 'r>(
     messages: impl Iterator<Item = (Part<'e>, Source<'r>)>,
     results: &mut Vec<Option<Outcome>>,
 ) {
-    let mut messages = messages.enumerate();
+    let mut messages = messages.enumerate().peekable();
     let mut next = start(pipe, block, &mut messages, results);
     let mut last_failed = false;
     while let Some((index, source)) = next.take() {
@@ -50,8 +50,10 @@ pub(super) fn run<'e, 'r>(
         pipe.wire
             .expect(index, Expect::EndOfData, Cow::Borrowed("end of data"));
         // Without PIPELINING the end of data is answered before anything
-        // else is sent.
-        if pipe.wire.lockstep && pipe.settle(results) == Settled::Open {
+        // else is sent; with LMTP, before the next message (see
+        // `Pipe::fenced`), but QUIT may still join the last one.
+        let fence = pipe.wire.lockstep || (pipe.fenced() && messages.peek().is_some());
+        if fence && pipe.settle(results) == Settled::Open {
             reset_after_failure(pipe.wire.conn);
         }
         next = start(pipe, block, &mut messages, results);
@@ -161,17 +163,54 @@ pub(crate) fn data(
     block: &mut Vec<u8>,
     body: &mut dyn Read,
 ) -> Result<Reply, Error> {
+    send_data(conn, block, body)?;
+    Error::check(read_final(conn)?, Step::EndOfData)
+}
+
+/// LMTP's DATA step by step: the content, then one reply per accepted
+/// recipient (`recipients` of them, at least one), in RCPT order, each as
+/// the server gave it: 2yz (stored), 4yz or 5yz (not stored for that
+/// recipient). A reply that never comes is [`Error::OutcomeUnknown`].
+pub(crate) fn data_lmtp(
+    conn: &mut Connection,
+    block: &mut Vec<u8>,
+    body: &mut dyn Read,
+    recipients: usize,
+) -> Result<Vec<Reply>, Error> {
+    send_data(conn, block, body)?;
+    let mut replies = Vec::with_capacity(recipients.max(1));
+    for _ in 0..recipients.max(1) {
+        let reply = read_final(conn)?;
+        if reply.closes_session() {
+            return Err(Error::OutcomeUnknown(Box::new(Error::closing(reply))));
+        }
+        match reply.class() {
+            _ if Step::EndOfData.accepts(reply.code) => {}
+            ReplyClass::TransientNegative | ReplyClass::PermanentNegative => {}
+            _ => {
+                let e = Error::refusal(reply, Step::EndOfData.expected());
+                return Err(Error::OutcomeUnknown(Box::new(e)));
+            }
+        }
+        replies.push(reply);
+    }
+    Ok(replies)
+}
+
+/// DATA, its 354, the content and the end of data, written.
+fn send_data(conn: &mut Connection, block: &mut Vec<u8>, body: &mut dyn Read) -> Result<(), Error> {
     Error::check(conn.execute(&Command::Data)?, Step::Data)?;
     conn.queue_body(block, 0, body, &mut DataEncoder::for_data(), "DATA")?;
     conn.note(Direction::Sent, ".");
-    conn.flush("end of data")?;
-    // The end of data is out: a reply that never comes leaves the outcome
-    // unknown.
-    let reply = conn
-        .read_reply("end of data", Phase::EndOfData)
+    conn.flush("end of data")
+}
+
+/// A reply after the end of data: one that never comes leaves the
+/// outcome unknown, since the end is out.
+fn read_final(conn: &mut Connection) -> Result<Reply, Error> {
+    conn.read_reply("end of data", Phase::EndOfData)
         .map_err(|e| match e {
             e if e.leaves_outcome_unknown() => Error::OutcomeUnknown(Box::new(e)),
             e => e,
-        })?;
-    Error::check(reply, Step::EndOfData)
+        })
 }

@@ -33,6 +33,7 @@
 
 mod bdat;
 mod data;
+mod lmtp;
 mod merge;
 mod params;
 mod pipe;
@@ -40,7 +41,7 @@ mod queue;
 mod retry;
 mod tx;
 
-pub(crate) use data::data;
+pub(crate) use data::{data, data_lmtp};
 
 use std::borrow::Borrow;
 use std::collections::VecDeque;
@@ -255,6 +256,7 @@ fn run<'e, 'r>(
     let ext = &session.info.extensions;
     let taken = session.delivered;
     let mut pipe = Pipe::new(&mut session.conn, ext, std::mem::take(pending), then, taken);
+    pipe.lmtp = session.setup.protocol.reply_per_recipient();
     if ext.chunking() {
         bdat::run(&mut pipe, plan, block, work, outcomes);
     } else {

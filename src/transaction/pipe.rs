@@ -126,6 +126,10 @@ pub(super) struct Pipe<'c, 'e> {
     spent: bool,
     /// Some transaction's end was queued since the last write.
     ends_queued: bool,
+    /// LMTP: a reply per accepted recipient after each end, and each
+    /// transaction's replies read before the next one's commands go (see
+    /// [`Pipe::fenced`]).
+    pub lmtp: bool,
 }
 
 impl<'c, 'e> Pipe<'c, 'e> {
@@ -151,7 +155,18 @@ impl<'c, 'e> Pipe<'c, 'e> {
             taken,
             spent: false,
             ends_queued: false,
+            lmtp: false,
         }
+    }
+
+    /// Whether each transaction is settled before the next one starts.
+    /// With LMTP: a server that gives a reply too many after the
+    /// replies per recipient is then caught (the reply is there, with
+    /// nothing left to answer), where one pipelined command more would
+    /// take it for its own and shift every reply after it. It costs a
+    /// round trip per message, on what is mostly a local socket.
+    pub fn fenced(&self) -> bool {
+        self.lmtp
     }
 
     /// Called once the last message's end is queued (message `index`):
@@ -161,7 +176,8 @@ impl<'c, 'e> Pipe<'c, 'e> {
     /// its own reply's. Without PIPELINING, QUIT waits for that reply and
     /// is the caller's to send.
     pub fn quit_after_last(&mut self, index: usize) {
-        if self.then == Then::Quit && !self.wire.lockstep && !self.current().failed() {
+        let open = self.flight.back().is_some_and(|t| !t.failed());
+        if self.then == Then::Quit && !self.wire.lockstep && open {
             self.wire.push(index, Expect::Quit, &Command::Quit);
         }
     }
@@ -240,6 +256,13 @@ impl<'c, 'e> Pipe<'c, 'e> {
         let Some(p) = self.wire.pending.pop_front() else {
             return;
         };
+        let end = matches!(p.expect, Expect::EndOfData | Expect::Bdat { last: true });
+        // LMTP: the same wait again for the next recipient's reply.
+        let again = (self.lmtp && end).then(|| Pending {
+            message: p.message,
+            expect: p.expect,
+            during: p.during.clone(),
+        });
         let reply = self.wire.conn.read_reply_to(p.during, p.expect.phase());
         let goodbye = matches!(&reply, Ok(r) if r.closes_session());
         match (&reply, p.expect) {
@@ -261,8 +284,32 @@ impl<'c, 'e> Pipe<'c, 'e> {
             if let Some(spare) = tx.absorb(p.expect, reply) {
                 self.wire.conn.recycle(spare);
             }
+            if let Some(again) = again.filter(|_| tx.wants_more_finals()) {
+                self.wire.pending.push_front(again);
+            }
         }
         self.goodbye |= goodbye;
+    }
+
+    /// LMTP, once every reply due was read: a byte more from the server is
+    /// a reply it did not owe. The transaction whose replies per
+    /// recipient came last can no longer tell whose each one was, and
+    /// the connection is out of step: it is closed.
+    fn check_nothing_more(&mut self) {
+        let extra = self.wire.conn.buffered_input();
+        if !self.lmtp || extra == 0 || self.wire.conn.is_closed() {
+            return;
+        }
+        if let Some(tx) = self.flight.back_mut().filter(|t| t.has_finals()) {
+            tx.too_many(Error::Io {
+                during: "after the replies per recipient".into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{extra} bytes more than the server owed"),
+                ),
+            });
+        }
+        self.wire.conn.shutdown();
     }
 
     /// Writes what is queued and reads every pending reply.
@@ -309,7 +356,9 @@ impl<'c, 'e> Pipe<'c, 'e> {
         facts: Result<Facts, Error>,
         rset: bool,
     ) -> Start {
-        self.flight.push_back(Tx::new(index, part));
+        let mut tx = Tx::new(index, part);
+        tx.lmtp = self.lmtp;
+        self.flight.push_back(tx);
         let Pipe { wire, flight, .. } = self;
         let env = flight.back().expect("just pushed").part.envelope;
         let refused = match facts.and_then(|facts| mail_params(wire.ext, env, facts)) {
@@ -364,6 +413,7 @@ impl<'c, 'e> Pipe<'c, 'e> {
     /// of every message in flight.
     pub fn settle(&mut self, results: &mut Results) -> Settled {
         self.drain();
+        self.check_nothing_more();
         let mut last = Settled::Nothing;
         while let Some(tx) = self.flight.pop_front() {
             last = if tx.failed() && tx.touched {

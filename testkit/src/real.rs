@@ -334,3 +334,86 @@ pub fn smtp_sink(name: &str, extra: &[&str]) -> Option<Process> {
     );
     Some(server)
 }
+
+/// A private Dovecot serving only LMTP (testkit/servers/dovecot.sh), on a
+/// loopback port and a UNIX socket. Users alice and bob get their mail in
+/// `mailbox(user)`; full is refused after the data (552, over quota),
+/// fulltmp too but temporarily (452); anyone else is refused at RCPT
+/// (550 5.1.1).
+pub struct Dovecot {
+    pub port: u16,
+    /// The LMTP UNIX socket.
+    pub socket: PathBuf,
+    dir: PathBuf,
+}
+
+pub const DOVECOT: &str = "/usr/sbin/dovecot";
+
+impl Dovecot {
+    pub fn start() -> Option<Dovecot> {
+        if !available("Dovecot", DOVECOT)
+            || !available("Dovecot's LMTP server", "/usr/lib/dovecot/lmtp")
+        {
+            return None;
+        }
+        if !is_root() {
+            assert!(!in_ci(), "the Dovecot tests need root");
+            eprintln!("SKIPPED: the Dovecot instance needs root");
+            return None;
+        }
+        let port = free_port();
+        let dir = scratch_dir("dovecot");
+        let out = Command::new("bash")
+            .arg(server_script("dovecot.sh"))
+            .arg("start")
+            .arg(&dir)
+            .arg(port.to_string())
+            .arg("300")
+            .output()
+            .expect("run dovecot.sh");
+        let server = Dovecot {
+            port,
+            socket: dir.join("run/lmtp"),
+            dir,
+        };
+        assert!(
+            out.status.success(),
+            "dovecot.sh start failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(server)
+    }
+
+    /// The messages stored for `user` (alice, bob...), waiting up to a
+    /// few seconds for `n` of them.
+    pub fn mailbox(&self, user: &str, n: usize) -> Vec<Vec<u8>> {
+        let new = self.dir.join("mail").join(user).join("Maildir/new");
+        wait_for_files(&new, "", n)
+            .into_iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect()
+    }
+
+    /// How many messages are stored for `user` now.
+    pub fn count(&self, user: &str) -> usize {
+        let new = self.dir.join("mail").join(user).join("Maildir/new");
+        std::fs::read_dir(new).map_or(0, |d| d.count())
+    }
+
+    /// The instance's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(server_script("dovecot.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -132,6 +132,39 @@ impl Server {
         Server { addr, handle }
     }
 
+    /// A server for one connection on a UNIX socket it creates at `path`
+    /// (`addr` is then unused).
+    pub fn start_unix(path: &std::path::Path, script: Vec<Act>) -> Server {
+        use std::os::unix::net::UnixListener;
+        let listener = UnixListener::bind(path).expect("bind unix socket");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let handle = thread::spawn(move || {
+            let deadline = Instant::now() + LIFETIME;
+            while Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        // The script speaks through a TcpStream: the same
+                        // socket calls serve a UNIX stream socket.
+                        let tcp = TcpStream::from(std::os::fd::OwnedFd::from(s));
+                        let ready = tcp.set_nonblocking(false).is_ok()
+                            && tcp.set_read_timeout(Some(LIFETIME)).is_ok()
+                            && tcp.set_write_timeout(Some(LIFETIME)).is_ok();
+                        return if ready { play(tcp, script) } else { Vec::new() };
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(2))
+                    }
+                    Err(_) => break,
+                }
+            }
+            Vec::new()
+        });
+        Server {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            handle,
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }

@@ -15,6 +15,7 @@ mod c_header;
 mod delivery;
 mod exchange;
 mod hostile;
+mod lmtp;
 mod one_shot;
 mod pipelining;
 mod prepared;
