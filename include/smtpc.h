@@ -271,6 +271,25 @@ typedef enum {
 } smtpc_phase;
 
 /**
+ * The protocol spoken; the values for `smtpc_set_protocol`.
+ */
+typedef enum {
+    /**
+     * SMTP (RFC 5321), the default: EHLO (HELO when the server does not
+     * know it), one reply to the end of the message.
+     */
+    SMTPC_PROTOCOL_SMTP = 0,
+    /**
+     * LMTP (RFC 2033), for handing mail to a mailbox store (Dovecot,
+     * Cyrus): LHLO, and after the end of the message one reply per
+     * accepted recipient, read into `smtpc_accepted_*` (stored) and
+     * `smtpc_rejected_*` (refused at RCPT or after the message). Default
+     * port 24 over TCP.
+     */
+    SMTPC_PROTOCOL_LMTP = 1,
+} smtpc_protocol;
+
+/**
  * A connection to an SMTP server and its options (opaque).
  *
  * Make one with `smtpc_client_new`, set options with the `smtpc_set_*`
@@ -427,7 +446,7 @@ void smtpc_cancel(const smtpc_client *c);
  * The server to connect to: a host name, an IPv4 address, or an IPv6
  * address with or without brackets. `port` 0 means the default, which
  * follows the TLS mode (`smtpc_set_tls`): 587 for STARTTLS, 465 for
- * implicit TLS, 25 without TLS.
+ * implicit TLS, 25 without TLS; 24 for LMTP (`smtpc_set_protocol`).
  *
  * # Safety
  * `c` is NULL or a live handle; `host` is NULL or a NUL-terminated string.
@@ -721,6 +740,31 @@ smtpc_result smtpc_set_local_address(smtpc_client *c, const char *address);
 smtpc_result smtpc_set_proxy(smtpc_client *c, const char *url);
 
 /**
+ * The protocol: `SMTPC_PROTOCOL_SMTP` (the default) or
+ * `SMTPC_PROTOCOL_LMTP`. A value that is neither is
+ * `SMTPC_INVALID_INPUT`.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+smtpc_result smtpc_set_protocol(smtpc_client *c, int protocol);
+
+/**
+ * Connects to the UNIX domain socket at `path` (e.g. Dovecot's
+ * "/run/dovecot/lmtp") instead of the server set by `smtpc_set_server`,
+ * which then need not be set. Over a UNIX socket there is no TLS unless
+ * `smtpc_set_tls` asks for it, and the client names itself "localhost"
+ * unless `smtpc_set_helo_name` says otherwise. A path that is not there,
+ * or where nothing listens, fails `smtpc_connect` with `SMTPC_IO`; a
+ * proxy or a source address with it is `SMTPC_INVALID_ARGUMENT` there.
+ *
+ * # Safety
+ * `c` is NULL or a live handle; `path` is NULL or a NUL-terminated
+ * string.
+ */
+smtpc_result smtpc_set_unix_socket(smtpc_client *c, const char *path);
+
+/**
  * Connects to the server set with `smtpc_set_server`, reads the greeting
  * and says EHLO (HELO if the server does not know EHLO). After a session
  * ended (`smtpc_quit`, or the server closed it), connects anew; while a
@@ -957,7 +1001,8 @@ const char *smtpc_error_message(const smtpc_client *c);
 const char *smtpc_queue_id(const smtpc_client *c);
 
 /**
- * How many recipients the server refused in the last `smtpc_send`,
+ * How many recipients the server refused (at RCPT, or with LMTP after
+ * the message) in the last `smtpc_send`,
  * `smtpc_send_stream` or `smtpc_send_file` (after `smtpc_send_batch`, in
  * the message whose result the call returned; 0 after any other call).
  * When the result was
@@ -1026,6 +1071,46 @@ const char *smtpc_rejected_enhanced(const smtpc_client *c, size_t i);
  * As for `smtpc_reply_enhanced`.
  */
 const char *smtpc_rejected_text(const smtpc_client *c, size_t i);
+
+/**
+ * How many recipients the message of the last send went to (after
+ * `smtpc_send_batch`, in the message whose result the call returned; 0
+ * after any other call, and when the message went to nobody). With
+ * LMTP each has its own reply (`smtpc_accepted_code`,
+ * `smtpc_accepted_text`: where it was stored); with SMTP each has the
+ * reply to the end of its transaction.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+size_t smtpc_accepted_count(const smtpc_client *c);
+
+/**
+ * The `i`th recipient the message went to (from 0); NULL when `i` is
+ * out of range.
+ *
+ * # Safety
+ * As for `smtpc_reply_enhanced`.
+ */
+const char *smtpc_accepted_address(const smtpc_client *c, size_t i);
+
+/**
+ * The code of the reply that says the `i`th recipient got the message
+ * (250); 0 when `i` is out of range.
+ *
+ * # Safety
+ * `c` is NULL or a live handle (see `smtpc_client`).
+ */
+int smtpc_accepted_code(const smtpc_client *c, size_t i);
+
+/**
+ * The text of that reply (Dovecot's names the recipient and the
+ * message's id); NULL when `i` is out of range.
+ *
+ * # Safety
+ * As for `smtpc_reply_enhanced`.
+ */
+const char *smtpc_accepted_text(const smtpc_client *c, size_t i);
 
 /**
  * How many messages the last call sent as a batch (`smtpc_send_batch`);

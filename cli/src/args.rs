@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use smtpc::{Mechanism, Proxy, Tls};
+use smtpc::{Mechanism, Protocol, Proxy, Tls};
 
 const AFTER_HELP: &str = "\
 The password for --user comes from the environment variable SMTPC_PASSWORD,
@@ -86,7 +86,8 @@ pub struct Args {
     pub file: Option<PathBuf>,
 
     /// The server and port; IPv6 in brackets: [::1]:2525 [default: localhost]
-    /// The port defaults to 587, 465 with --tls implicit, 25 with --tls none
+    /// The port defaults to 587, 465 with --tls implicit, 25 with --tls none,
+    /// 24 with --protocol lmtp
     #[arg(
         long,
         verbatim_doc_comment,
@@ -96,7 +97,29 @@ pub struct Args {
     )]
     pub server: Option<Server>,
 
-    /// How the connection is protected [default: starttls]
+    /// Connect to this UNIX socket instead of --server (e.g. Dovecot's
+    /// /run/dovecot/lmtp); no TLS there unless --tls asks for it
+    #[arg(
+        long,
+        verbatim_doc_comment,
+        value_name = "PATH",
+        conflicts_with_all = ["server", "proxy", "source_ip"],
+        help_heading = "Connection"
+    )]
+    pub socket: Option<PathBuf>,
+
+    /// The protocol: smtp, or lmtp for a mailbox store (LHLO, a reply per
+    /// recipient; port 24 over TCP) [default: smtp]
+    #[arg(
+        long,
+        value_enum,
+        verbatim_doc_comment,
+        value_name = "PROTOCOL",
+        help_heading = "Connection"
+    )]
+    pub protocol: Option<ProtocolArg>,
+
+    /// How the connection is protected [default: starttls; none with --socket]
     #[arg(long, value_enum, value_name = "MODE", help_heading = "Connection")]
     pub tls: Option<TlsMode>,
 
@@ -251,6 +274,24 @@ impl From<TlsMode> for Tls {
             TlsMode::Starttls => Tls::StartTls,
             TlsMode::Opportunistic => Tls::Opportunistic,
             TlsMode::Implicit => Tls::Implicit,
+        }
+    }
+}
+
+/// `--protocol` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    /// SMTP (RFC 5321)
+    Smtp,
+    /// LMTP (RFC 2033): local delivery to a mailbox store
+    Lmtp,
+}
+
+impl From<ProtocolArg> for Protocol {
+    fn from(p: ProtocolArg) -> Protocol {
+        match p {
+            ProtocolArg::Smtp => Protocol::Smtp,
+            ProtocolArg::Lmtp => Protocol::Lmtp,
         }
     }
 }

@@ -149,6 +149,8 @@ mod tests {
             why: "",
             host: "mail.example.org".into(),
             port: None,
+            socket: None,
+            protocol: crate::args::ProtocolArg::Smtp,
             tls: TlsMode::Starttls,
             ca_file: None,
             helo: None,

@@ -30,7 +30,9 @@ use std::time::Instant;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use smtpc::{Body, Client, Delivery, Envelope, Error, MessageFile, Proxy, DEFAULT_CONNECT_TIMEOUT};
+use smtpc::{
+    Body, Client, Delivery, Envelope, Error, MessageFile, Protocol, Proxy, DEFAULT_CONNECT_TIMEOUT,
+};
 
 use args::Args;
 use config::{Chosen, Config, PasswordSource, Problem};
@@ -214,7 +216,12 @@ fn deliver(
     how: How,
 ) -> Exit {
     let connected = Arc::new(AtomicBool::new(false));
-    let mut builder = Client::builder(settings.host.as_str())
+    let builder = match &settings.socket {
+        Some(path) => Client::builder_unix(path),
+        None => Client::builder(settings.host.as_str()),
+    };
+    let mut builder = builder
+        .protocol(settings.protocol())
         .tls(settings.tls.into())
         .transcript(trace::hook(settings.trace, connected.clone()));
     // Without --timeout, the library's per-phase defaults (RFC 5321 4.5.3.2).
@@ -303,8 +310,9 @@ fn deliver(
         Message::Stream(input) => client.send_and_quit(&envelope, input),
         Message::File(file) => client.send_message_and_quit(&envelope, &*file),
     };
+    let per_recipient = settings.protocol() == Protocol::Lmtp;
     let exit = match &result {
-        Ok(delivery) => delivered(delivery, how.quiet),
+        Ok(delivery) => delivered(delivery, how.quiet, per_recipient),
         Err(e) => {
             let cx = Context {
                 connected: true,
@@ -437,8 +445,14 @@ fn open_message(file: Option<&Path>) -> Result<Message, String> {
 
 /// The message was accepted for at least one recipient: the final reply on
 /// standard output, each refused recipient on standard error.
-fn delivered(delivery: &Delivery, quiet: bool) -> Exit {
-    if !quiet {
+fn delivered(delivery: &Delivery, quiet: bool, per_recipient: bool) -> Exit {
+    if quiet {
+    } else if per_recipient {
+        // LMTP: each recipient's own reply (where it was stored).
+        for (recipient, reply) in delivery.recipient_replies() {
+            out(format!("<{recipient}>: {reply}"));
+        }
+    } else {
         // One reply per transaction (several when the server took only
         // so many recipients at a time), each with its queue id.
         for (reply, _) in delivery.transactions() {
@@ -478,7 +492,7 @@ fn failed(error: &Error, cx: Context) -> Exit {
         }
         Error::PartlySent { delivery, error } => {
             // What went where first, then what stopped the rest.
-            delivered(delivery, false);
+            delivered(delivery, false, false);
             say(error);
         }
         e => say(e),

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use smtpc::{Client, Mechanism, Proxy};
+use smtpc::{Client, Mechanism, Protocol, Proxy};
 
-use crate::args::{Args, TlsMode};
+use crate::args::{Args, ProtocolArg, TlsMode};
 use crate::config::{self, Chosen, PasswordSource, Problem};
 use crate::exit::Exit;
 
@@ -25,8 +25,11 @@ pub struct Settings {
     pub account: Option<String>,
     pub why: &'static str,
     pub host: String,
-    /// `None`: the TLS mode's port.
+    /// `None`: the TLS mode's port (LMTP's, 24, with LMTP).
     pub port: Option<u16>,
+    /// A UNIX socket instead of `host:port`.
+    pub socket: Option<PathBuf>,
+    pub protocol: ProtocolArg,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
     pub helo: Option<String>,
@@ -61,6 +64,11 @@ impl Settings {
                 file.host.unwrap_or_else(|| DEFAULT_HOST.to_owned()),
                 file.port,
             ),
+        };
+        // --server replaces the file's socket, and --socket its server.
+        let socket = match &args.server {
+            Some(_) => None,
+            None => args.socket.clone().or(file.socket.clone()),
         };
         let user = args.user.clone().or(file.user);
         let password = if let Some(path) = &args.password_file {
@@ -102,7 +110,13 @@ impl Settings {
             why: chosen.why,
             host,
             port,
-            tls: args.tls.or(file.tls).unwrap_or(TlsMode::Starttls),
+            protocol: args.protocol.or(file.protocol).unwrap_or(ProtocolArg::Smtp),
+            // A UNIX socket is local: no TLS unless asked for.
+            tls: args.tls.or(file.tls).unwrap_or(match socket {
+                Some(_) => TlsMode::None,
+                None => TlsMode::Starttls,
+            }),
+            socket,
             ca_file: args.ca_file.clone().or(file.ca_file),
             helo: args.helo.clone().or(file.helo),
             timeout: args.timeout.or(file.timeout),
@@ -125,14 +139,23 @@ impl Settings {
         self.port.unwrap_or_else(|| {
             Client::builder(self.host.as_str())
                 .tls(self.tls.into())
+                .protocol(self.protocol.into())
                 .config()
                 .port()
         })
     }
 
-    /// `host:port`, as a log shows it.
+    /// `host:port` (or `unix:PATH`), as a log shows it.
     pub fn server(&self) -> String {
-        format!("{}:{}", self.host, self.port())
+        match &self.socket {
+            Some(path) => format!("unix:{}", path.display()),
+            None => format!("{}:{}", self.host, self.port()),
+        }
+    }
+
+    /// The protocol spoken.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol.into()
     }
 
     /// The settings as a configuration file would say them, for
@@ -155,8 +178,16 @@ impl Settings {
         let mut line = |key: &str, value: String| {
             let _ = writeln!(out, "{key} = {value}");
         };
-        line("server", quote(&self.host));
-        line("port", self.port().to_string());
+        match &self.socket {
+            Some(p) => line("socket", path(p)),
+            None => {
+                line("server", quote(&self.host));
+                line("port", self.port().to_string());
+            }
+        }
+        if self.protocol != ProtocolArg::Smtp {
+            line("protocol", quote(self.protocol().name()));
+        }
         let tls = format!("{:?}", self.tls).to_lowercase();
         line("tls", quote(&tls));
         if let Some(p) = &self.ca_file {

@@ -74,7 +74,8 @@ pub unsafe extern "C" fn smtpc_queue_id(c: *const smtpc_client) -> *const c_char
     ffi_boundary! { c or null() => |h| ptr(h.outcome.queue_id.as_ref()) }
 }
 
-/// How many recipients the server refused in the last `smtpc_send`,
+/// How many recipients the server refused (at RCPT, or with LMTP after
+/// the message) in the last `smtpc_send`,
 /// `smtpc_send_stream` or `smtpc_send_file` (after `smtpc_send_batch`, in
 /// the message whose result the call returned; 0 after any other call).
 /// When the result was
@@ -156,6 +157,50 @@ pub unsafe extern "C" fn smtpc_rejected_enhanced(
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_rejected_text(c: *const smtpc_client, i: usize) -> *const c_char {
     ffi_boundary! { c or null() => |h| ptr(h.outcome.rejected.get(i).map(|r| &r.reply.text)) }
+}
+
+/// How many recipients the message of the last send went to (after
+/// `smtpc_send_batch`, in the message whose result the call returned; 0
+/// after any other call, and when the message went to nobody). With
+/// LMTP each has its own reply (`smtpc_accepted_code`,
+/// `smtpc_accepted_text`: where it was stored); with SMTP each has the
+/// reply to the end of its transaction.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_accepted_count(c: *const smtpc_client) -> usize {
+    ffi_boundary! { c or 0 => |h| h.outcome.accepted.len() }
+}
+
+/// The `i`th recipient the message went to (from 0); NULL when `i` is
+/// out of range.
+///
+/// # Safety
+/// As for `smtpc_reply_enhanced`.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_accepted_address(c: *const smtpc_client, i: usize) -> *const c_char {
+    ffi_boundary! { c or null() => |h| ptr(h.outcome.accepted.get(i).map(|r| &r.address)) }
+}
+
+/// The code of the reply that says the `i`th recipient got the message
+/// (250); 0 when `i` is out of range.
+///
+/// # Safety
+/// `c` is NULL or a live handle (see `smtpc_client`).
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_accepted_code(c: *const smtpc_client, i: usize) -> c_int {
+    ffi_boundary! { c or 0 => |h| h.outcome.accepted.get(i).map_or(0, |r| r.reply.code) }
+}
+
+/// The text of that reply (Dovecot's names the recipient and the
+/// message's id); NULL when `i` is out of range.
+///
+/// # Safety
+/// As for `smtpc_reply_enhanced`.
+#[no_mangle]
+pub unsafe extern "C" fn smtpc_accepted_text(c: *const smtpc_client, i: usize) -> *const c_char {
+    ffi_boundary! { c or null() => |h| ptr(h.outcome.accepted.get(i).map(|r| &r.reply.text)) }
 }
 
 /// How many messages the last call sent as a batch (`smtpc_send_batch`);

@@ -129,8 +129,10 @@ impl smtpc_client {
     /// A builder with the options set so far.
     pub(crate) fn builder(&self) -> Result<ClientBuilder, Fail> {
         // Said here, in C's terms, rather than by the builder.
-        if self.config.host().is_empty() {
-            return Err(Fail::invalid("no server: call smtpc_set_server first"));
+        if self.config.host().is_empty() && self.config.unix_socket().is_none() {
+            return Err(Fail::invalid(
+                "no server: call smtpc_set_server (or smtpc_set_unix_socket) first",
+            ));
         }
         let builder = ClientBuilder::from(self.config.clone()).with_canceller(&self.canceller);
         Ok(match self.transcript {

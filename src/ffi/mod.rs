@@ -54,6 +54,8 @@ mod options;
 
 mod reach;
 
+mod local;
+
 mod actions;
 
 mod accessors;

@@ -72,7 +72,7 @@ pub(super) fn set(
 /// The server to connect to: a host name, an IPv4 address, or an IPv6
 /// address with or without brackets. `port` 0 means the default, which
 /// follows the TLS mode (`smtpc_set_tls`): 587 for STARTTLS, 465 for
-/// implicit TLS, 25 without TLS.
+/// implicit TLS, 25 without TLS; 24 for LMTP (`smtpc_set_protocol`).
 ///
 /// # Safety
 /// `c` is NULL or a live handle; `host` is NULL or a NUL-terminated string.

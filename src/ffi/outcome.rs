@@ -29,9 +29,9 @@ impl CReply {
     }
 }
 
-/// A refused recipient as C sees it.
+/// A recipient with its reply as C sees it: refused, or (LMTP) stored.
 #[derive(Clone)]
-pub(crate) struct Refused {
+pub(crate) struct ForRecipient {
     pub(crate) address: CString,
     pub(crate) reply: CReply,
 }
@@ -43,7 +43,10 @@ pub(crate) struct Outcome {
     /// "" after a success.
     pub(crate) error: CString,
     pub(crate) queue_id: Option<CString>,
-    pub(crate) rejected: Vec<Refused>,
+    pub(crate) rejected: Vec<ForRecipient>,
+    /// The recipients the message went to, each with its reply (its own
+    /// with LMTP; its transaction's with SMTP).
+    pub(crate) accepted: Vec<ForRecipient>,
     /// Recipients of unknown outcome (a later transaction of the message
     /// broke after its end was sent).
     pub(crate) unknown: Vec<CString>,
@@ -157,6 +160,13 @@ impl Outcome {
         self.set_reply(&delivery.reply);
         self.set_rejected(&delivery.rejected);
         self.unknown = delivery.unknown.iter().map(|a| c_string(a)).collect();
+        self.accepted = delivery
+            .recipient_replies()
+            .map(|(to, reply)| ForRecipient {
+                address: c_string(to),
+                reply: CReply::of(reply),
+            })
+            .collect();
     }
 
     fn set_reply(&mut self, reply: &Reply) {
@@ -167,7 +177,7 @@ impl Outcome {
     fn set_rejected(&mut self, list: &[Rejection]) {
         self.rejected = list
             .iter()
-            .map(|r| Refused {
+            .map(|r| ForRecipient {
                 address: c_string(&r.recipient),
                 reply: CReply::of(&r.reply),
             })

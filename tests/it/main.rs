@@ -12,6 +12,7 @@ mod auth;
 mod c_api;
 mod c_credentials;
 mod c_header;
+mod c_lmtp;
 mod delivery;
 mod exchange;
 mod hostile;

@@ -33,7 +33,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use smtpc::Mechanism;
 
-use crate::args::TlsMode;
+use crate::args::{ProtocolArg, TlsMode};
 use crate::exit::Exit;
 
 pub use pattern::{is_address, matches};
@@ -100,6 +100,8 @@ pub enum PasswordSource {
 pub struct Layer {
     pub host: Option<String>,
     pub port: Option<u16>,
+    pub socket: Option<PathBuf>,
+    pub protocol: Option<ProtocolArg>,
     pub tls: Option<TlsMode>,
     pub ca_file: Option<PathBuf>,
     pub helo: Option<String>,
@@ -114,9 +116,14 @@ pub struct Layer {
 impl Layer {
     /// This layer's values, and `base`'s where this one has none.
     fn over(&self, base: &Layer) -> Layer {
+        // A server or a socket here replaces both of the base's.
+        let here = self.host.is_some() || self.socket.is_some();
+        let from = if here { self } else { base };
         Layer {
-            host: self.host.clone().or_else(|| base.host.clone()),
+            host: from.host.clone(),
             port: self.port.or(base.port),
+            socket: from.socket.clone(),
+            protocol: self.protocol.or(base.protocol),
             tls: self.tls.or(base.tls),
             ca_file: self.ca_file.clone().or_else(|| base.ca_file.clone()),
             helo: self.helo.clone().or_else(|| base.helo.clone()),

@@ -8,7 +8,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::{home, Layer, PasswordSource, Problem, Secret};
-use crate::args::{self, TlsMode};
+use crate::args::{self, ProtocolArg, TlsMode};
 
 /// One table as written: `[defaults]` or `[account.NAME]`.
 #[derive(Debug, Default, Deserialize)]
@@ -16,6 +16,8 @@ use crate::args::{self, TlsMode};
 pub(super) struct Table {
     pub(super) server: Option<String>,
     pub(super) port: Option<u16>,
+    pub(super) socket: Option<PathBuf>,
+    pub(super) protocol: Option<String>,
     pub(super) tls: Option<String>,
     pub(super) ca_file: Option<PathBuf>,
     pub(super) helo: Option<String>,
@@ -93,6 +95,16 @@ pub(super) fn check(t: &Table, label: &str, dir: &Path) -> Result<Layer, Problem
         ),
         None => None,
     };
+    let protocol = match &t.protocol {
+        Some(name) => Some(
+            <ProtocolArg as clap::ValueEnum>::from_str(name, true)
+                .map_err(|_| bad("protocol", format!("{name:?} is not one of smtp, lmtp")))?,
+        ),
+        None => None,
+    };
+    if t.socket.is_some() && t.server.is_some() {
+        return Err(bad("socket", "give one of server and socket".into()));
+    }
     let auth = match &t.auth {
         Some(name) => Some(args::parse_mechanism(name).map_err(|e| bad("auth", e))?),
         None => None,
@@ -132,6 +144,8 @@ pub(super) fn check(t: &Table, label: &str, dir: &Path) -> Result<Layer, Problem
     Ok(Layer {
         host,
         port,
+        socket: t.socket.as_ref().map(|p| resolve(p, dir)),
+        protocol,
         tls,
         ca_file: t.ca_file.as_ref().map(|p| resolve(p, dir)),
         helo: t.helo.clone(),
