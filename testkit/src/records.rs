@@ -38,7 +38,10 @@ impl Records {
         // Large enough for a client's write of a small group and message.
         let _ = client.set_send_buffer_size(RECORD);
         let _ = server.set_recv_buffer_size(RECORD);
-        (Records { socket: server }, TcpStream::from(OwnedFd::from(client)))
+        (
+            Records { socket: server },
+            TcpStream::from(OwnedFd::from(client)),
+        )
     }
 
     /// The client's next write, whole; `None` once the client closed its
