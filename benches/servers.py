@@ -85,7 +85,7 @@ class Server:
     def start(self):
         if self.name == "aiosmtpd":
             self.proc = subprocess.Popen(
-                [sys.executable, self.script, "--port", str(self.port), "--max-seconds", "1800",
+                ["/usr/bin/python3", self.script, "--port", str(self.port), "--max-seconds", "1800",
                  "--save-dir", self.dir],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:
@@ -169,6 +169,9 @@ def run_server(srv, a, msg_crlf, msg_lf, pwfile):
                   "--data", f"@{msg_crlf}", "--pipeline", "-tls", "--tls-ca-path", srv.ca, "--tls-verify",
                   "-a", "PLAIN", "-au", srv.user, "-ap", "bench"],
     }
+    if a.base_cli:
+        plain["smtpc (base)"] = [a.base_cli] + plain["smtpc"][1:]
+        tls["smtpc (base)"] = [a.base_cli] + tls["smtpc"][1:]
     out = {"oneshot": {}, "tls": {}, "batch": {}, "errors": []}
     # Sender checks against smtp-source's own sender on the private servers are off: all local.
     for label, cases, rounds in (("oneshot", plain, a.oneshot), ("tls", tls, a.tls)):
@@ -190,6 +193,9 @@ def run_server(srv, a, msg_crlf, msg_lf, pwfile):
         "smtp-source -d": ["/usr/sbin/smtp-source", "-s", "1", "-m", str(a.batch), "-d", "-F", msg_lf,
                            "-M", "client.bench.test", "-f", "a@bench.test", "-t", to, f"127.0.0.1:{port}"],
     }
+    if a.base_bench:
+        batch["pipelined (base)"] = [a.base_bench] + batch["pipelined"][1:]
+        batch["one-at-a-time (base)"] = [a.base_bench] + batch["one-at-a-time"][1:]
     for k, cmd in batch.items():
         rates, counts = [], []
         for _ in range(a.batch_runs):
@@ -236,6 +242,8 @@ def main():
     ap.add_argument("--servers-dir", default=os.environ.get("SMTPC_SERVERS_DIR"))
     ap.add_argument("--cli", required=True)
     ap.add_argument("--bench", required=True)
+    ap.add_argument("--base-cli", help="another build of the tool, measured alongside (e.g. main's)")
+    ap.add_argument("--base-bench", help="another build of examples/bench, measured alongside")
     ap.add_argument("--only", default="postfix,exim,sendmail,opensmtpd,aiosmtpd")
     ap.add_argument("--base-port", type=int, default=2700)
     ap.add_argument("--oneshot", type=int, default=30)
@@ -246,6 +254,8 @@ def main():
     if not a.servers_dir:
         ap.error("--servers-dir (or SMTPC_SERVERS_DIR) is required")
     a.cli, a.bench = os.path.abspath(a.cli), os.path.abspath(a.bench)
+    a.base_cli = a.base_cli and os.path.abspath(a.base_cli)
+    a.base_bench = a.base_bench and os.path.abspath(a.base_bench)
     offsets = {"postfix": 27, "exim": 40, "sendmail": 50, "opensmtpd": 60, "aiosmtpd": 87}
     work = tempfile.mkdtemp(prefix="smtpc-servers-bench-")
     body = ("Subject: bench\r\nFrom: a@bench.test\r\nTo: x@bench.test\r\n\r\n"
@@ -271,20 +281,28 @@ def main():
         finally:
             srv.stop()
         print(results[name].get("errors") or results[name].get("failed") or "ok", file=sys.stderr, flush=True)
-    print(f"\n1 KiB messages; one-shot: median / p90 / max ms (runs slower than the fastest + {SLOW_MS:.0f} ms); "
-          f"batches of {a.batch}: msgs/s (messages stored)\n")
-    print("| server | one-shot plain: smtpc | smtp-source -m 1 | swaks | STARTTLS+AUTH: smtpc | swaks "
-          "| batch: pipelined | one-at-a-time | smtp-source -d |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"\n1 KiB messages. One-shot: ms from process start to exit, median / p90 / max, "
+          f"and runs slower than the fastest + {SLOW_MS:.0f} ms.\n")
+    print("| server | series | client | median ms | p90 ms | max ms | slow runs |")
+    print("|---|---|---|---:|---:|---:|---:|")
     for name, r in results.items():
         if "failed" in r:
-            print(f"| {name} | failed: {r['failed']} |||||||")
+            print(f"| {name} | failed: {r['failed']} | | | | | |")
             continue
-        b = r["batch"]
-        cell = lambda k: ", ".join(f"{x:.0f}" for x in b[k]["rates"]) + f" ({'/'.join(map(str, b[k]['stored']))})" if b[k]["rates"] else f"failed ({'/'.join(map(str, b[k]['stored']))})"
-        print(f"| {name} | {fmt(r['oneshot'].get('smtpc'))} | {fmt(r['oneshot'].get('smtp-source'))} | "
-              f"{fmt(r['oneshot'].get('swaks'))} | {fmt(r['tls'].get('smtpc'))} | {fmt(r['tls'].get('swaks'))} | "
-              f"{cell('pipelined')} | {cell('one-at-a-time')} | {cell('smtp-source -d')} |")
+        for label, series in (("plain", "oneshot"), ("STARTTLS+AUTH", "tls")):
+            for k, st in r[series].items():
+                if st:
+                    print(f"| {name} | {label} | {k} | {st['median']:.1f} | {st['p90']:.1f} | {st['max']:.1f} | "
+                          f"{st['slow']} of {st['n']} |")
+                else:
+                    print(f"| {name} | {label} | {k} | failed | | | |")
+    print(f"\nBatches of {a.batch} over one session: msgs/s (messages the server stored).\n")
+    print("| server | client | msgs/s | stored |")
+    print("|---|---|---:|---:|")
+    for name, r in results.items():
+        for k, b in r.get("batch", {}).items():
+            rates = ", ".join(f"{x:.0f}" for x in b["rates"]) or "failed"
+            print(f"| {name} | {k} | {rates} | {', '.join(map(str, b['stored']))} |")
     print()
     for name, r in results.items():
         if "failed" not in r:
