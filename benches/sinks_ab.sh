@@ -7,6 +7,8 @@
 #
 #   benches/sinks_ab.sh BASE_BENCH NEW_BENCH      RUNS=7 N=2000 PORT=2731 FPORT=2735 FASTSINK=...
 #
+# The sinks run on CPU 0 and the clients on CPU 1 (unpinned runs are
+# bimodal on a small VM); PIN=same puts the clients on CPU 0 too.
 # Needs root (smtp-sink -u nobody). Not run by cargo test.
 set -eu
 BASE=$1; NEW=$2
@@ -18,11 +20,12 @@ W=$(mktemp -d)
 tr -d '\r' < "$W/m.eml" > "$W/m.lf"
 PIDS=
 trap 'for p in $PIDS; do kill $p 2>/dev/null || true; done; rm -rf "$W"' EXIT
-timeout 1200 /usr/sbin/smtp-sink -u nobody -h sink.test 127.0.0.1:$PORT 1024 & PIDS="$PIDS $!"
-[[ -n $FASTSINK ]] && { timeout 1200 "$FASTSINK" --port $FPORT --max-seconds 1200 >/dev/null & PIDS="$PIDS $!"; }
+CCPU=1; [[ ${PIN:-split} == same ]] && CCPU=0
+timeout 1200 taskset -c 0 /usr/sbin/smtp-sink -u nobody -h sink.test 127.0.0.1:$PORT 1024 & PIDS="$PIDS $!"
+[[ -n $FASTSINK ]] && { timeout 1200 taskset -c 0 "$FASTSINK" --port $FPORT --max-seconds 1200 >/dev/null & PIDS="$PIDS $!"; }
 sleep 1
 rate() {  # rate CMD...: msgs/s from wall time
-  local s e; s=$(date +%s.%N); "$@" >/dev/null || { echo fail; return; }; e=$(date +%s.%N)
+  local s e; s=$(date +%s.%N); taskset -c $CCPU "$@" >/dev/null || { echo fail; return; }; e=$(date +%s.%N)
   echo "$N / ($e - $s)" | bc -l | xargs printf '%.0f\n'
 }
 med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
