@@ -2,7 +2,7 @@
 //! `SOCK_SEQPACKET` socket pair, the client's end carried as a
 //! `TcpStream` (the client's socket calls serve it; the TCP-only ones
 //! fail, as they do over any UNIX socket). Each `write` or `send` of the
-//! client is one record, read whole by [`Records::next`], and a
+//! client is one record, read whole by [`Records::next_write`], and a
 //! `shutdown(SHUT_WR)` of the client's is seen as the end (`None`), so a
 //! test can pin how many writes a group of commands took and that QUIT
 //! was followed by a half-close.
@@ -46,7 +46,7 @@ impl Records {
 
     /// The client's next write, whole; `None` once the client closed its
     /// side; an error after `LIFETIME` without either.
-    pub fn next(&mut self) -> io::Result<Option<Vec<u8>>> {
+    pub fn next_write(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut buf = vec![0u8; RECORD];
         let n = (&self.socket).read(&mut buf)?;
         if n == 0 {

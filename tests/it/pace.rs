@@ -38,7 +38,7 @@ fn over(socket: TcpStream) -> Client {
 
 /// The client's next write as text, or `<end>` when it closed its side.
 fn next(r: &mut Records) -> String {
-    match r.next() {
+    match r.next_write() {
         Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
         Ok(None) => "<end>".into(),
         Err(e) => format!("<no write: {e}>"),
