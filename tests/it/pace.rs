@@ -85,7 +85,7 @@ fn a_small_message_leaves_with_its_commands_and_quit_in_one_write_then_a_half_cl
         let delivered = match kind {
             "bytes" => c.send_and_quit(&env(), MSG),
             "prepared" => c.send_message_and_quit(&env(), Message::new(MSG)),
-            _ => c.send_message_and_quit(&env(), &MessageFile::open(&path).unwrap()),
+            _ => c.send_message_and_quit(&env(), MessageFile::open(&path).unwrap()),
         };
         let seen = server.join().unwrap();
         assert_eq!(delivered.unwrap().queue_id(), Some("Q1"), "{kind}");
