@@ -169,6 +169,15 @@ typedef enum {
      * name and password, or is not a SOCKS5 proxy.
      */
     SMTPC_PROXY = 16,
+    /**
+     * A call on this handle is in progress: this call was made from
+     * inside one of its callbacks (transcript, read, credentials), or,
+     * against the rules, from another thread. Nothing was done and the
+     * handle's outcome is unchanged; the call in progress is not
+     * affected. (`smtpc_cancel` is the one function meant for that
+     * moment.)
+     */
+    SMTPC_BUSY = 17,
 } smtpc_result;
 
 /**
@@ -303,6 +312,20 @@ typedef enum {
  * parallel. The one exception is `smtpc_cancel`, which any thread may
  * call at any time while the handle is not being freed.
  *
+ * Callbacks (transcript, read, credentials) run during a call on the
+ * handle, on the calling thread. From inside one, a call on the same
+ * handle does nothing and does not disturb the call in progress:
+ * actions and setters (and `smtpc_client_reset`) return `SMTPC_BUSY`;
+ * accessors return what they return for a NULL handle (0, NULL, false,
+ * "" from `smtpc_reply_text`; `smtpc_batch_result` gives `SMTPC_BUSY`
+ * and `smtpc_error_message` a static text that says the handle is
+ * busy); `smtpc_client_free` is deferred until the call returns;
+ * `smtpc_cancel` works. Other handles may be used freely. A callback
+ * must return to smtpc: it must not `longjmp` out of it, nor let a C++
+ * exception (or any other unwinding) pass through smtpc's frames,
+ * which would leave the handle taken and its memory in an unknown
+ * state.
+ *
  * Strings: every `const char *` argument is a NUL-terminated UTF-8
  * string that smtpc only reads during the call (it keeps copies). Every
  * string smtpc returns belongs to the handle and stays valid until the
@@ -397,7 +420,14 @@ smtpc_client *smtpc_client_new(void);
 /**
  * Frees a handle and everything it owns (strings returned by accessors
  * included). An open session is ended with QUIT, without waiting for the
- * reply. NULL is a no-op. The handle must not be used afterwards.
+ * reply; the transcript callback, if one is set, sees that QUIT, so its
+ * `user_data` must still be valid here. NULL is a no-op. The handle must
+ * not be used afterwards.
+ *
+ * Called from a callback (transcript, read or credentials) during a call
+ * on the same handle, the free is deferred: the handle is freed when
+ * that call returns, after it recorded its result, which it returns as
+ * usual; neither the handle nor its strings may be used after that.
  *
  * # Safety
  * `c` is NULL or a handle from `smtpc_client_new` that was not freed yet.
@@ -983,7 +1013,8 @@ const char *smtpc_reply_text(const smtpc_client *c);
 /**
  * What went wrong in the last call, naming what was being done (e.g.
  * "RCPT TO:<b@example.org>: 550 5.1.1 No such user"); "" after a call
- * that returned `SMTPC_OK`. Never NULL.
+ * that returned `SMTPC_OK`. Never NULL: for a NULL handle, or from a
+ * callback during a call on the handle, a static text that says so.
  *
  * # Safety
  * As for `smtpc_reply_enhanced`.
@@ -1124,7 +1155,8 @@ size_t smtpc_batch_count(const smtpc_client *c);
 /**
  * The result of the `i`th message (from 0) of the last batch, as
  * `smtpc_send` would have returned it for that message alone;
- * `SMTPC_INVALID_ARGUMENT` when `i` is out of range.
+ * `SMTPC_INVALID_ARGUMENT` when `i` is out of range; `SMTPC_BUSY`
+ * from a callback during a call on the handle.
  *
  * # Safety
  * `c` is NULL or a live handle (see `smtpc_client`).

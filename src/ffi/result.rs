@@ -88,6 +88,13 @@ pub enum smtpc_result {
     /// message gives its reply code and what it means), refused the user
     /// name and password, or is not a SOCKS5 proxy.
     SMTPC_PROXY = 16,
+    /// A call on this handle is in progress: this call was made from
+    /// inside one of its callbacks (transcript, read, credentials), or,
+    /// against the rules, from another thread. Nothing was done and the
+    /// handle's outcome is unchanged; the call in progress is not
+    /// affected. (`smtpc_cancel` is the one function meant for that
+    /// moment.)
+    SMTPC_BUSY = 17,
 }
 
 use smtpc_result::*;
@@ -112,6 +119,7 @@ c_enum! {
         SMTPC_CANCELLED => c"cancelled",
         SMTPC_UNKNOWN_HOST => c"unknown host",
         SMTPC_PROXY => c"proxy refused",
+        SMTPC_BUSY => c"busy: a call on this handle is in progress",
     }
 }
 
