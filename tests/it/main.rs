@@ -13,6 +13,7 @@ mod c_api;
 mod c_credentials;
 mod c_header;
 mod c_lmtp;
+mod c_reentry;
 mod delivery;
 mod exchange;
 mod hostile;
