@@ -88,3 +88,6 @@ pub extern "C" fn smtpc_result_str(result: c_int) -> *const c_char {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_reentry;

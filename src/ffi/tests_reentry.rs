@@ -1,0 +1,256 @@
+//! Calls into a handle from inside its own callbacks, over an in-memory
+//! server (no sockets, so that these run under miri too:
+//! `cargo +nightly miri test --lib ffi::tests_reentry`). The same from C,
+//! under valgrind and ASan: tests/it/c_reentry.rs.
+
+use std::ffi::{c_char, c_void, CStr};
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex};
+
+use super::accessors::*;
+use super::actions::*;
+use super::callbacks::smtpc_direction;
+use super::handle::*;
+use super::options::*;
+use super::result::smtpc_result::*;
+use super::result::Done;
+
+/// A server in memory: hands out `replies` as they are asked for, keeps
+/// what the client wrote.
+struct Script {
+    replies: io::Cursor<Vec<u8>>,
+    sent: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Read for Script {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.replies.read(buf)
+    }
+}
+
+impl Write for Script {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sent.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a callback does when it calls back, and what it found.
+#[derive(Default)]
+struct Nested {
+    c: *mut smtpc_client,
+    /// Calls back only while set (not during the set-up).
+    armed: bool,
+    /// Frees the handle instead of calling the others.
+    free: bool,
+    /// What each nested call returned, in order.
+    seen: Vec<String>,
+}
+
+impl Nested {
+    /// The nested calls: an accessor, a setter, an action (or a free).
+    fn call_back(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let c = self.c;
+        // SAFETY: `c` is the live handle whose call runs this callback;
+        // each function is made for being called at this point.
+        unsafe {
+            if self.free {
+                smtpc_client_free(c);
+                self.seen.push("freed".into());
+                return;
+            }
+            let error = CStr::from_ptr(smtpc_error_message(c)).to_str().unwrap();
+            self.seen.push(format!(
+                "code {} error {error:?} connected {} batch {:?} server {:?} noop {:?} reset {:?}",
+                smtpc_reply_code(c),
+                smtpc_is_connected(c),
+                smtpc_batch_result(c, 0),
+                smtpc_set_server(c, c"192.0.2.1".as_ptr(), 2),
+                smtpc_noop(c),
+                smtpc_client_reset(c),
+            ));
+        }
+    }
+}
+
+const BUSY_SEEN: &str = "code 0 error \"a call on this handle is in progress\" connected false \
+                         batch SMTPC_BUSY server SMTPC_BUSY noop SMTPC_BUSY reset SMTPC_BUSY";
+
+unsafe extern "C" fn transcript(_: smtpc_direction, line: *const c_char, data: *mut c_void) {
+    // SAFETY: the tests pass a live `Nested` as user data, and `line` is a
+    // NUL-terminated string for the call.
+    let (nested, line) = unsafe { (&mut *data.cast::<Nested>(), CStr::from_ptr(line)) };
+    if line.to_bytes().starts_with(b"RCPT") || line.to_bytes().starts_with(b"QUIT") {
+        nested.call_back();
+    }
+}
+
+unsafe extern "C" fn read(buf: *mut c_void, len: usize, data: *mut c_void) -> isize {
+    // SAFETY: the tests pass a live `Nested` as user data.
+    let nested = unsafe { &mut *data.cast::<Nested>() };
+    let first = nested.armed;
+    nested.call_back();
+    nested.armed = false;
+    if !first {
+        return 0;
+    }
+    let body = b"Subject: x\r\n\r\nuntouched\r\n";
+    let n = body.len().min(len);
+    // SAFETY: smtpc hands `len` writable bytes at `buf`.
+    unsafe { std::ptr::copy_nonoverlapping(body.as_ptr(), buf.cast(), n) };
+    n as isize
+}
+
+/// A handle with a session over [`Script`] that answers `replies` (after
+/// the greeting and EHLO), its transcript going to `nested`; and what the
+/// client sends.
+fn session(replies: &str, nested: &mut Nested) -> Arc<Mutex<Vec<u8>>> {
+    let c = smtpc_client_new();
+    nested.c = c;
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let script = Script {
+        replies: io::Cursor::new(format!("220 hi\r\n250 hello\r\n{replies}").into_bytes()),
+        sent: sent.clone(),
+    };
+    let data = (nested as *mut Nested).cast::<c_void>();
+    // SAFETY: a live handle, no call in progress; `nested` outlives it.
+    unsafe {
+        assert_eq!(smtpc_set_server(c, c"test".as_ptr(), 25), SMTPC_OK);
+        assert_eq!(smtpc_set_tls(c, smtpc_tls::SMTPC_TLS_NONE as _), SMTPC_OK);
+        assert_eq!(smtpc_set_transcript(c, Some(transcript), data), SMTPC_OK);
+        let h = &mut *c;
+        let client = h.builder().unwrap().connect_stream(script).unwrap();
+        h.session = Some(client);
+    }
+    sent
+}
+
+fn sent_text(sent: &Mutex<Vec<u8>>) -> String {
+    String::from_utf8(sent.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn calls_from_the_transcript_are_busy_and_the_refusal_stays_the_result() {
+    let mut nested = Nested::default();
+    let sent = session("250 ok\r\n550 5.1.1 no such user\r\n221 bye\r\n", &mut nested);
+    let c = nested.c;
+    // SAFETY: a live handle, used on this thread only.
+    unsafe {
+        assert_eq!(smtpc_mail(c, c"a@x".as_ptr()), SMTPC_OK);
+        nested.armed = true;
+        assert_eq!(smtpc_rcpt(c, c"nobody@y".as_ptr()), SMTPC_PERMANENT);
+        nested.armed = false;
+        assert_eq!(smtpc_reply_code(c), 550);
+        // The setter changed nothing: the server is still "test".
+        assert_eq!((*c).config.host(), "test");
+        assert_eq!(smtpc_quit(c), SMTPC_OK);
+        smtpc_client_free(c);
+    }
+    assert_eq!(nested.seen, [BUSY_SEEN]);
+    assert_eq!(
+        sent_text(&sent),
+        "EHLO [127.0.0.1]\r\nMAIL FROM:<a@x>\r\nRCPT TO:<nobody@y>\r\nQUIT\r\n"
+            .replace("[127.0.0.1]", &helo(&sent))
+    );
+}
+
+/// The HELO name the session gave (a stream smtpc did not open has no
+/// local address to make it from).
+fn helo(sent: &Mutex<Vec<u8>>) -> String {
+    let text = sent_text(sent);
+    text.lines().next().unwrap()["EHLO ".len()..].to_owned()
+}
+
+#[test]
+fn a_free_from_the_transcript_waits_for_the_call_to_end() {
+    let mut nested = Nested {
+        free: true,
+        ..Nested::default()
+    };
+    let sent = session("250 ok\r\n550 5.1.1 no such user\r\n221 bye\r\n", &mut nested);
+    let c = nested.c;
+    // SAFETY: a live handle until the RCPT returns; not used afterwards.
+    unsafe {
+        assert_eq!(smtpc_mail(c, c"a@x".as_ptr()), SMTPC_OK);
+        nested.armed = true;
+        // The callback frees at RCPT, and again at the QUIT of the free
+        // itself: both only once the call is over, and once.
+        assert_eq!(smtpc_rcpt(c, c"nobody@y".as_ptr()), SMTPC_PERMANENT);
+    }
+    assert_eq!(nested.seen, ["freed", "freed"]);
+    assert!(sent_text(&sent).ends_with("RCPT TO:<nobody@y>\r\nQUIT\r\n"));
+}
+
+#[test]
+fn calls_from_the_transcript_of_free_itself_are_busy() {
+    let mut nested = Nested::default();
+    let sent = session("221 bye\r\n", &mut nested);
+    nested.armed = true;
+    // SAFETY: a live handle, freed once (the QUIT's transcript calls back
+    // into it while it is being freed).
+    unsafe { smtpc_client_free(nested.c) };
+    assert_eq!(nested.seen, [BUSY_SEEN]);
+    assert!(sent_text(&sent).ends_with("QUIT\r\n"));
+}
+
+#[test]
+fn calls_from_the_read_callback_stay_out_of_the_message() {
+    for free in [false, true] {
+        let mut nested = Nested {
+            free,
+            ..Nested::default()
+        };
+        let replies = "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n";
+        let sent = session(replies, &mut nested);
+        let c = nested.c;
+        let data = (&raw mut nested).cast::<c_void>();
+        // SAFETY: a live handle until the last call (freed by it when
+        // `free`); `nested` outlives it.
+        unsafe {
+            assert_eq!(smtpc_mail(c, c"a@x".as_ptr()), SMTPC_OK);
+            assert_eq!(smtpc_rcpt(c, c"b@y".as_ptr()), SMTPC_OK);
+            (*data.cast::<Nested>()).armed = true;
+            assert_eq!(smtpc_data_stream(c, Some(read), data), SMTPC_OK);
+            if !free {
+                assert_eq!(smtpc_reply_code(c), 250);
+                assert_eq!(smtpc_quit(c), SMTPC_OK);
+                smtpc_client_free(c);
+            }
+        }
+        let want = if free { "freed" } else { BUSY_SEEN };
+        assert_eq!(nested.seen, [want]);
+        let text = sent_text(&sent);
+        assert!(
+            text.contains("DATA\r\nSubject: x\r\n\r\nuntouched\r\n.\r\nQUIT\r\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("NOOP").count(), 0, "{text}");
+    }
+}
+
+#[test]
+fn a_second_handle_is_free_to_use_from_a_callback() {
+    // Only the handle in a call is taken: another one answers as usual.
+    let other = smtpc_client_new();
+    let mut nested = Nested::default();
+    let _sent = session("221 bye\r\n", &mut nested);
+    // SAFETY: two live handles, each freed once.
+    unsafe {
+        let c = nested.c;
+        let r = act(c, |_| {
+            assert_eq!(smtpc_set_server(other, c"x".as_ptr(), 25), SMTPC_OK);
+            assert_eq!(smtpc_noop(c), SMTPC_BUSY);
+            Ok(Done::Nothing)
+        });
+        assert_eq!(r, SMTPC_OK);
+        assert_eq!(smtpc_noop(other), SMTPC_CLOSED);
+        smtpc_client_free(other);
+        smtpc_client_free(c);
+    }
+}
