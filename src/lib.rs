@@ -52,6 +52,7 @@ mod extensions;
 mod ffi;
 mod message;
 mod protocol;
+mod redact;
 mod proxy;
 mod reply;
 mod session;
