@@ -111,7 +111,8 @@ impl Command<'_> {
             Command::AuthResponse(response) => (&[], Some(*response)),
             _ => return false,
         };
-        head.iter().for_each(|h| out.extend_from_slice(h.as_bytes()));
+        head.iter()
+            .for_each(|h| out.extend_from_slice(h.as_bytes()));
         if let Some(response) = response {
             if !head.is_empty() {
                 out.push(b' ');

@@ -5,6 +5,8 @@
 use std::ffi::{c_char, c_void};
 use std::io;
 
+use zeroize::Zeroizing;
+
 use super::args::c_string;
 use super::result::Fail;
 use crate::auth::Secret;
@@ -96,7 +98,8 @@ impl Credentials {
 
     /// Asks the callback for the secret. The messages never show it.
     pub(crate) fn call(&self, renew: bool) -> Result<Secret, String> {
-        let mut buf = vec![0u8; SMTPC_SECRET_MAX];
+        // Wiped when dropped, whatever the callback wrote.
+        let mut buf = Zeroizing::new(vec![0u8; SMTPC_SECRET_MAX]);
         // SAFETY: `buf` is valid for `buf.len()` writable bytes for the
         // duration of the call; the callback was given by the C caller
         // for this signature, with `user_data` as its own context.
@@ -116,9 +119,6 @@ impl Credentials {
                 Err(_) => Err("the secret from the credentials callback is not UTF-8".into()),
             },
         };
-        // Not a guaranteed wipe (issue 20 brings one): the copy in the
-        // Secret is what is used from here on.
-        buf.fill(0);
         result
     }
 }

@@ -138,7 +138,10 @@ fn sent_text(sent: &Mutex<Vec<u8>>) -> String {
 #[test]
 fn calls_from_the_transcript_are_busy_and_the_refusal_stays_the_result() {
     let mut nested = Nested::default();
-    let sent = session("250 ok\r\n550 5.1.1 no such user\r\n221 bye\r\n", &mut nested);
+    let sent = session(
+        "250 ok\r\n550 5.1.1 no such user\r\n221 bye\r\n",
+        &mut nested,
+    );
     let c = nested.c;
     // SAFETY: a live handle, used on this thread only.
     unsafe {
@@ -173,7 +176,10 @@ fn a_free_from_the_transcript_waits_for_the_call_to_end() {
         free: true,
         ..Nested::default()
     };
-    let sent = session("250 ok\r\n550 5.1.1 no such user\r\n221 bye\r\n", &mut nested);
+    let sent = session(
+        "250 ok\r\n550 5.1.1 no such user\r\n221 bye\r\n",
+        &mut nested,
+    );
     let c = nested.c;
     // SAFETY: a live handle until the RCPT returns; not used afterwards.
     unsafe {

@@ -89,10 +89,7 @@ fn all_scenarios(mut cmd: std::process::Command) {
     let out = run(cmd);
     let (stdout, stderr) = exited(&out, 0);
     for s in SCENARIOS {
-        assert!(
-            stdout.contains(&format!("{s} ok\n")),
-            "{stdout}\n{stderr}"
-        );
+        assert!(stdout.contains(&format!("{s} ok\n")), "{stdout}\n{stderr}");
     }
     for (s, server) in SCENARIOS.iter().zip(servers) {
         let sent = lines(&server.received());
@@ -133,7 +130,10 @@ fn c_calls_from_callbacks_are_clean_under_valgrind() {
 fn c_calls_from_callbacks_are_clean_under_asan_and_ubsan() {
     let mut cmd = command(asan_exe(), false);
     // Leaks too: a deferred free that never happened is one.
-    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23")
-        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+    cmd.env(
+        "ASAN_OPTIONS",
+        "detect_leaks=1:abort_on_error=0:exitcode=23",
+    )
+    .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
     all_scenarios(cmd);
 }
