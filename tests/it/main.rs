@@ -14,6 +14,7 @@ mod c_credentials;
 mod c_header;
 mod c_lmtp;
 mod c_reentry;
+mod c_secrets;
 mod delivery;
 mod exchange;
 mod hostile;

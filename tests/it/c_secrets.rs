@@ -1,0 +1,71 @@
+//! Secrets from C: after a session that authenticated, and after
+//! `smtpc_client_free`, the program finds neither the password nor its
+//! base64 forms anywhere in its heap or other anonymous memory, freed
+//! memory included (tests/c/heap_scan.c); and a server that echoes the
+//! AUTH line in its refusal gets it redacted in the error message and the
+//! reply text (tests/c/credentials.c's sibling, echo.c).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::c_api::{command, compile, exited, root, run, Link};
+use crate::support::{greet_ehlo, on_line, quit, script, transaction, Act, Server};
+
+const USER: &str = "scanned@example.org";
+const PASSWORD: &str = "Pw-0f-the-heap-scan";
+
+fn exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        compile(
+            "heap_scan",
+            &root().join("tests/c/heap_scan.c"),
+            Link::Dynamic,
+        )
+    })
+}
+
+/// The server's side of AUTH with `mechanism`, then a message and QUIT.
+fn server(mechanism: &str) -> Server {
+    let auth: Vec<Act> = match mechanism {
+        "LOGIN" => script([
+            on_line("334 VXNlcm5hbWU6"),
+            on_line("334 UGFzc3dvcmQ6"),
+            on_line("235 2.7.0 Ok"),
+        ]),
+        _ => on_line("235 2.7.0 Ok"),
+    };
+    Server::start(script([
+        greet_ehlo(&["AUTH PLAIN LOGIN XOAUTH2"]),
+        auth,
+        transaction(1),
+        quit(),
+    ]))
+}
+
+fn scan(mechanism: &str) {
+    let server = server(mechanism);
+    let mut cmd = command(exe(), false);
+    cmd.arg(server.port().to_string())
+        .args([mechanism, USER, PASSWORD]);
+    let out = run(cmd);
+    let (stdout, _) = exited(&out, 0);
+    assert_eq!(stdout, "clean\n");
+    // The password did go out: the scan had something to miss.
+    assert!(server.text().contains("AUTH"));
+}
+
+#[test]
+fn c_no_copy_of_a_plain_password_is_left_after_free() {
+    scan("PLAIN");
+}
+
+#[test]
+fn c_no_copy_of_a_login_password_is_left_after_free() {
+    scan("LOGIN");
+}
+
+#[test]
+fn c_no_copy_of_an_xoauth2_token_is_left_after_free() {
+    scan("XOAUTH2");
+}
