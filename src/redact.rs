@@ -16,15 +16,17 @@ const SHOWN: &[u8] = b"<redacted>";
 pub(crate) struct Redactions(Vec<Zeroizing<Vec<u8>>>);
 
 impl Redactions {
-    /// Hides `text`, and its base64 padding aside (a server may echo the
-    /// response without its `=`). Empty strings are left out.
+    /// Hides `text`, and the same without its base64 padding (a server
+    /// may echo a response without its `=`). Empty strings are left out.
     pub fn add(&mut self, text: &[u8]) {
-        let text = match text.iter().rposition(|&b| b != b'=') {
+        let bare = match text.iter().rposition(|&b| b != b'=') {
             Some(last) => &text[..=last],
             None => return,
         };
-        if !self.0.iter().any(|p| p.as_slice() == text) {
-            self.0.push(Zeroizing::new(text.to_vec()));
+        for t in [text, bare] {
+            if !self.0.iter().any(|p| p.as_slice() == t) {
+                self.0.push(Zeroizing::new(t.to_vec()));
+            }
         }
     }
 
@@ -75,7 +77,7 @@ mod tests {
         let out = r.scrub(line).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&out),
-            "535 5.7.8 AUTH PLAIN <redacted> (was <redacted>=) <redacted>!\r\n"
+            "535 5.7.8 AUTH PLAIN <redacted> (was <redacted>) <redacted>!\r\n"
         );
         assert!(r.scrub(b"535 5.7.8 no\r\n").is_none());
     }

@@ -73,6 +73,9 @@ pub fn for_error(error: &Error, cx: Context) -> Exit {
         // 454 4.7.0 "temporary authentication failure": retrying may work.
         ErrorKind::Auth if error.is_transient() => Exit::TempFail,
         ErrorKind::Auth => Exit::NoPerm,
+        // 454 4.7.0 "TLS not available due to temporary reason" (RFC
+        // 3207): STARTTLS may work later; a 5yz refusal does not.
+        ErrorKind::Tls if error.is_transient() => Exit::TempFail,
         ErrorKind::Protocol | ErrorKind::Tls => Exit::Protocol,
         ErrorKind::Transient | ErrorKind::Closed | ErrorKind::Timeout | ErrorKind::Io => {
             Exit::TempFail

@@ -559,21 +559,24 @@ fn starttls_failures_exit_76() {
     );
     assert!(!server.text().contains("MAIL"));
 
-    // Refused.
-    let server = Server::start(script([
-        greet_ehlo(&["STARTTLS"]),
-        on_line("454 4.7.0 TLS not available due to local problem"),
-        quit(),
-    ]));
-    let run = Smtpc::plain(server.port())
-        .args(["--tls", "starttls"])
-        .stdin(MSG.as_bytes())
-        .run();
-    run.assert_code(76);
-    assert_eq!(
-        run.errors(),
-        ["STARTTLS required but refused: 454 4.7.0 TLS not available due to local problem"]
-    );
+    // Refused for now (454, RFC 3207): a temporary failure, 75; refused
+    // for good (a 5yz): 76.
+    for (reply, code) in [
+        ("454 4.7.0 TLS not available due to temporary reason", 75),
+        ("554 5.7.3 TLS not available to you", 76),
+    ] {
+        let server = Server::start(script([greet_ehlo(&["STARTTLS"]), on_line(reply), quit()]));
+        let run = Smtpc::plain(server.port())
+            .args(["--tls", "starttls"])
+            .stdin(MSG.as_bytes())
+            .run();
+        run.assert_code(code);
+        assert_eq!(
+            run.errors(),
+            [format!("STARTTLS required but refused: {reply}")]
+        );
+        assert!(!server.text().contains("MAIL"));
+    }
 
     // A certificate from no trusted CA.
     let server = Server::start(script([
