@@ -147,9 +147,16 @@ mod tests {
             76
         );
         assert_eq!(code(Error::TlsUnavailable { reply: None }), 76);
+        // 454 to STARTTLS is for now (RFC 3207); a 5yz is for good.
         assert_eq!(
             code(Error::TlsUnavailable {
                 reply: Some(reply("454 4.7.0 no TLS"))
+            }),
+            75
+        );
+        assert_eq!(
+            code(Error::TlsUnavailable {
+                reply: Some(reply("554 5.7.3 no TLS"))
             }),
             76
         );
