@@ -12,7 +12,9 @@ use crate::c_api::{command, compile, exited, root, run, Link};
 use crate::support::{greet_ehlo, on_line, quit, script, transaction, Act, Server};
 
 const USER: &str = "scanned@example.org";
-const PASSWORD: &str = "Pw-0f-the-heap-scan";
+/// Long: the allocator overwrites the start of freed memory, so the scan
+/// looks for what follows the first 16 bytes.
+const PASSWORD: &str = "Pw-0f-the-heap-scan/long-enough-to-outlive-free()";
 
 fn exe() -> &'static Path {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
