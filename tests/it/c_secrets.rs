@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::c_api::{command, compile, exited, root, run, Link};
-use crate::support::{greet_ehlo, on_line, quit, script, transaction, Act, Server};
+use crate::support::{greet_ehlo, on_line, quit, respond, script, transaction, Act, Server};
 
 const USER: &str = "scanned@example.org";
 /// Long: the allocator overwrites the start of freed memory, so the scan
@@ -70,4 +70,55 @@ fn c_no_copy_of_a_login_password_is_left_after_free() {
 #[test]
 fn c_no_copy_of_an_xoauth2_token_is_left_after_free() {
     scan("XOAUTH2");
+}
+
+fn credentials_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        compile(
+            "credentials-echo",
+            &root().join("tests/c/credentials.c"),
+            Link::Dynamic,
+        )
+    })
+}
+
+#[test]
+fn c_a_token_echoed_by_the_server_is_redacted_in_the_error() {
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine as _;
+
+    // The 535 repeats the AUTH line and what it decodes to.
+    let echo = respond(|line| {
+        let last = line.rsplit(' ').next().unwrap_or("");
+        let decoded = B64
+            .decode(last)
+            .map(|d| String::from_utf8_lossy(&d).replace(['\x01', '\0'], " "))
+            .unwrap_or_default();
+        format!("535-5.7.8 you sent {line}\n535 5.7.8 that is {decoded}")
+    });
+    let server = Server::start(script([
+        greet_ehlo(&["AUTH XOAUTH2"]),
+        vec![echo],
+        quit(),
+    ]));
+    let token = "tok-en.echoed-by-the-server";
+    let mut cmd = command(credentials_exe(), false);
+    cmd.arg(server.port().to_string())
+        .arg("me@example.org")
+        .arg(token);
+    let out = run(cmd);
+    let (stdout, _) = exited(&out, 9);
+    let response = B64.encode(format!("user=me@example.org\x01auth=Bearer {token}\x01\x01"));
+    assert!(server.text().contains(&response));
+    for secret in [token, &response] {
+        assert!(!stdout.contains(secret), "{stdout}");
+    }
+    assert!(
+        stdout.contains(
+            "535 5.7.8 you sent AUTH XOAUTH2 <redacted> / that is user=me@example.org \
+             auth=Bearer <redacted>"
+        ),
+        "{stdout}"
+    );
 }
