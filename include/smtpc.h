@@ -95,7 +95,13 @@ typedef enum {
     SMTPC_PROTOCOL = 4,
     /**
      * An I/O error on the connection, a failure to connect, or a read
-     * callback that reported an error. The connection is closed.
+     * callback that reported an error. The connection is closed, but for
+     * one case: a read callback that failed before anything of its
+     * message was sent (`smtpc_send_stream` reads the first 256 KiB
+     * before MAIL FROM) leaves the session open and usable, as
+     * `smtpc_is_connected` then says. Once the message began, the
+     * connection is closed without an end of data: the server drops the
+     * message, it is never cut short.
      */
     SMTPC_IO = 5,
     /**
@@ -331,9 +337,17 @@ typedef enum {
  * string smtpc returns belongs to the handle and stays valid until the
  * next call on the same handle other than the accessors
  * (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
- * `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
- * `smtpc_is_encrypted`, `smtpc_has_extension`), or
- * until `smtpc_client_free`; the caller never frees them.
+ * `smtpc_rejected_*`, `smtpc_accepted_*`, `smtpc_unknown_*`,
+ * `smtpc_batch_*`, `smtpc_is_connected`, `smtpc_is_encrypted`,
+ * `smtpc_has_extension`), or until `smtpc_client_free`; the caller never
+ * frees them.
+ *
+ * Secrets: the password or token given to `smtpc_set_credentials` (or
+ * by the credentials callback) is copied, and every copy smtpc makes of
+ * it, and of the AUTH responses made of it, is zeroed when no longer
+ * needed, at the latest by `smtpc_client_free`. Not covered: the
+ * caller's own copies, and the TLS library's buffers for the records
+ * that carried AUTH.
  *
  * Every function accepts NULL for any pointer and returns
  * `SMTPC_INVALID_ARGUMENT` (or 0, false, NULL for accessors) rather than
@@ -344,9 +358,12 @@ typedef struct smtpc_client smtpc_client;
 
 /**
  * Sees every line of the exchange, without its CRLF. `line` is valid only
- * during the call. Message content is summarised, secrets never shown.
- * The callback runs on the thread that made the call on the handle, and
- * must not call smtpc functions on that handle.
+ * during the call. Message content is summarised, secrets never shown
+ * (neither in the lines sent nor in a reply that echoes them). The
+ * callback runs on the thread that made the call on the handle, also
+ * during `smtpc_client_free` (for its QUIT). A call on the same handle
+ * from inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`); it
+ * must return normally (no `longjmp`, no exception through smtpc).
  */
 typedef void (*smtpc_transcript_fn)(smtpc_direction direction, const char *line, void *user_data);
 
@@ -357,8 +374,11 @@ typedef void (*smtpc_transcript_fn)(smtpc_direction direction, const char *line,
  * its length, or -1 (any negative value) when it cannot. `renew` is
  * false when AUTH first needs the secret, true when the server refused
  * the last one (refresh the token, fetch the password again). It runs
- * during `smtpc_connect`, on its thread, and must not call smtpc
- * functions on that handle.
+ * during `smtpc_connect`, on its thread; a call on the same handle from
+ * inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`); it must
+ * return normally (no `longjmp`, no exception through smtpc). smtpc
+ * zeroes `buf` after reading the secret, and wipes every copy it makes
+ * of it when done; the caller's own copies are the caller's to wipe.
  */
 typedef ptrdiff_t (*smtpc_credentials_fn)(char *buf, size_t size, bool renew, void *user_data);
 
@@ -366,8 +386,13 @@ typedef ptrdiff_t (*smtpc_credentials_fn)(char *buf, size_t size, bool renew, vo
  * Supplies message content: writes at most `len` bytes to `buf` and
  * returns how many it wrote; 0 at the end of the message; a negative
  * value on error (the message is then abandoned, nothing is reported as
- * sent, and the result is `SMTPC_IO`). Any byte values may be written;
- * line endings are made CRLF and lines starting with "." dot-stuffed.
+ * sent, and the result is `SMTPC_IO`; see there whether the session
+ * stays open). Any byte values may be written; line endings are made
+ * CRLF and lines starting with "." dot-stuffed. It runs on the thread of
+ * the call that sends the message; a call on the same handle from
+ * inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`), so nothing
+ * can slip into the message; it must return normally (no `longjmp`, no
+ * exception through smtpc).
  */
 typedef ptrdiff_t (*smtpc_read_fn)(void *buf, size_t len, void *user_data);
 

@@ -102,9 +102,17 @@ macro_rules! ffi_boundary {
 /// string smtpc returns belongs to the handle and stays valid until the
 /// next call on the same handle other than the accessors
 /// (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
-/// `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
-/// `smtpc_is_encrypted`, `smtpc_has_extension`), or
-/// until `smtpc_client_free`; the caller never frees them.
+/// `smtpc_rejected_*`, `smtpc_accepted_*`, `smtpc_unknown_*`,
+/// `smtpc_batch_*`, `smtpc_is_connected`, `smtpc_is_encrypted`,
+/// `smtpc_has_extension`), or until `smtpc_client_free`; the caller never
+/// frees them.
+///
+/// Secrets: the password or token given to `smtpc_set_credentials` (or
+/// by the credentials callback) is copied, and every copy smtpc makes of
+/// it, and of the AUTH responses made of it, is zeroed when no longer
+/// needed, at the latest by `smtpc_client_free`. Not covered: the
+/// caller's own copies, and the TLS library's buffers for the records
+/// that carried AUTH.
 ///
 /// Every function accepts NULL for any pointer and returns
 /// `SMTPC_INVALID_ARGUMENT` (or 0, false, NULL for accessors) rather than

@@ -1,10 +1,11 @@
-//! Calls into a handle from inside its own callbacks, over an in-memory
-//! server (no sockets, so that these run under miri too:
+//! Calls into a handle from inside its own callbacks, and a read
+//! callback that fails, over an in-memory server (no sockets, so that these run under miri too:
 //! `cargo +nightly miri test --lib ffi::tests_reentry`). The same from C,
 //! under valgrind and ASan: tests/it/c_reentry.rs.
 
 use std::ffi::{c_char, c_void, CStr};
 use std::io::{self, Read, Write};
+use std::ptr::null_mut;
 use std::sync::{Arc, Mutex};
 
 use super::accessors::*;
@@ -268,4 +269,53 @@ fn a_second_handle_is_free_to_use_from_a_callback() {
         smtpc_client_free(c);
     }
     assert!(done(n).is_empty());
+}
+
+unsafe extern "C" fn failing_read(_: *mut c_void, _: usize, _: *mut c_void) -> isize {
+    -1
+}
+
+/// What the header says of `SMTPC_IO` from a read callback: the
+/// connection is closed, but for a failure before anything of the
+/// message was sent (`smtpc_send_stream` reads before MAIL FROM), which
+/// leaves the session open and usable.
+#[test]
+fn a_failing_read_callback_closes_the_session_only_once_the_message_began() {
+    for before_mail in [true, false] {
+        let n = nested(false);
+        let replies = "250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+        let sent = session(replies, n);
+        let c = handle_of(n);
+        let to = [c"b@y".as_ptr()];
+        // SAFETY: a live handle, used on this thread only; static strings.
+        unsafe {
+            let r = if before_mail {
+                smtpc_send_stream(c, c"a@x".as_ptr(), to.as_ptr(), 1, Some(failing_read), null_mut())
+            } else {
+                assert_eq!(smtpc_mail(c, c"a@x".as_ptr()), SMTPC_OK);
+                assert_eq!(smtpc_rcpt(c, c"b@y".as_ptr()), SMTPC_OK);
+                smtpc_data_stream(c, Some(failing_read), null_mut())
+            };
+            assert_eq!(r, SMTPC_IO);
+            let error = CStr::from_ptr(smtpc_error_message(c)).to_str().unwrap();
+            assert!(error.contains("the read callback reported an error (-1)"), "{error}");
+            assert_eq!(smtpc_is_connected(c), before_mail);
+            if before_mail {
+                assert_eq!(smtpc_noop(c), SMTPC_OK);
+            } else {
+                assert_eq!(smtpc_noop(c), SMTPC_CLOSED);
+            }
+            smtpc_client_free(c);
+        }
+        done(n);
+        let text = sent_text(&sent);
+        let helo = text.lines().next().unwrap();
+        let want = if before_mail {
+            format!("{helo}\r\nNOOP\r\nQUIT\r\n")
+        } else {
+            // No end of data: the message is abandoned, not cut short.
+            format!("{helo}\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n")
+        };
+        assert_eq!(text, want);
+    }
 }
