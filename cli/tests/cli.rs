@@ -555,11 +555,7 @@ fn a_server_that_echoes_the_credentials_gets_them_redacted_in_the_trace_and_erro
             .unwrap_or_default();
         format!("535 5.7.8 Error: authentication failed: {line} ({decoded})")
     });
-    let server = Server::start(script([
-        greet_ehlo(&["AUTH PLAIN"]),
-        vec![echo],
-        quit(),
-    ]));
+    let server = Server::start(script([greet_ehlo(&["AUTH PLAIN"]), vec![echo], quit()]));
     let run = Smtpc::plain(server.port())
         .args(["--user", "bob", "--allow-insecure-auth", "--trace"])
         .env(PASSWORD_VAR, "hunter2")
@@ -576,8 +572,10 @@ fn a_server_that_echoes_the_credentials_gets_them_redacted_in_the_trace_and_erro
     );
     assert_eq!(
         run.errors(),
-        ["AUTH PLAIN refused: 535 5.7.8 Error: authentication failed: AUTH PLAIN <redacted> \
-          ( bob <redacted>)"]
+        [
+            "AUTH PLAIN refused: 535 5.7.8 Error: authentication failed: AUTH PLAIN <redacted> \
+          ( bob <redacted>)"
+        ]
     );
     assert!(server.text().contains(&secret_forms("bob", "hunter2")[2]));
 }

@@ -125,7 +125,10 @@ fn session(replies: &str, n: *mut Nested) -> Arc<Mutex<Vec<u8>>> {
         (*n).c = c;
         assert_eq!(smtpc_set_server(c, c"test".as_ptr(), 25), SMTPC_OK);
         assert_eq!(smtpc_set_tls(c, smtpc_tls::SMTPC_TLS_NONE as _), SMTPC_OK);
-        assert_eq!(smtpc_set_transcript(c, Some(transcript), n.cast()), SMTPC_OK);
+        assert_eq!(
+            smtpc_set_transcript(c, Some(transcript), n.cast()),
+            SMTPC_OK
+        );
         let h = &mut *c;
         let client = h.builder().unwrap().connect_stream(script).unwrap();
         h.session = Some(client);
@@ -290,7 +293,14 @@ fn a_failing_read_callback_closes_the_session_only_once_the_message_began() {
         // SAFETY: a live handle, used on this thread only; static strings.
         unsafe {
             let r = if before_mail {
-                smtpc_send_stream(c, c"a@x".as_ptr(), to.as_ptr(), 1, Some(failing_read), null_mut())
+                smtpc_send_stream(
+                    c,
+                    c"a@x".as_ptr(),
+                    to.as_ptr(),
+                    1,
+                    Some(failing_read),
+                    null_mut(),
+                )
             } else {
                 assert_eq!(smtpc_mail(c, c"a@x".as_ptr()), SMTPC_OK);
                 assert_eq!(smtpc_rcpt(c, c"b@y".as_ptr()), SMTPC_OK);
@@ -298,7 +308,10 @@ fn a_failing_read_callback_closes_the_session_only_once_the_message_began() {
             };
             assert_eq!(r, SMTPC_IO);
             let error = CStr::from_ptr(smtpc_error_message(c)).to_str().unwrap();
-            assert!(error.contains("the read callback reported an error (-1)"), "{error}");
+            assert!(
+                error.contains("the read callback reported an error (-1)"),
+                "{error}"
+            );
             assert_eq!(smtpc_is_connected(c), before_mail);
             if before_mail {
                 assert_eq!(smtpc_noop(c), SMTPC_OK);

@@ -82,7 +82,13 @@ fn header_declares_the_contract() {
     let src = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ffi"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !p.file_name().unwrap().to_str().unwrap().starts_with("tests"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("tests")
+        })
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect::<String>();
     let mut count = 0;

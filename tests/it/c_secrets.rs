@@ -97,11 +97,7 @@ fn c_a_token_echoed_by_the_server_is_redacted_in_the_error() {
             .unwrap_or_default();
         format!("535-5.7.8 you sent {line}\n535 5.7.8 that is {decoded}")
     });
-    let server = Server::start(script([
-        greet_ehlo(&["AUTH XOAUTH2"]),
-        vec![echo],
-        quit(),
-    ]));
+    let server = Server::start(script([greet_ehlo(&["AUTH XOAUTH2"]), vec![echo], quit()]));
     let token = "tok-en.echoed-by-the-server";
     let mut cmd = command(credentials_exe(), false);
     cmd.arg(server.port().to_string())
@@ -109,7 +105,9 @@ fn c_a_token_echoed_by_the_server_is_redacted_in_the_error() {
         .arg(token);
     let out = run(cmd);
     let (stdout, _) = exited(&out, 9);
-    let response = B64.encode(format!("user=me@example.org\x01auth=Bearer {token}\x01\x01"));
+    let response = B64.encode(format!(
+        "user=me@example.org\x01auth=Bearer {token}\x01\x01"
+    ));
     assert!(server.text().contains(&response));
     for secret in [token, &response] {
         assert!(!stdout.contains(secret), "{stdout}");
