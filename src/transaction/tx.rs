@@ -222,6 +222,12 @@ impl<'e> Tx<'e> {
         self.error.is_some()
     }
 
+    /// Whether the server put some recipients off to another transaction
+    /// (known once their RCPT replies are read).
+    pub fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
     /// Records a failure; the first one decides the message's result.
     pub fn fail(&mut self, e: Error) {
         if self.error.is_none() {

@@ -94,6 +94,38 @@ fn too_many_recipients_go_in_further_transactions() {
 }
 
 #[test]
+fn a_one_shot_send_keeps_its_connection_for_recipients_put_off() {
+    // QUIT joins the end of the message only when nothing is left to send:
+    // over DATA the 452s come before the 354, so recipients put off go in
+    // a second transaction on the same connection. Over BDAT, QUIT leaves
+    // before their replies are known; a new connection takes them.
+    for (chunking, connections) in [(false, 1), (true, 2)] {
+        let fake = Fake::start(Settings {
+            chunking,
+            max_recipients: Some(3),
+            ..Settings::default()
+        });
+        let c = client(&fake).connect().unwrap();
+        let d = c
+            .send_message_and_quit(&envelope(5), Message::from(MSG.as_bytes()))
+            .unwrap();
+        assert!(d.is_complete(), "chunking={chunking}: {d:?}");
+        assert_eq!(d.transactions().count(), 2, "chunking={chunking}");
+        check_stored(&fake.stored(), 5, MSG.as_bytes());
+        assert_eq!(fake.connections(), connections, "chunking={chunking}");
+        let quits = fake
+            .commands()
+            .iter()
+            .filter(|(_, c)| c.starts_with("QUIT"))
+            .count();
+        assert_eq!(
+            quits, connections,
+            "chunking={chunking}: QUIT once per connection"
+        );
+    }
+}
+
+#[test]
 fn a_recipient_limit_of_the_callers_own() {
     let fake = Fake::start(Settings::default());
     let mut c = client(&fake)
