@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::c_api::{command, compile, exited, root, run, Link};
+use crate::support::scram::{Fault, ScramServer};
 use crate::support::{greet_ehlo, on_line, quit, respond, script, transaction, Act, Server};
 
 const USER: &str = "scanned@example.org";
@@ -35,10 +36,15 @@ fn server(mechanism: &str) -> Server {
             on_line("334 UGFzc3dvcmQ6"),
             on_line("235 2.7.0 Ok"),
         ]),
+        "CRAM-MD5" => script([
+            on_line("334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"),
+            on_line("235 2.7.0 Ok"),
+        ]),
+        "SCRAM-SHA-256" => ScramServer::new(true, PASSWORD, None, Fault::None).acts("235 2.7.0 Ok"),
         _ => on_line("235 2.7.0 Ok"),
     };
     Server::start(script([
-        greet_ehlo(&["AUTH PLAIN LOGIN XOAUTH2"]),
+        greet_ehlo(&["AUTH PLAIN LOGIN XOAUTH2 CRAM-MD5 SCRAM-SHA-256"]),
         auth,
         transaction(1),
         quit(),
@@ -70,6 +76,14 @@ fn c_no_copy_of_a_login_password_is_left_after_free() {
 #[test]
 fn c_no_copy_of_an_xoauth2_token_is_left_after_free() {
     scan("XOAUTH2");
+}
+
+/// Neither sends the password, but both key an HMAC with it (SCRAM with
+/// what PBKDF2 makes of it).
+#[test]
+fn c_no_copy_of_a_cram_md5_or_scram_password_is_left_after_free() {
+    scan("CRAM-MD5");
+    scan("SCRAM-SHA-256");
 }
 
 fn credentials_exe() -> &'static Path {
