@@ -382,16 +382,23 @@ impl Connection {
                     true => None,
                     false => self.redactions.scrub(&self.rbuf[range.clone()]),
                 };
-                if scrubbed.is_some() {
-                    self.rbuf[range.clone()].zeroize();
-                }
-                let line = scrubbed.as_deref().map_or(&self.rbuf[range], |s| &s[..]);
-                if self.redact_challenges && line.starts_with(b"334") {
+                let original = &self.rbuf[range.clone()];
+                let shown = scrubbed.as_deref().map_or(original, |s| &s[..]);
+                let challenge = original.starts_with(b"334");
+                if self.redact_challenges && challenge {
                     self.transcript.received(b"334 <redacted>");
                 } else {
-                    self.transcript.received(line);
+                    self.transcript.received(shown);
                 }
-                if let Some(reply) = parser.push_line(line).map_err(malformed)? {
+                // A challenge is the mechanism's to read as it came (a
+                // short password may happen to occur in its base64); it
+                // goes into no error message. Any other reply is read as
+                // shown, and the original is wiped.
+                let parsed = parser.push_line(if challenge { original } else { shown });
+                if scrubbed.is_some() {
+                    self.rbuf[range].zeroize();
+                }
+                if let Some(reply) = parsed.map_err(malformed)? {
                     return Ok(reply);
                 }
                 continue;

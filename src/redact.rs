@@ -11,6 +11,9 @@ use zeroize::Zeroizing;
 /// What is redacted where it is found.
 const SHOWN: &[u8] = b"<redacted>";
 
+/// The reply code and its separator, left as they are.
+const CODE: usize = 4;
+
 /// The byte strings to hide; each wiped when dropped.
 #[derive(Default)]
 pub(crate) struct Redactions(Vec<Zeroizing<Vec<u8>>>);
@@ -36,8 +39,12 @@ impl Redactions {
     }
 
     /// `line` with every hidden string replaced, or None when none occurs
-    /// in it. The copy is wiped when dropped.
+    /// in it. The copy is wiped when dropped. The reply code and the
+    /// character after it are never touched (a password "235" must not
+    /// turn the server's acceptance into garbage): the search starts
+    /// after them.
     pub fn scrub(&self, line: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let (code, line) = line.split_at(line.len().min(CODE));
         if !self.0.iter().any(|p| memmem::find(line, p).is_some()) {
             return None;
         }
@@ -49,7 +56,8 @@ impl Redactions {
                 hidden[at..at + p.len()].fill(true);
             }
         }
-        let mut out = Zeroizing::new(Vec::with_capacity(line.len() + SHOWN.len()));
+        let mut out = Zeroizing::new(Vec::with_capacity(CODE + line.len() + SHOWN.len()));
+        out.extend_from_slice(code);
         for (i, &b) in line.iter().enumerate() {
             match (hidden[i], i > 0 && hidden[i - 1]) {
                 (false, _) => out.push(b),
@@ -80,6 +88,16 @@ mod tests {
             "535 5.7.8 AUTH PLAIN <redacted> (was <redacted>) <redacted>!\r\n"
         );
         assert!(r.scrub(b"535 5.7.8 no\r\n").is_none());
+    }
+
+    #[test]
+    fn the_reply_code_is_left_alone() {
+        let mut r = Redactions::default();
+        r.add(b"235");
+        assert!(r.scrub(b"235 2.7.0 ok\r\n").is_none());
+        let out = r.scrub(b"535 5.7.8 not 235\r\n").unwrap();
+        assert_eq!(&out[..], b"535 5.7.8 not <redacted>\r\n");
+        assert!(r.scrub(b"23").is_none());
     }
 
     #[test]

@@ -325,3 +325,30 @@ fn a_server_that_echoes_the_credentials_gets_them_redacted() {
         }
     }
 }
+
+#[test]
+fn a_password_that_occurs_in_a_challenge_or_a_reply_code_changes_nothing() {
+    // "VXN" is in LOGIN's first challenge ("Username:"), "235" is the
+    // code of the acceptance: neither is touched where the client reads
+    // it, and the session goes on.
+    for password in ["VXN", "235"] {
+        let server = Server::start(script([
+            greet_ehlo(&["AUTH LOGIN"]),
+            on_line("334 VXNlcm5hbWU6"),
+            on_line("334 UGFzc3dvcmQ6"),
+            on_line("235 2.7.0 Accepted"),
+            quit(),
+        ]));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let mut client = plain(&server)
+            .credentials(USER, password)
+            .transcript(move |_, l| sink.lock().unwrap().push(l.to_owned()))
+            .connect()
+            .unwrap_or_else(|e| panic!("{password}: {e}"));
+        assert_eq!(client.auth_reply().unwrap().code, 235);
+        client.quit().unwrap();
+        let log = log.lock().unwrap().join("\n");
+        assert!(log.contains("235 2.7.0 Accepted"), "{log}");
+    }
+}
