@@ -5,8 +5,10 @@
  * other anonymous writable mapping (freed memory included, which glibc
  * keeps) for the password and its base64 forms.
  *
- *     heap_scan PORT MECHANISM USER PASSWORD
+ *     heap_scan PORT MECHANISM[/callback] USER PASSWORD
  *
+ * With "/callback" the password comes from a credentials callback
+ * instead of smtpc_set_credentials.
  * connects to 127.0.0.1:PORT without TLS (a scripted server), sends one
  * message, quits, frees the handle, then scans. The needles and the
  * password the program was given live on the main thread's stack, which
@@ -46,6 +48,18 @@ static void base64(const unsigned char *in, size_t len, char *out)
             out[o++] = B64[v & 63];
     }
     out[o] = '\0';
+}
+
+/* The credentials callback: the password, from the main stack. */
+static ptrdiff_t give(char *buf, size_t size, bool renew, void *user_data)
+{
+    const char *password = user_data;
+    size_t len = strlen(password);
+    (void)renew;
+    if (len > size)
+        return -1;
+    memcpy(buf, password, len);
+    return (ptrdiff_t)len;
 }
 
 struct needle {
@@ -135,6 +149,13 @@ int main(int argc, char **argv)
         marker[i] = password[plen - 1 - i];
     marker[plen < sizeof marker - 1 ? plen : sizeof marker - 1] = '\0';
 
+    char mechanism[64];
+    snprintf(mechanism, sizeof mechanism, "%s", argv[2]);
+    char *slash = strchr(mechanism, '/');
+    int callback = slash != NULL && strcmp(slash, "/callback") == 0;
+    if (slash != NULL)
+        *slash = '\0';
+
     smtpc_client *c = smtpc_client_new();
     smtpc_result r = smtpc_set_server(c, "127.0.0.1", (uint16_t)atoi(argv[1]));
     if (r == SMTPC_OK)
@@ -142,9 +163,10 @@ int main(int argc, char **argv)
     if (r == SMTPC_OK)
         r = smtpc_set_allow_insecure_auth(c, true);
     if (r == SMTPC_OK)
-        r = smtpc_set_auth_mechanisms(c, argv[2]);
+        r = smtpc_set_auth_mechanisms(c, mechanism);
     if (r == SMTPC_OK)
-        r = smtpc_set_credentials(c, user, password);
+        r = callback ? smtpc_set_credentials_callback(c, user, give, password)
+                     : smtpc_set_credentials(c, user, password);
     if (r == SMTPC_OK)
         r = smtpc_connect(c);
     if (r == SMTPC_OK) {

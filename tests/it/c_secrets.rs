@@ -30,7 +30,7 @@ fn exe() -> &'static Path {
 
 /// The server's side of AUTH with `mechanism`, then a message and QUIT.
 fn server(mechanism: &str) -> Server {
-    let auth: Vec<Act> = match mechanism {
+    let auth: Vec<Act> = match mechanism.trim_end_matches("/callback") {
         "LOGIN" => script([
             on_line("334 VXNlcm5hbWU6"),
             on_line("334 UGFzc3dvcmQ6"),
@@ -76,6 +76,14 @@ fn c_no_copy_of_a_login_password_is_left_after_free() {
 #[test]
 fn c_no_copy_of_an_xoauth2_token_is_left_after_free() {
     scan("XOAUTH2");
+}
+
+/// The password from the credentials callback: its buffer, and the
+/// copies made of it, are wiped too.
+#[test]
+fn c_no_copy_of_a_password_from_the_callback_is_left_after_free() {
+    scan("PLAIN/callback");
+    scan("SCRAM-SHA-256/callback");
 }
 
 /// Neither sends the password, but both key an HMAC with it (SCRAM with
