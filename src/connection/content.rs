@@ -178,7 +178,10 @@ impl Connection {
                 let mut taken = (&*file).take(len);
                 let copied = taken
                     .read_to_end(&mut conn.wbuf)
-                    .map_err(|e| conn.write_error(e, during))?;
+                    .map_err(|source| Error::Io {
+                        during: format!("{during}: reading the message"),
+                        source,
+                    })?;
                 ended_early(copied as u64, len, during)
             });
         }
