@@ -19,7 +19,7 @@ For each one-shot series: median, 90th percentile and maximum in ms, and
 how many runs were slower than the fastest + 30 ms. Prints a Markdown
 table and the targets of issue 22, met or not. Needs root (the servers),
 swaks, smtp-source (postfix) and the binaries named by --cli and --bench
-(cargo build --release -p smtpc-cli --example bench). Not run by cargo test.
+(`cargo build --release -p smtpc-cli` and `cargo build --release --example bench`). Not run by cargo test.
 
     benches/servers.py --servers-dir DIR --cli target/release/smtpc \\
         --bench target/release/examples/bench [--only postfix,exim] [--base-port 2700]
