@@ -62,6 +62,10 @@ pub(crate) struct Connection {
     active: Instant,
     /// While set, the transcript shows 334 replies without their text.
     redact_challenges: bool,
+    /// Whether the socket takes TCP_QUICKACK (until it once refuses).
+    quick_ack: bool,
+    /// QUIT is queued: the next flush half-closes the connection after it.
+    quit_queued: bool,
     /// While AUTH runs: the secret and the responses made of it, hidden
     /// in every line received (a server may echo them).
     redactions: Redactions,
@@ -132,6 +136,8 @@ impl Connection {
             names: Vec::new(),
             active: Instant::now(),
             redact_challenges: false,
+            quick_ack: true,
+            quit_queued: false,
             redactions: Redactions::default(),
         }
     }
@@ -282,6 +288,7 @@ impl Connection {
             .unwrap_or_else(|| String::with_capacity(NAME_ROOM));
         command.encode_described(&mut self.wbuf, &mut shown);
         self.transcript.note(Direction::Sent, &shown);
+        self.quit_queued |= matches!(command, Command::Quit);
         shown
     }
 
@@ -308,7 +315,14 @@ impl Connection {
             // Idle time counts from the last write: replies come within
             // the timeout of one, and a clock reading per write is cheap.
             conn.active = Instant::now();
-            result.map_err(|e| conn.write_error(e, during))
+            result.map_err(|e| conn.write_error(e, during))?;
+            // Nothing follows QUIT: say so, so that a server that waits
+            // for the client to close before it answers (Exim) need not.
+            // The reply is still read.
+            if std::mem::take(&mut conn.quit_queued) {
+                conn.stream.half_close();
+            }
+            Ok(())
         })
     }
 
@@ -425,6 +439,10 @@ impl Connection {
             conn.rend = 0;
             conn.read_timeout = None;
             conn.clock.write_timeout = None;
+            // The handshake's reads wait for the server too.
+            if conn.quick_ack {
+                conn.quick_ack = conn.stream.quick_ack();
+            }
             let plain = std::mem::replace(&mut conn.stream, Stream::Gone);
             let limit = conn.limit(Phase::Other);
             conn.stream = handshake::run(connector, name, plain, limit, &conn.clock.cancel)?;
@@ -463,6 +481,11 @@ impl Connection {
                     .map_err(|e| io_error(e, during, tls))?;
                 self.read_timeout = Some(remaining);
             }
+            // The reply may come in two writes, the second held by the
+            // server until the first is acknowledged.
+            if self.quick_ack {
+                self.quick_ack = self.stream.quick_ack();
+            }
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => {
                     return Err(Error::ConnectionClosed {
@@ -493,6 +516,7 @@ impl Connection {
     /// Closes the socket; any later read or write fails.
     pub fn shutdown(&mut self) {
         self.closed = true;
+        self.quit_queued = false;
         self.wbuf.clear();
         self.stream.shutdown();
         self.clock.watched = None;

@@ -11,6 +11,12 @@ use crate::encoder::DataEncoder;
 use crate::error::Error;
 use crate::stream::Stream;
 
+/// Commands and a message file that together are no larger than this
+/// leave in one write (the file copied after the commands): a lone small
+/// segment of commands before the content can make a server that
+/// answers the commands first wait for an ACK before it answers the rest.
+const ONE_WRITE: u64 = 64 * 1024;
+
 /// Appends `piece` to the write buffer, or, when the buffer would overflow,
 /// writes the buffer out and then writes a large piece straight from the
 /// caller's memory. Plain `write_all` only (see [`Stream`]'s `write`).
@@ -147,11 +153,15 @@ impl Connection {
         })
     }
 
-    /// Writes what is queued, then `len` bytes of `file` from `offset`
-    /// (where the file is positioned), unchanged. Over plain TCP on Linux
-    /// the kernel moves them (`sendfile(2)`), so they never pass through
-    /// this process; any other way they are read through `block` (made
-    /// [`IO_BLOCK`] long) and written. A file that ends early leaves the stream short of what was
+    /// Sends `len` bytes of `file` from `offset` (where the file is
+    /// positioned), unchanged, after what is queued. With what is queued
+    /// they fit in [`ONE_WRITE`]: they are copied into the write buffer,
+    /// to leave with the rest in one write. Otherwise what is queued is
+    /// written, and then over plain TCP on Linux the kernel moves the
+    /// file (`sendfile(2)`, the commands written with MSG_MORE to share
+    /// its first segment), so it never passes through this process; any
+    /// other way it is read through `block` (made [`IO_BLOCK`] long) and
+    /// written. A file that ends early leaves the stream short of what was
     /// announced: that is an I/O error, and the connection is closed.
     pub fn queue_file(
         &mut self,
@@ -161,11 +171,40 @@ impl Connection {
         block: &mut Vec<u8>,
         during: &str,
     ) -> Result<(), Error> {
-        self.flush(during)?;
+        if self.wbuf.len() as u64 + len <= ONE_WRITE {
+            // Small: copied after the commands, to leave with them (and
+            // with whatever follows) in one write.
+            return self.guard(during, |conn| {
+                let mut taken = (&*file).take(len);
+                let copied = taken
+                    .read_to_end(&mut conn.wbuf)
+                    .map_err(|source| Error::Io {
+                        during: format!("{during}: reading the message"),
+                        source,
+                    })?;
+                ended_early(copied as u64, len, during)
+            });
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let by_kernel = matches!(self.stream, Stream::Tcp(_));
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let by_kernel = false;
+        if !by_kernel {
+            self.flush(during)?;
+        }
         self.guard(during, |conn| {
             let copied = match &mut conn.stream {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
-                Stream::Tcp(tcp) => {
+                Stream::Tcp(_) => {
+                    // The commands before the file, held by the kernel to
+                    // go with its first bytes rather than alone.
+                    let (mut writer, wbuf) = conn.paced();
+                    let result = writer.write_all_more(wbuf);
+                    wbuf.clear();
+                    result.map_err(|e| conn.write_error(e, during))?;
+                    let Stream::Tcp(tcp) = &conn.stream else {
+                        unreachable!("checked above")
+                    };
                     let clock = &mut conn.clock;
                     let mut before = |tcp: &std::net::TcpStream| {
                         clock.arm_write(|t| tcp.set_write_timeout(Some(t)))
@@ -180,16 +219,19 @@ impl Connection {
                 }
             }
             .map_err(|e| conn.write_error(e, during))?;
-            if copied < len {
-                return Err(Error::Io {
-                    during: during.to_owned(),
-                    source: io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the message file ended early",
-                    ),
-                });
-            }
-            Ok(())
+            ended_early(copied, len, during)
         })
     }
+}
+
+/// A file that ended before `len` bytes leaves the stream short of what
+/// was announced: an I/O error (the connection is then closed).
+fn ended_early(copied: u64, len: u64, during: &str) -> Result<(), Error> {
+    if copied < len {
+        return Err(Error::Io {
+            during: during.to_owned(),
+            source: io::Error::new(io::ErrorKind::UnexpectedEof, "the message file ended early"),
+        });
+    }
+    Ok(())
 }

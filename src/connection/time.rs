@@ -89,6 +89,24 @@ pub(super) struct Paced<'a> {
     clock: &'a mut Clock,
 }
 
+impl Paced<'_> {
+    /// Writes all of `buf` saying that more follows at once (see
+    /// [`Stream::write_more`]).
+    pub fn write_all_more(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let stream = &*self.stream;
+            self.clock.arm_write(|t| stream.set_write_timeout(t))?;
+            match self.stream.write_more(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Write for Paced<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let stream = &*self.stream;

@@ -66,6 +66,47 @@ impl Stream {
         }
     }
 
+    /// Asks the kernel to acknowledge what arrives next at once, not ~40
+    /// ms later: a server that does not set TCP_NODELAY holds the second
+    /// write of a reply split in two until the first is acknowledged, and
+    /// a client with nothing to send delays that ACK (Linux's
+    /// TCP_QUICKACK; it clears itself, so it is set before each read).
+    /// Best effort: false when the socket does not take it (a UNIX socket,
+    /// another system), and there is no point asking again.
+    pub fn quick_ack(&self) -> bool {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(tcp) = self.tcp() {
+            return socket2::SockRef::from(tcp).set_tcp_quickack(true).is_ok();
+        }
+        false
+    }
+
+    /// Closes the sending side only (after QUIT): a server that waits for
+    /// the client to go before it answers QUIT (Exim) answers at once, and
+    /// the reply can still be read. Errors are of no consequence: the
+    /// session is over either way.
+    pub fn half_close(&self) {
+        if let Some(tcp) = self.tcp() {
+            let _ = tcp.shutdown(Shutdown::Write);
+        }
+    }
+
+    /// Writes `buf` (or its start) saying that more follows at once
+    /// (MSG_MORE over plain TCP on Linux: the kernel holds a partial
+    /// segment for what comes next, so small commands before a body sent
+    /// with `sendfile` do not go as a lone small segment). Anything but
+    /// plain TCP writes as usual. The caller must write more right after.
+    pub fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Stream::Tcp(s) => {
+                use nix::libc::{MSG_MORE, MSG_NOSIGNAL};
+                socket2::SockRef::from(&*s).send_with_flags(buf, MSG_NOSIGNAL | MSG_MORE)
+            }
+            _ => self.write(buf),
+        }
+    }
+
     /// The TCP socket under this stream, if there is one.
     fn tcp(&self) -> Option<&TcpStream> {
         match self {

@@ -28,6 +28,8 @@ mod mailin;
 #[cfg(feature = "servers")]
 pub mod real;
 #[cfg(feature = "servers")]
+pub mod records;
+#[cfg(feature = "servers")]
 pub mod scram;
 #[cfg(feature = "servers")]
 mod script;

@@ -28,6 +28,10 @@ pub enum Act {
     Bytes(usize),
     /// Read whatever arrives until the client closes (or LIFETIME).
     Drain,
+    /// Wait for the client to close its side (a half-close will do), as
+    /// Exim does before it answers QUIT; if it does not within
+    /// `LIFETIME`, the script ends there (the client gets no answer).
+    AwaitClose,
     /// Wait.
     Sleep(Duration),
     /// Close the connection now.
@@ -345,6 +349,18 @@ fn play(stream: TcpStream, script: Vec<Act>) -> Vec<u8> {
                 got.append(&mut peer.buf);
                 let _ = peer.wire.read_to_end(&mut got);
                 true
+            }
+            Act::AwaitClose => {
+                got.append(&mut peer.buf);
+                // Only the end counts: a timeout or an error (a TLS
+                // stream cut without close_notify is that end too).
+                let mut rest = Vec::new();
+                let closed = match peer.wire.read_to_end(&mut rest) {
+                    Ok(_) => true,
+                    Err(e) => e.kind() == io::ErrorKind::UnexpectedEof,
+                };
+                got.append(&mut rest);
+                closed
             }
             Act::Sleep(d) => {
                 thread::sleep(d);

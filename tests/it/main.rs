@@ -20,6 +20,7 @@ mod exchange;
 mod hostile;
 mod lmtp;
 mod one_shot;
+mod pace;
 mod pipelining;
 mod prepared;
 mod reach;
