@@ -2,7 +2,9 @@
 //! (native-tls). The handshake itself runs in [`crate::stream`], where the
 //! socket and its deadlines live.
 
-mod shared;
+pub(crate) mod shared;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::path::PathBuf;
