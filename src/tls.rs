@@ -201,6 +201,10 @@ fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, Error> {
 /// which loads the system's roots ([`Material::build`]).
 pub(crate) struct Material {
     roots: Vec<Certificate>,
+    /// Root files, read but not decoded yet (a file may be a whole
+    /// bundle): decoded with the connector, at the first handshake. Each
+    /// with what it is called in errors.
+    root_files: Vec<(String, Vec<u8>)>,
     identity: Option<Identity>,
     disable_system_roots: bool,
     min_version: Option<TlsVersion>,
@@ -230,21 +234,23 @@ impl TlsOptions {
             Some(TlsVersion::Tls12) => b"1.2",
             Some(TlsVersion::Tls13) => b"1.3",
         });
-        let mut roots = Vec::new();
+        let (mut roots, mut root_files) = (Vec::new(), Vec::new());
         for source in &self.roots {
-            let certs = match source {
+            match source {
                 CertSource::Bytes(bytes) => {
                     key.bytes(bytes);
-                    certificates(bytes, "root certificate")?
+                    roots.extend(certificates(bytes, "root certificate")?);
                 }
                 CertSource::File(path) => {
                     let what = format!("root certificates from {}", path.display());
                     let bytes = read_file(path, "root certificates")?;
                     key.bytes(&bytes);
-                    certificates(&bytes, &what)?
+                    if bytes.is_empty() {
+                        return Err(Error::InvalidInput(format!("{what} holds no certificate")));
+                    }
+                    root_files.push((what, bytes));
                 }
-            };
-            roots.extend(certs);
+            }
         }
         let identity = match &self.identity {
             None => {
@@ -271,6 +277,7 @@ impl TlsOptions {
         };
         let material = Material {
             roots,
+            root_files,
             identity,
             disable_system_roots: self.disable_system_roots,
             min_version: self.min_version,
@@ -300,6 +307,11 @@ impl Material {
         b.use_sni(true);
         b.danger_accept_invalid_certs(self.accept_invalid_certs);
         b.danger_accept_invalid_hostnames(self.accept_invalid_hostnames);
+        for (what, bytes) in &self.root_files {
+            for cert in certificates(bytes, what)? {
+                b.add_root_certificate(cert);
+            }
+        }
         for cert in self.roots {
             b.add_root_certificate(cert);
         }
