@@ -2,6 +2,7 @@
 //! (native-tls). The handshake itself runs in [`crate::stream`], where the
 //! socket and its deadlines live.
 
+mod roots;
 pub(crate) mod shared;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use native_tls::{Certificate, Identity, Protocol, TlsConnector};
 
 use crate::error::Error;
 
+pub use roots::take_over_system_roots;
 pub(crate) use shared::SharedConnector;
 
 /// How the connection is protected.
@@ -205,6 +207,9 @@ pub(crate) struct Material {
     /// bundle): decoded with the connector, at the first handshake. Each
     /// with what it is called in errors.
     root_files: Vec<(String, Vec<u8>)>,
+    /// The system's bundles, when smtpc loads them itself
+    /// ([`take_over_system_roots`]) and they are trusted.
+    system_bundles: &'static [PathBuf],
     identity: Option<Identity>,
     disable_system_roots: bool,
     min_version: Option<TlsVersion>,
@@ -275,9 +280,17 @@ impl TlsOptions {
                 .map_err(|e| tls_error("loading the client identity", e))?,
             ),
         };
+        let system_bundles = match roots::taken() {
+            Some(bundles) if !self.disable_system_roots => bundles,
+            _ => &[],
+        };
+        for bundle in system_bundles {
+            key.bytes(bundle.as_os_str().as_encoded_bytes());
+        }
         let material = Material {
             roots,
             root_files,
+            system_bundles,
             identity,
             disable_system_roots: self.disable_system_roots,
             min_version: self.min_version,
@@ -307,6 +320,16 @@ impl Material {
         b.use_sni(true);
         b.danger_accept_invalid_certs(self.accept_invalid_certs);
         b.danger_accept_invalid_hostnames(self.accept_invalid_hostnames);
+        // As OpenSSL does with its default file: a bundle that cannot be
+        // read adds nothing, and is no error.
+        for bundle in self.system_bundles {
+            let certs = std::fs::read(bundle)
+                .ok()
+                .and_then(|pem| Certificate::stack_from_pem(&pem).ok());
+            for cert in certs.into_iter().flatten() {
+                b.add_root_certificate(cert);
+            }
+        }
         for (what, bytes) in &self.root_files {
             for cert in certificates(bytes, what)? {
                 b.add_root_certificate(cert);

@@ -14,6 +14,8 @@
  *           handshake without chain checks (a reference)
  * plain:    no TLS and no AUTH (the SMTP session alone, a reference)
  * SMTPC_USER / SMTPC_PASSWORD: the credentials (not with plain).
+ * TAKE_OVER=1: smtpc_take_over_system_roots() first (the system's bundle
+ * parsed once by smtpc when trusted, not at all otherwise).
  *
  * Output, tab-separated: shape mode roots N first_cpu_ms first_wall_ms
  * cpu_ms_per_later_connection wall_ms_per_later_connection
@@ -84,6 +86,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: reconnect HOST PORT N one|many verify|noverify|plain [CA_FILE]\n");
         return 2;
     }
+    const char *take_over = getenv("TAKE_OVER");
+    if (take_over && strcmp(take_over, "1") == 0 && !smtpc_take_over_system_roots()) {
+        fprintf(stderr, "reconnect: smtpc_take_over_system_roots failed\n");
+        return 1;
+    }
     const char *host = argv[1], *shape = argv[4], *mode = argv[5];
     int port = atoi(argv[2]), n = atoi(argv[3]);
     const char *ca = argc == 7 ? argv[6] : NULL;
@@ -123,7 +130,8 @@ int main(int argc, char **argv)
     if (kept)
         smtpc_client_free(kept);
     double cpu2 = cpu_seconds(), wall2 = wall_seconds();
-    printf("%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\n", shape, mode, ca ? "ca_file" : "system", n,
+    printf("%s\t%s\t%s%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\n", shape, mode, ca ? "ca_file" : "system",
+           take_over ? " (taken over)" : "", n,
            (cpu1 - cpu0) * 1e3, (wall1 - wall0) * 1e3, (cpu2 - cpu1) * 1e3 / (n - 1),
            (wall2 - wall1) * 1e3 / (n - 1));
     return 0;

@@ -13,8 +13,8 @@
 #     smtpc as its new client (round trips);
 #  3. benches/tls/reconnect.c: connect, STARTTLS, AUTH, one message, QUIT,
 #     N times on one handle and on N handles, with and without
-#     smtpc_set_ca_file, with the system's roots, without verification and
-#     without TLS; and `openssl s_time` against `openssl s_server` with the
+#     smtpc_set_ca_file, with the system's roots, with and without
+#     smtpc_take_over_system_roots, without verification and without TLS; and `openssl s_time` against `openssl s_server` with the
 #     same certificate: the handshake's own cost.
 #
 #   benches/tls/run.sh BENCH_DIR     (the shared SMTP bench: oneshot.sh,
@@ -119,6 +119,8 @@ if [[ " $STEPS " == *" reconnect "* ]]; then
   for shape in one many; do
     "$W/reconnect" 127.0.0.1 "$PORT" "$N" $shape verify "$CA" | row
     SSL_CERT_FILE=$BUNDLE "$W/reconnect" 127.0.0.1 "$PORT" "$N" $shape verify | row
+    TAKE_OVER=1 "$W/reconnect" 127.0.0.1 "$PORT" "$N" $shape verify "$CA" | row
+    TAKE_OVER=1 SSL_CERT_FILE=$BUNDLE "$W/reconnect" 127.0.0.1 "$PORT" "$N" $shape verify | row
     "$W/reconnect" 127.0.0.1 "$PORT" "$N" $shape noverify | row
     "$W/reconnect" 127.0.0.1 "$PORT" "$N" $shape plain | row
   done

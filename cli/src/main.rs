@@ -156,8 +156,6 @@ fn report(problem: Problem) -> Exit {
 struct Local {
     password: Option<String>,
     ca: Option<Vec<u8>>,
-    /// The system's CA bundle(s), trusted explicitly (see trust.rs).
-    system_roots: Vec<std::path::PathBuf>,
     /// The proxy, with its password when it names a user.
     proxy: Option<Proxy>,
     /// The end of the whole run (`--deadline`), counted from here.
@@ -167,7 +165,7 @@ struct Local {
 impl Local {
     fn read(settings: &Settings) -> Result<Local, Exit> {
         // First: nothing has started a thread yet (trust.rs).
-        let system_roots = trust::arrange(settings.ca_file.is_some());
+        trust::arrange();
         let password = match &settings.user {
             Some(_) => password(settings)?,
             None => None,
@@ -192,7 +190,6 @@ impl Local {
         Ok(Local {
             password,
             ca,
-            system_roots,
             proxy,
             deadline,
         })
@@ -257,9 +254,6 @@ fn deliver(
     }
     if let Some(pem) = &local.ca {
         builder = builder.add_root_certificate(pem).disable_system_roots();
-    }
-    for bundle in &local.system_roots {
-        builder = builder.add_root_certificate_file(bundle);
     }
     if let (Some(user), Some(password)) = (&settings.user, &local.password) {
         builder = builder
