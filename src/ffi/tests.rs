@@ -539,9 +539,15 @@ fn a_handle_builds_its_tls_connector_once_and_shares_it() {
     use testkit::certs::pki;
     use testkit::*;
     let session = || {
-        let tls = Act::Tls(pki().server.server_config());
-        let start = [greet_ehlo(&["STARTTLS"]), on_line("220 2.0.0 Go on")];
-        script(start.into_iter().chain([vec![tls], on_line("250 ok"), quit()]))
+        let tls = vec![Act::Tls(pki().server.server_config())];
+        let go = on_line("220 2.0.0 Go on");
+        script([
+            greet_ehlo(&["STARTTLS"]),
+            go,
+            tls,
+            on_line("250 ok"),
+            quit(),
+        ])
     };
     let server = Server::start_sessions(vec![session(), session(), session()]);
     // A root no other test trusts, so that the count is this test's.
