@@ -21,6 +21,7 @@
 #                                     fastsink, ../servers/postfix_instance.sh)
 #   env: RUNS=15 N=100 PORT=2627 SPORT=2655 PPORT=2656 SPORT2=2628
 #        STEPS="oneshot bench reconnect"
+#        BEFORE=path/to/an/older/smtpc   adds it to step 1, as "before"
 # Needs: postfix, curl, msmtp, swaks, python3, gcc, openssl, /usr/bin/time.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -55,7 +56,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 if [[ " $STEPS " == *" oneshot "* ]]; then
   smtpc_() {
-    env SMTPC_PASSWORD=$PASS "$SMTPC" --server "127.0.0.1:$PORT" --user "$USER_" \
+    env SMTPC_PASSWORD=$PASS "${BIN:-$SMTPC}" --server "127.0.0.1:$PORT" --user "$USER_" \
       --helo bench.local --from sender@bench.test --to rcpt@bench.test --quiet "$@" "$MSG"
   }
   curl_() {
@@ -68,11 +69,16 @@ if [[ " $STEPS " == *" oneshot "* ]]; then
     [curl_ca_file]="curl_ --cacert $CA"
     [smtpc_system]="env SSL_CERT_FILE=$BUNDLE bash -c 'smtpc_'"
     [curl_system]="curl_ --cacert $BUNDLE"
-    [msmtp]="msmtp --host=127.0.0.1 --port=$PORT --tls=on --tls-starttls=on --tls-trust-file=$CA --auth=plain --user=$USER_ --passwordeval='echo $PASS' --domain=bench.local --from=sender@bench.test -- rcpt@bench.test <$MSG"
-    [swaks]="swaks --silent 2 --timeout 20 --server 127.0.0.1 --port $PORT --helo bench.local --from sender@bench.test --to rcpt@bench.test --data @$MSG --pipeline -tls --tls-ca-path $CA --tls-verify -a PLAIN -au $USER_ -ap $PASS"
+    [msmtp_ca_file]="msmtp --host=127.0.0.1 --port=$PORT --tls=on --tls-starttls=on --tls-trust-file=$CA --auth=plain --user=$USER_ --passwordeval='echo $PASS' --domain=bench.local --from=sender@bench.test -- rcpt@bench.test <$MSG"
+    [swaks_ca_file]="swaks --silent 2 --timeout 20 --server 127.0.0.1 --port $PORT --helo bench.local --from sender@bench.test --to rcpt@bench.test --data @$MSG --pipeline -tls --tls-ca-path $CA --tls-verify -a PLAIN -au $USER_ -ap $PASS"
   )
   export -f smtpc_ curl_; export SMTPC PORT USER_ PASS MSG
-  ORDER="smtpc_ca_file curl_ca_file smtpc_system curl_system msmtp swaks"
+  ORDER="smtpc_ca_file curl_ca_file smtpc_system curl_system msmtp_ca_file swaks_ca_file"
+  if [[ -n ${BEFORE:-} ]]; then
+    CMDS[before_ca_file]="BIN=$BEFORE smtpc_ --ca-file $CA"
+    CMDS[before_system]="env BIN=$BEFORE SSL_CERT_FILE=$BUNDLE bash -c 'smtpc_'"
+    ORDER="$ORDER before_ca_file before_system"
+  fi
   : >"$W/oneshot.rows"
   for ((i = 0; i < RUNS; i++)); do   # alternated, so drift hits all alike
     for c in $ORDER; do
