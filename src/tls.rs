@@ -55,6 +55,13 @@ pub(crate) use shared::SharedConnector;
 /// [`danger_accept_invalid_hostnames`](crate::ClientBuilder::danger_accept_invalid_hostnames).
 /// The handshake is bounded by the timeout.
 ///
+/// The TLS connector (the roots, loaded from the system's CA bundle by
+/// OpenSSL) is built at the first handshake and then kept: by the
+/// [`Config`](crate::Config) and its clones, by reconnections, and by the
+/// process for every connection with equal TLS options (for a day). A
+/// program can also let smtpc load the system's bundle itself, once, and
+/// never when the system's roots are off: [`take_over_system_roots`].
+///
 /// # What other clients got wrong, smtpc refuses
 ///
 /// - **Response injection**: any byte that arrives after the 220 to
