@@ -174,9 +174,14 @@ impl<'c, 'e> Pipe<'c, 'e> {
     /// 2920 3.1 lets QUIT be the last command of a group). Its reply is
     /// read with the rest but decides nothing: the message's result is
     /// its own reply's. Without PIPELINING, QUIT waits for that reply and
-    /// is the caller's to send.
+    /// is the caller's to send. Nor does it join when the server put
+    /// recipients off, or may have (see `Tx::may_need_more`): they go in
+    /// another transaction on this connection rather than a new one.
     pub fn quit_after_last(&mut self, index: usize) {
-        let open = self.flight.back().is_some_and(|t| !t.failed());
+        let open = self
+            .flight
+            .back()
+            .is_some_and(|t| !t.failed() && !t.may_need_more());
         if self.then == Then::Quit && !self.wire.lockstep && open {
             self.wire.push(index, Expect::Quit, &Command::Quit);
         }

@@ -222,6 +222,14 @@ impl<'e> Tx<'e> {
         self.error.is_some()
     }
 
+    /// Whether the server may put recipients off to another transaction
+    /// on this connection: it did, or their RCPT replies are not all read
+    /// yet (BDAT does not wait for them) and there are more than the 100
+    /// that RFC 5321 4.5.3.1.8 obliges every server to take at once.
+    pub fn may_need_more(&self) -> bool {
+        !self.deferred.is_empty() || (self.rcpts < self.part.count() && self.part.count() > 100)
+    }
+
     /// Records a failure; the first one decides the message's result.
     pub fn fail(&mut self, e: Error) {
         if self.error.is_none() {

@@ -94,6 +94,46 @@ fn too_many_recipients_go_in_further_transactions() {
 }
 
 #[test]
+fn a_one_shot_send_keeps_its_connection_for_recipients_put_off() {
+    // QUIT joins the end of the message only when nothing is left to send:
+    // over DATA the 452s come before the 354, so recipients put off go in
+    // a second transaction on the same connection. Over BDAT, QUIT does not
+    // wait for them: with more than the 100 recipients every server must
+    // take, it waits, and with fewer (a server below RFC 5321's minimum) a
+    // new connection takes the rest.
+    for (chunking, limit, n, connections) in [
+        (false, 3, 5, 1),
+        (false, 100, 250, 1),
+        (true, 100, 250, 1),
+        (true, 3, 5, 2),
+    ] {
+        let what = format!("chunking={chunking} limit={limit} n={n}");
+        let fake = Fake::start(Settings {
+            chunking,
+            max_recipients: Some(limit),
+            ..Settings::default()
+        });
+        let c = client(&fake).connect().unwrap();
+        let d = c
+            .send_message_and_quit(&envelope(n), Message::from(MSG.as_bytes()))
+            .unwrap();
+        assert!(d.is_complete(), "{what}: {d:?}");
+        assert_eq!(d.transactions().count(), n.div_ceil(limit), "{what}");
+        check_stored(&fake.stored(), n, MSG.as_bytes());
+        assert_eq!(fake.connections(), connections, "{what}");
+        let quits = fake
+            .commands()
+            .iter()
+            .filter(|(_, c)| c.starts_with("QUIT"))
+            .count();
+        assert_eq!(
+            quits, connections,
+            "chunking={chunking}: QUIT once per connection"
+        );
+    }
+}
+
+#[test]
 fn a_recipient_limit_of_the_callers_own() {
     let fake = Fake::start(Settings::default());
     let mut c = client(&fake)
