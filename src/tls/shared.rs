@@ -81,10 +81,12 @@ enum State {
 
 impl fmt::Debug for SharedConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match &*lock(&self.0) {
-            State::Unread => "unread",
-            State::Pending { .. } => "pending",
-            State::Built { .. } => "built",
+        // Never waits: another thread may be building it.
+        f.write_str(match self.0.try_lock().as_deref() {
+            Ok(State::Unread) => "unread",
+            Ok(State::Pending { .. }) => "pending",
+            Ok(State::Built { .. }) => "built",
+            Err(_) => "busy",
         })
     }
 }
