@@ -95,7 +95,13 @@ typedef enum {
     SMTPC_PROTOCOL = 4,
     /**
      * An I/O error on the connection, a failure to connect, or a read
-     * callback that reported an error. The connection is closed.
+     * callback that reported an error. The connection is closed, but for
+     * one case: a read callback that failed before anything of its
+     * message was sent (`smtpc_send_stream` reads the first 256 KiB
+     * before MAIL FROM) leaves the session open and usable, as
+     * `smtpc_is_connected` then says. Once the message began, the
+     * connection is closed without an end of data: the server drops the
+     * message, it is never cut short.
      */
     SMTPC_IO = 5,
     /**
@@ -169,6 +175,15 @@ typedef enum {
      * name and password, or is not a SOCKS5 proxy.
      */
     SMTPC_PROXY = 16,
+    /**
+     * A call on this handle is in progress: this call was made from
+     * inside one of its callbacks (transcript, read, credentials), or,
+     * against the rules, from another thread. Nothing was done and the
+     * handle's outcome is unchanged; the call in progress is not
+     * affected. (`smtpc_cancel` is the one function meant for that
+     * moment.)
+     */
+    SMTPC_BUSY = 17,
 } smtpc_result;
 
 /**
@@ -303,14 +318,36 @@ typedef enum {
  * parallel. The one exception is `smtpc_cancel`, which any thread may
  * call at any time while the handle is not being freed.
  *
+ * Callbacks (transcript, read, credentials) run during a call on the
+ * handle, on the calling thread. From inside one, a call on the same
+ * handle does nothing and does not disturb the call in progress:
+ * actions and setters (and `smtpc_client_reset`) return `SMTPC_BUSY`;
+ * accessors return what they return for a NULL handle (0, NULL, false,
+ * "" from `smtpc_reply_text`; `smtpc_batch_result` gives `SMTPC_BUSY`
+ * and `smtpc_error_message` a static text that says the handle is
+ * busy); `smtpc_client_free` is deferred until the call returns;
+ * `smtpc_cancel` works. Other handles may be used freely. A callback
+ * must return to smtpc: it must not `longjmp` out of it, nor let a C++
+ * exception (or any other unwinding) pass through smtpc's frames,
+ * which would leave the handle taken and its memory in an unknown
+ * state.
+ *
  * Strings: every `const char *` argument is a NUL-terminated UTF-8
  * string that smtpc only reads during the call (it keeps copies). Every
  * string smtpc returns belongs to the handle and stays valid until the
  * next call on the same handle other than the accessors
  * (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
- * `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
- * `smtpc_is_encrypted`, `smtpc_has_extension`), or
- * until `smtpc_client_free`; the caller never frees them.
+ * `smtpc_rejected_*`, `smtpc_accepted_*`, `smtpc_unknown_*`,
+ * `smtpc_batch_*`, `smtpc_is_connected`, `smtpc_is_encrypted`,
+ * `smtpc_has_extension`), or until `smtpc_client_free`; the caller never
+ * frees them.
+ *
+ * Secrets: the password or token given to `smtpc_set_credentials` (or
+ * by the credentials callback) is copied, and every copy smtpc makes of
+ * it, and of the AUTH responses made of it, is zeroed when no longer
+ * needed, at the latest by `smtpc_client_free`. Not covered: the
+ * caller's own copies, and the TLS library's buffers for the records
+ * that carried AUTH.
  *
  * Every function accepts NULL for any pointer and returns
  * `SMTPC_INVALID_ARGUMENT` (or 0, false, NULL for accessors) rather than
@@ -321,9 +358,12 @@ typedef struct smtpc_client smtpc_client;
 
 /**
  * Sees every line of the exchange, without its CRLF. `line` is valid only
- * during the call. Message content is summarised, secrets never shown.
- * The callback runs on the thread that made the call on the handle, and
- * must not call smtpc functions on that handle.
+ * during the call. Message content is summarised, secrets never shown
+ * (neither in the lines sent nor in a reply that echoes them). The
+ * callback runs on the thread that made the call on the handle, also
+ * during `smtpc_client_free` (for its QUIT). A call on the same handle
+ * from inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`); it
+ * must return normally (no `longjmp`, no exception through smtpc).
  */
 typedef void (*smtpc_transcript_fn)(smtpc_direction direction, const char *line, void *user_data);
 
@@ -334,8 +374,11 @@ typedef void (*smtpc_transcript_fn)(smtpc_direction direction, const char *line,
  * its length, or -1 (any negative value) when it cannot. `renew` is
  * false when AUTH first needs the secret, true when the server refused
  * the last one (refresh the token, fetch the password again). It runs
- * during `smtpc_connect`, on its thread, and must not call smtpc
- * functions on that handle.
+ * during `smtpc_connect`, on its thread; a call on the same handle from
+ * inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`); it must
+ * return normally (no `longjmp`, no exception through smtpc). smtpc
+ * zeroes `buf` after reading the secret, and wipes every copy it makes
+ * of it when done; the caller's own copies are the caller's to wipe.
  */
 typedef ptrdiff_t (*smtpc_credentials_fn)(char *buf, size_t size, bool renew, void *user_data);
 
@@ -343,8 +386,13 @@ typedef ptrdiff_t (*smtpc_credentials_fn)(char *buf, size_t size, bool renew, vo
  * Supplies message content: writes at most `len` bytes to `buf` and
  * returns how many it wrote; 0 at the end of the message; a negative
  * value on error (the message is then abandoned, nothing is reported as
- * sent, and the result is `SMTPC_IO`). Any byte values may be written;
- * line endings are made CRLF and lines starting with "." dot-stuffed.
+ * sent, and the result is `SMTPC_IO`; see there whether the session
+ * stays open). Any byte values may be written; line endings are made
+ * CRLF and lines starting with "." dot-stuffed. It runs on the thread of
+ * the call that sends the message; a call on the same handle from
+ * inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`), so nothing
+ * can slip into the message; it must return normally (no `longjmp`, no
+ * exception through smtpc).
  */
 typedef ptrdiff_t (*smtpc_read_fn)(void *buf, size_t len, void *user_data);
 
@@ -415,7 +463,14 @@ smtpc_client *smtpc_client_new(void);
 /**
  * Frees a handle and everything it owns (strings returned by accessors
  * included). An open session is ended with QUIT, without waiting for the
- * reply. NULL is a no-op. The handle must not be used afterwards.
+ * reply; the transcript callback, if one is set, sees that QUIT, so its
+ * `user_data` must still be valid here. NULL is a no-op. The handle must
+ * not be used afterwards.
+ *
+ * Called from a callback (transcript, read or credentials) during a call
+ * on the same handle, the free is deferred: the handle is freed when
+ * that call returns, after it recorded its result, which it returns as
+ * usual; neither the handle nor its strings may be used after that.
  *
  * # Safety
  * `c` is NULL or a handle from `smtpc_client_new` that was not freed yet.
@@ -1001,7 +1056,8 @@ const char *smtpc_reply_text(const smtpc_client *c);
 /**
  * What went wrong in the last call, naming what was being done (e.g.
  * "RCPT TO:<b@example.org>: 550 5.1.1 No such user"); "" after a call
- * that returned `SMTPC_OK`. Never NULL.
+ * that returned `SMTPC_OK`. Never NULL: for a NULL handle, or from a
+ * callback during a call on the handle, a static text that says so.
  *
  * # Safety
  * As for `smtpc_reply_enhanced`.
@@ -1142,7 +1198,8 @@ size_t smtpc_batch_count(const smtpc_client *c);
 /**
  * The result of the `i`th message (from 0) of the last batch, as
  * `smtpc_send` would have returned it for that message alone;
- * `SMTPC_INVALID_ARGUMENT` when `i` is out of range.
+ * `SMTPC_INVALID_ARGUMENT` when `i` is out of range; `SMTPC_BUSY`
+ * from a callback during a call on the handle.
  *
  * # Safety
  * `c` is NULL or a live handle (see `smtpc_client`).

@@ -74,7 +74,11 @@ impl Command<'_> {
     }
 
     /// Appends the command line, CRLF included, to `out`.
+    #[cfg(test)]
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if self.encode_secret(out) {
+            return;
+        }
         let mut line = String::new();
         self.write_line(&mut line, false);
         out.extend_from_slice(line.as_bytes());
@@ -87,12 +91,36 @@ impl Command<'_> {
     pub fn encode_described(&self, out: &mut Vec<u8>, shown: &mut String) {
         shown.clear();
         self.write_line(shown, true);
-        if matches!(self, Command::Auth { .. } | Command::AuthResponse(_)) {
-            self.encode(out);
-        } else {
+        if !self.encode_secret(out) {
             out.extend_from_slice(shown.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
+    }
+
+    /// Whether the line may carry a secret (an AUTH response).
+    pub fn carries_secret(&self) -> bool {
+        matches!(self, Command::Auth { .. } | Command::AuthResponse(_))
+    }
+
+    /// Appends a line that may carry a secret straight to `out`, with no
+    /// string in between (whose growing would leave copies of it in freed
+    /// memory); false for other commands, which it leaves alone.
+    fn encode_secret(&self, out: &mut Vec<u8>) -> bool {
+        let (head, response): (&[&str], _) = match self {
+            Command::Auth { mechanism, initial } => (&["AUTH ", mechanism], *initial),
+            Command::AuthResponse(response) => (&[], Some(*response)),
+            _ => return false,
+        };
+        head.iter()
+            .for_each(|h| out.extend_from_slice(h.as_bytes()));
+        if let Some(response) = response {
+            if !head.is_empty() {
+                out.push(b' ');
+            }
+            out.extend_from_slice(response.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        true
     }
 
     /// The line as a transcript or an error message shows it: without CRLF,

@@ -12,6 +12,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use native_tls::TlsConnector;
+use zeroize::Zeroize;
 
 mod content;
 mod time;
@@ -20,6 +21,7 @@ use crate::block::IO_BLOCK;
 use crate::cancel::{Canceller, Watched};
 use crate::command::Command;
 use crate::error::Error;
+use crate::redact::Redactions;
 use crate::reply::{Reply, ReplyError, ReplyParser, MAX_LINE_LEN};
 use crate::stream::{handshake, Stream};
 use crate::timeouts::{Budget, Limit, Phase};
@@ -60,6 +62,9 @@ pub(crate) struct Connection {
     active: Instant,
     /// While set, the transcript shows 334 replies without their text.
     redact_challenges: bool,
+    /// While AUTH runs: the secret and the responses made of it, hidden
+    /// in every line received (a server may echo them).
+    redactions: Redactions,
 }
 
 impl fmt::Debug for Connection {
@@ -127,6 +132,7 @@ impl Connection {
             names: Vec::new(),
             active: Instant::now(),
             redact_challenges: false,
+            redactions: Redactions::default(),
         }
     }
 
@@ -240,6 +246,23 @@ impl Connection {
         self.redact_challenges = on;
     }
 
+    /// Hides these strings (the secret, the AUTH responses) in the lines
+    /// received from now on, until [`Connection::forget_redactions`]:
+    /// from the transcript, the replies and so every error message.
+    pub fn redact(&mut self, redactions: Redactions) {
+        self.redactions = redactions;
+    }
+
+    /// Hides one more string (a response just made) from now on.
+    pub fn redact_also(&mut self, text: &[u8]) {
+        self.redactions.add(text);
+    }
+
+    /// Ends [`Connection::redact`] (and drops, so wipes, the strings).
+    pub fn forget_redactions(&mut self) {
+        self.redactions = Redactions::default();
+    }
+
     /// Passes a line to the transcript.
     pub fn note(&mut self, direction: Direction, line: &str) {
         self.transcript.note(direction, line);
@@ -292,7 +315,13 @@ impl Connection {
     /// Sends one command and reads its reply.
     pub fn execute(&mut self, command: &Command<'_>) -> Result<Reply, Error> {
         let shown = self.queue(command);
-        self.flush(&shown)?;
+        let flushed = self.flush(&shown);
+        if command.carries_secret() {
+            // The line is gone; the buffer it was in is wiped (the whole
+            // of its memory: a few hundred KiB, once per AUTH line).
+            self.wbuf.zeroize();
+        }
+        flushed?;
         self.read_reply(&shown, command.phase())
     }
 
@@ -346,14 +375,30 @@ impl Connection {
         loop {
             let pending = &self.rbuf[self.rstart..self.rend];
             if let Some(nl) = memchr::memchr(b'\n', pending) {
-                let line = &pending[..=nl];
+                let range = self.rstart..self.rstart + nl + 1;
                 self.rstart += nl + 1;
-                if self.redact_challenges && line.starts_with(b"334") {
+                // Only while AUTH runs is there anything to hide.
+                let scrubbed = match self.redactions.is_empty() {
+                    true => None,
+                    false => self.redactions.scrub(&self.rbuf[range.clone()]),
+                };
+                let original = &self.rbuf[range.clone()];
+                let shown = scrubbed.as_deref().map_or(original, |s| &s[..]);
+                let challenge = original.starts_with(b"334");
+                if self.redact_challenges && challenge {
                     self.transcript.received(b"334 <redacted>");
                 } else {
-                    self.transcript.received(line);
+                    self.transcript.received(shown);
                 }
-                if let Some(reply) = parser.push_line(line).map_err(malformed)? {
+                // A challenge is the mechanism's to read as it came (a
+                // short password may happen to occur in its base64); it
+                // goes into no error message. Any other reply is read as
+                // shown, and the original is wiped.
+                let parsed = parser.push_line(if challenge { original } else { shown });
+                if scrubbed.is_some() {
+                    self.rbuf[range].zeroize();
+                }
+                if let Some(reply) = parsed.map_err(malformed)? {
                     return Ok(reply);
                 }
                 continue;

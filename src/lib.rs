@@ -53,6 +53,7 @@ mod ffi;
 mod message;
 mod protocol;
 mod proxy;
+mod redact;
 mod reply;
 mod session;
 mod stream;

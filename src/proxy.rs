@@ -5,6 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use zeroize::Zeroizing;
+
 use crate::error::Error;
 
 /// The default SOCKS port.
@@ -30,7 +32,8 @@ const SOCKS_PORT: u16 = 1080;
 pub struct Proxy {
     host: String,
     port: u16,
-    credentials: Option<(String, String)>,
+    /// The user name, and the password (wiped when dropped).
+    credentials: Option<(String, Zeroizing<String>)>,
 }
 
 impl Proxy {
@@ -53,7 +56,7 @@ impl Proxy {
     /// 1929; each 1 to 255 bytes, checked at connect). They go to the proxy
     /// in the clear, as RFC 1929 has it.
     pub fn credentials(mut self, user: &str, password: &str) -> Proxy {
-        self.credentials = Some((user.to_owned(), password.to_owned()));
+        self.credentials = Some((user.to_owned(), Zeroizing::new(password.to_owned())));
         self
     }
 
@@ -149,7 +152,7 @@ impl Proxy {
     /// The checks made before any connection.
     pub(crate) fn check(&self) -> Result<(), Error> {
         if let Some((user, password)) = &self.credentials {
-            for (what, value) in [("user name", user), ("password", password)] {
+            for (what, value) in [("user name", user), ("password", &**password)] {
                 if value.is_empty() || value.len() > 255 {
                     return Err(Error::InvalidInput(format!(
                         "the proxy's {what} must be 1 to 255 bytes (RFC 1929)"

@@ -3,7 +3,9 @@
 //!
 //! Lines the client sends reach it already described (secrets redacted,
 //! by [`crate::command`]); message content is summarised; lines from the
-//! server are decoded lossily and shown without their line ending.
+//! server are decoded lossily and shown without their line ending, and,
+//! while AUTH runs, with the secret and the responses made of it hidden
+//! ([`crate::redact`]).
 
 use std::fmt;
 

@@ -31,11 +31,11 @@ Exit status (sysexits.h):
   69  permanent failure (5xx; a message over the server's size limit), also
       when some recipients were refused with 5xx and the others got it; a
       SOCKS5 proxy that refuses by its rules (reply 2, 7, 8)
-  75  temporary failure (4xx, 454 to AUTH included; connection refused,
+  75  temporary failure (4xx, 454 to AUTH or STARTTLS included; connection refused,
       reset or closed; timeout; --deadline passed; a proxy that refuses
       with reply 1, 3-6)
-  76  protocol failure (malformed or unexpected reply; STARTTLS unavailable
-      or failed; TLS handshake or certificate failure; response injection;
+  76  protocol failure (malformed or unexpected reply; STARTTLS unavailable,
+      refused with 5xx, or failed; TLS handshake or certificate failure; response injection;
       a proxy that does not speak SOCKS5)
   77  authentication failed or refused (535; credentials that would have
       gone over a connection without TLS; the proxy's user and password)

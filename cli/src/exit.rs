@@ -73,6 +73,9 @@ pub fn for_error(error: &Error, cx: Context) -> Exit {
         // 454 4.7.0 "temporary authentication failure": retrying may work.
         ErrorKind::Auth if error.is_transient() => Exit::TempFail,
         ErrorKind::Auth => Exit::NoPerm,
+        // 454 4.7.0 "TLS not available due to temporary reason" (RFC
+        // 3207): STARTTLS may work later; a 5yz refusal does not.
+        ErrorKind::Tls if error.is_transient() => Exit::TempFail,
         ErrorKind::Protocol | ErrorKind::Tls => Exit::Protocol,
         ErrorKind::Transient | ErrorKind::Closed | ErrorKind::Timeout | ErrorKind::Io => {
             Exit::TempFail
@@ -144,9 +147,16 @@ mod tests {
             76
         );
         assert_eq!(code(Error::TlsUnavailable { reply: None }), 76);
+        // 454 to STARTTLS is for now (RFC 3207); a 5yz is for good.
         assert_eq!(
             code(Error::TlsUnavailable {
                 reply: Some(reply("454 4.7.0 no TLS"))
+            }),
+            75
+        );
+        assert_eq!(
+            code(Error::TlsUnavailable {
+                reply: Some(reply("554 5.7.3 no TLS"))
             }),
             76
         );

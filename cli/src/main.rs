@@ -34,6 +34,7 @@ use clap::Parser;
 use smtpc::{
     Body, Client, Delivery, Envelope, Error, MessageFile, Protocol, Proxy, DEFAULT_CONNECT_TIMEOUT,
 };
+use zeroize::Zeroizing;
 
 use args::Args;
 use config::{Chosen, Config, PasswordSource, Problem};
@@ -154,7 +155,8 @@ fn report(problem: Problem) -> Exit {
 
 /// What is read from local files and the environment before connecting.
 struct Local {
-    password: Option<String>,
+    /// Wiped when dropped, as is every copy of it the library makes.
+    password: Option<Zeroizing<String>>,
     ca: Option<Vec<u8>>,
     /// The proxy, with its password when it names a user.
     proxy: Option<Proxy>,
@@ -335,7 +337,7 @@ fn proxy_with_password(proxy: &Proxy) -> Result<Proxy, Exit> {
         return Ok(proxy.clone());
     };
     match std::env::var(args::PROXY_PASSWORD_VAR) {
-        Ok(password) => Ok(proxy.clone().credentials(user, &password)),
+        Ok(password) => Ok(proxy.clone().credentials(user, &Zeroizing::new(password))),
         Err(_) => {
             say(format!(
                 "the proxy's user {user} needs a password: set {} (UTF-8)",
@@ -350,10 +352,13 @@ fn proxy_with_password(proxy: &Proxy) -> Result<Proxy, Exit> {
 /// command line's `--password-file`, else `SMTPC_PASSWORD`, else the
 /// configuration file). `None` for a command, which runs when AUTH needs
 /// it.
-fn password(settings: &Settings) -> Result<Option<String>, Exit> {
+fn password(settings: &Settings) -> Result<Option<Zeroizing<String>>, Exit> {
+    let wiped = |s: &str| Some(Zeroizing::new(s.to_owned()));
     match &settings.password {
+        // Read at once at the file's size (read_to_string sizes the
+        // buffer from it), so no growing leaves a copy behind.
         Some(PasswordSource::File(path)) => match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Some(args::first_line(&text).to_owned())),
+            Ok(text) => Ok(wiped(args::first_line(&Zeroizing::new(text)))),
             Err(e) => {
                 say(format!(
                     "cannot read the password file {}: {e}",
@@ -362,10 +367,12 @@ fn password(settings: &Settings) -> Result<Option<String>, Exit> {
                 Err(Exit::NoInput)
             }
         },
-        Some(PasswordSource::Inline(secret)) => Ok(Some(secret.expose().to_owned())),
+        Some(PasswordSource::Inline(secret)) => Ok(wiped(secret.expose())),
         Some(PasswordSource::Command(_)) => Ok(None),
+        // The environment's own copy stays (the process's environment
+        // block is not this program's to rewrite).
         Some(PasswordSource::Env) => match std::env::var(PASSWORD_VAR) {
-            Ok(password) => Ok(Some(password)),
+            Ok(password) => Ok(Some(Zeroizing::new(password))),
             Err(_) => {
                 say(format!("{PASSWORD_VAR} is not valid UTF-8"));
                 Err(Exit::Usage)

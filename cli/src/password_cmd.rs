@@ -15,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use smtpc::Secret;
+use zeroize::Zeroizing;
 
 use crate::args::first_line;
 
@@ -65,7 +66,9 @@ impl PasswordCmd {
         // (or never closes its output) is stopped at the deadline.
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
-            let mut out = Vec::new();
+            // At its largest size from the start: growing would leave
+            // copies of the password in the memory it left.
+            let mut out = Zeroizing::new(Vec::with_capacity(MAX_OUTPUT as usize + 1));
             let read = (&mut stdout).take(MAX_OUTPUT).read_to_end(&mut out);
             let _ = tx.send(read.map(|_| out));
         });
@@ -98,9 +101,9 @@ impl PasswordCmd {
         if !status.success() {
             return Err(format!("--password-cmd failed ({status})"));
         }
-        let text = String::from_utf8(output)
+        let text = std::str::from_utf8(&output)
             .map_err(|_| "the output of --password-cmd is not UTF-8".to_owned())?;
-        let line = first_line(&text);
+        let line = first_line(text);
         if line.is_empty() {
             return Err("--password-cmd printed no password".into());
         }

@@ -552,6 +552,43 @@ fn allow_insecure_auth_sends_them_but_the_trace_does_not_show_them() {
 }
 
 #[test]
+fn a_server_that_echoes_the_credentials_gets_them_redacted_in_the_trace_and_error() {
+    // The 535 repeats the AUTH line, and what it decodes to.
+    let echo = respond(|line| {
+        use base64::Engine as _;
+        let last = line.rsplit(' ').next().unwrap_or("");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(last)
+            .map(|d| String::from_utf8_lossy(&d).replace('\0', " "))
+            .unwrap_or_default();
+        format!("535 5.7.8 Error: authentication failed: {line} ({decoded})")
+    });
+    let server = Server::start(script([greet_ehlo(&["AUTH PLAIN"]), vec![echo], quit()]));
+    let run = Smtpc::plain(server.port())
+        .args(["--user", "bob", "--allow-insecure-auth", "--trace"])
+        .env(PASSWORD_VAR, "hunter2")
+        .stdin(MSG.as_bytes())
+        .run();
+    run.assert_code(77);
+    assert_no_secret(&run, "bob", "hunter2");
+    assert!(
+        run.err.contains(
+            "\nS: 535 5.7.8 Error: authentication failed: AUTH PLAIN <redacted> ( bob <redacted>)\n"
+        ),
+        "{}",
+        run.err
+    );
+    assert_eq!(
+        run.errors(),
+        [
+            "AUTH PLAIN refused: 535 5.7.8 Error: authentication failed: AUTH PLAIN <redacted> \
+          ( bob <redacted>)"
+        ]
+    );
+    assert!(server.text().contains(&secret_forms("bob", "hunter2")[2]));
+}
+
+#[test]
 fn starttls_failures_exit_76() {
     // Required but not offered (the default mode).
     let server = Server::start(script([greet_ehlo(&["AUTH PLAIN"]), quit()]));
@@ -567,21 +604,24 @@ fn starttls_failures_exit_76() {
     );
     assert!(!server.text().contains("MAIL"));
 
-    // Refused.
-    let server = Server::start(script([
-        greet_ehlo(&["STARTTLS"]),
-        on_line("454 4.7.0 TLS not available due to local problem"),
-        quit(),
-    ]));
-    let run = Smtpc::plain(server.port())
-        .args(["--tls", "starttls"])
-        .stdin(MSG.as_bytes())
-        .run();
-    run.assert_code(76);
-    assert_eq!(
-        run.errors(),
-        ["STARTTLS required but refused: 454 4.7.0 TLS not available due to local problem"]
-    );
+    // Refused for now (454, RFC 3207): a temporary failure, 75; refused
+    // for good (a 5yz): 76.
+    for (reply, code) in [
+        ("454 4.7.0 TLS not available due to temporary reason", 75),
+        ("554 5.7.3 TLS not available to you", 76),
+    ] {
+        let server = Server::start(script([greet_ehlo(&["STARTTLS"]), on_line(reply), quit()]));
+        let run = Smtpc::plain(server.port())
+            .args(["--tls", "starttls"])
+            .stdin(MSG.as_bytes())
+            .run();
+        run.assert_code(code);
+        assert_eq!(
+            run.errors(),
+            [format!("STARTTLS required but refused: {reply}")]
+        );
+        assert!(!server.text().contains("MAIL"));
+    }
 
     // A certificate from no trusted CA.
     let server = Server::start(script([

@@ -6,17 +6,25 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
+use zeroize::Zeroizing;
 
 use super::oauth;
 use super::scram::{Binding, Hash, Scram};
 use super::secret::Secret;
 use super::Mechanism;
 
+/// Base64 of `raw`, in a string wiped when dropped (the encoder sizes
+/// it once, so no copy is left behind by its growing).
+pub(super) fn base64(raw: &[u8]) -> Zeroizing<String> {
+    Zeroizing::new(B64.encode(raw))
+}
+
 /// What to say to a challenge.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Answer {
-    /// This line (base64, or empty).
-    Line(String),
+    /// This line (base64, or empty), wiped when dropped: it may carry
+    /// the secret.
+    Line(Zeroizing<String>),
     /// `*`: cancel the exchange (RFC 4954 4), for this reason.
     Cancel(String),
 }
@@ -77,16 +85,16 @@ impl<'a> Exchange<'a> {
 
     /// The initial response sent with `AUTH`, base64, if the mechanism
     /// has one.
-    pub fn initial(&self) -> Option<String> {
+    pub fn initial(&self) -> Option<Zeroizing<String>> {
         let (user, secret) = (self.user, self.secret.expose());
         let raw = match (&self.state, self.mech) {
-            (State::Plain, _) => format!("\0{user}\0{secret}"),
+            (State::Plain, _) => oauth::joined(&["\0", user, "\0", secret]),
             (State::Token { .. }, Mechanism::XOAuth2) => oauth::xoauth2(user, secret),
             (State::Token { .. }, _) => oauth::oauthbearer(user, secret),
-            (State::Scram(scram), _) => scram.client_first(),
+            (State::Scram(scram), _) => Zeroizing::new(scram.client_first()),
             (State::Login { .. } | State::CramMd5 { .. }, _) => return None,
         };
-        Some(B64.encode(raw))
+        Some(base64(raw.as_bytes()))
     }
 
     /// The answer to a 334 challenge (its text, still base64).
@@ -94,7 +102,7 @@ impl<'a> Exchange<'a> {
         let Ok(challenge) = B64.decode(challenge.trim()) else {
             return Answer::Cancel("a challenge that is not base64".into());
         };
-        let line = |raw: &[u8]| Answer::Line(B64.encode(raw));
+        let line = |raw: &[u8]| Answer::Line(base64(raw));
         match &mut self.state {
             State::Login { step } if *step < 2 => {
                 *step += 1;
@@ -122,7 +130,7 @@ impl<'a> Exchange<'a> {
             State::Token { error } if error.is_none() => {
                 *error = Some(oauth::describe_error(&challenge));
                 match self.mech {
-                    Mechanism::XOAuth2 => Answer::Line(String::new()),
+                    Mechanism::XOAuth2 => Answer::Line(Zeroizing::default()),
                     _ => line(&[1]),
                 }
             }
@@ -132,7 +140,7 @@ impl<'a> Exchange<'a> {
                 let result = if scram.proved() {
                     scram
                         .verify(&challenge)
-                        .map(|()| Answer::Line(String::new()))
+                        .map(|()| Answer::Line(Zeroizing::default()))
                 } else {
                     let password = self.secret.expose();
                     scram
@@ -189,16 +197,24 @@ mod tests {
 
     fn decoded(answer: Answer) -> Vec<u8> {
         match answer {
-            Answer::Line(l) => B64.decode(l).unwrap(),
+            Answer::Line(l) => B64.decode(l.as_bytes()).unwrap(),
             Answer::Cancel(why) => panic!("cancelled: {why}"),
         }
+    }
+
+    fn decoded_initial(e: &Exchange<'_>) -> Vec<u8> {
+        B64.decode(e.initial().unwrap().as_bytes()).unwrap()
+    }
+
+    fn line(text: &str) -> Answer {
+        Answer::Line(Zeroizing::new(text.to_owned()))
     }
 
     #[test]
     fn plain_initial_response() {
         let s = secret("secret");
         let e = start(Mechanism::Plain, "bob", s);
-        assert_eq!(B64.decode(e.initial().unwrap()).unwrap(), b"\0bob\0secret");
+        assert_eq!(decoded_initial(&e), b"\0bob\0secret");
     }
 
     #[test]
@@ -206,8 +222,8 @@ mod tests {
         let s = secret("secret");
         let mut e = start(Mechanism::Login, "bob", s);
         assert_eq!(e.initial(), None);
-        assert_eq!(e.respond("VXNlcm5hbWU6"), Answer::Line("Ym9i".into()));
-        assert_eq!(e.respond("UGFzc3dvcmQ6"), Answer::Line("c2VjcmV0".into()));
+        assert_eq!(e.respond("VXNlcm5hbWU6"), line("Ym9i"));
+        assert_eq!(e.respond("UGFzc3dvcmQ6"), line("c2VjcmV0"));
         assert!(matches!(e.respond("TW9yZT8="), Answer::Cancel(_)));
     }
 
@@ -216,10 +232,7 @@ mod tests {
         let s = secret("tanstaaftanstaaf");
         let mut e = start(Mechanism::CramMd5, "tim", s);
         let r = e.respond("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+");
-        assert_eq!(
-            r,
-            Answer::Line("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw".into())
-        );
+        assert_eq!(r, line("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"));
         assert!(matches!(e.respond("PDE+"), Answer::Cancel(_)));
     }
 
@@ -227,15 +240,9 @@ mod tests {
     fn token_errors_are_answered_once_and_kept() {
         let s = secret("tok");
         let mut x = start(Mechanism::XOAuth2, "a@b", s);
-        assert_eq!(
-            B64.decode(x.initial().unwrap()).unwrap(),
-            b"user=a@b\x01auth=Bearer tok\x01\x01"
-        );
+        assert_eq!(decoded_initial(&x), b"user=a@b\x01auth=Bearer tok\x01\x01");
         // {"status":"401"}
-        assert_eq!(
-            x.respond("eyJzdGF0dXMiOiI0MDEifQ=="),
-            Answer::Line("".into())
-        );
+        assert_eq!(x.respond("eyJzdGF0dXMiOiI0MDEifQ=="), line(""));
         assert_eq!(x.token_error(), Some("status 401"));
         assert!(matches!(x.respond("e30="), Answer::Cancel(_)));
         let mut o = start(Mechanism::OAuthBearer, "a@b", s);
@@ -250,10 +257,7 @@ mod tests {
             Ok("rOprNGfwEbeRWgbNEkqO".into())
         })
         .unwrap();
-        assert_eq!(
-            B64.decode(e.initial().unwrap()).unwrap(),
-            b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
-        );
+        assert_eq!(decoded_initial(&e), b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
         let first = B64.encode(
             "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
         );
@@ -261,7 +265,7 @@ mod tests {
         assert!(last.ends_with(b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="));
         assert!(e.accepted().is_err(), "235 before the signature");
         let v = B64.encode("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
-        assert_eq!(e.respond(&v), Answer::Line(String::new()));
+        assert_eq!(e.respond(&v), line(""));
         assert!(e.accepted().is_ok());
         assert!(matches!(e.respond(&v), Answer::Cancel(_)));
     }

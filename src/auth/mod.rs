@@ -26,6 +26,7 @@ use crate::command::Command;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::extensions::Extensions;
+use crate::redact::Redactions;
 use crate::reply::Reply;
 use crate::success::Step;
 use crate::transcript::Direction;
@@ -289,8 +290,28 @@ fn refused(context: &str, what: &str, token_error: Option<String>, reply: Reply)
     )
 }
 
-/// One AUTH command and its challenges, with one secret.
+/// One AUTH command and its challenges, with one secret. Meanwhile the
+/// secret, its base64 and every response sent are hidden in what the
+/// server sends back (a server that echoes them in its refusal must not
+/// put them in the transcript or the error).
 fn attempt(
+    conn: &mut Connection,
+    mech: Mechanism,
+    user: &str,
+    secret: &Secret,
+    binding: Binding,
+) -> Result<Outcome, Error> {
+    let mut hidden = Redactions::default();
+    hidden.add(secret.expose().as_bytes());
+    hidden.add(exchange::base64(secret.expose().as_bytes()).as_bytes());
+    conn.redact(hidden);
+    let outcome = run_exchange(conn, mech, user, secret, binding);
+    conn.forget_redactions();
+    outcome
+}
+
+/// [`attempt`], once the redactions are set.
+fn run_exchange(
     conn: &mut Connection,
     mech: Mechanism,
     user: &str,
@@ -302,9 +323,12 @@ fn attempt(
     let mut exchange = Exchange::start(mech, user, secret, binding, nonce)
         .map_err(|why| auth_error(format!("{context}: {why}"), None))?;
     let initial = exchange.initial();
+    if let Some(initial) = &initial {
+        conn.redact_also(initial.as_bytes());
+    }
     let mut reply = conn.execute(&Command::Auth {
         mechanism: mech.name(),
-        initial: initial.as_deref(),
+        initial: initial.as_ref().map(|i| i.as_str()),
     })?;
     let mut challenges = 0;
     loop {
@@ -320,6 +344,7 @@ fn attempt(
                 challenges += 1;
                 match exchange.respond(reply.first_line()) {
                     Answer::Line(line) => {
+                        conn.redact_also(line.as_bytes());
                         conn.redact_challenges(exchange.secret_challenge_next());
                         let answer = conn.execute(&Command::AuthResponse(&line));
                         conn.redact_challenges(false);

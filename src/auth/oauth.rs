@@ -8,16 +8,27 @@
 //! The document is a flat object of strings (numbers and booleans are
 //! taken too), so a small bounded reader does instead of a JSON library.
 
+use zeroize::Zeroizing;
+
+/// `parts` joined into one string allocated once at its final size (a
+/// growing one would leave copies of the token in the memory it left),
+/// wiped when dropped.
+pub(crate) fn joined(parts: &[&str]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    parts.iter().for_each(|p| out.push_str(p));
+    out
+}
+
 /// The initial response of XOAUTH2.
-pub(crate) fn xoauth2(user: &str, token: &str) -> String {
-    format!("user={user}\x01auth=Bearer {token}\x01\x01")
+pub(crate) fn xoauth2(user: &str, token: &str) -> Zeroizing<String> {
+    joined(&["user=", user, "\x01auth=Bearer ", token, "\x01\x01"])
 }
 
 /// The initial response of OAUTHBEARER (RFC 7628 3.1), with the user as
 /// the GS2 authorization identity.
-pub(crate) fn oauthbearer(user: &str, token: &str) -> String {
+pub(crate) fn oauthbearer(user: &str, token: &str) -> Zeroizing<String> {
     let user = user.replace('=', "=3D").replace(',', "=2C");
-    format!("n,a={user},\x01auth=Bearer {token}\x01\x01")
+    joined(&["n,a=", &user, ",\x01auth=Bearer ", token, "\x01\x01"])
 }
 
 /// The most of the server's document shown in an error.
@@ -145,9 +156,12 @@ mod tests {
 
     #[test]
     fn initial_responses() {
-        assert_eq!(xoauth2("a@b", "tok"), "user=a@b\x01auth=Bearer tok\x01\x01");
         assert_eq!(
-            oauthbearer("a,b=c", "tok"),
+            xoauth2("a@b", "tok").as_str(),
+            "user=a@b\x01auth=Bearer tok\x01\x01"
+        );
+        assert_eq!(
+            oauthbearer("a,b=c", "tok").as_str(),
             "n,a=a=2Cb=3Dc,\x01auth=Bearer tok\x01\x01"
         );
     }

@@ -10,6 +10,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use hmac::{EagerHash, Hmac, KeyInit, Mac};
+use zeroize::Zeroizing;
 
 use super::saslprep::saslprep;
 
@@ -122,7 +123,7 @@ enum State {
     Started,
     /// The client-final message was sent; the server's signature is due.
     Proved {
-        server_signature_key: Vec<u8>,
+        server_signature_key: Zeroizing<Vec<u8>>,
         auth_message: String,
     },
     /// The server proved it knows the password.
@@ -177,8 +178,11 @@ impl Scram {
         let server_first = std::str::from_utf8(server_first)
             .map_err(|_| "the server-first message is not UTF-8".to_owned())?;
         let (nonce, salt, iterations) = parse_server_first(server_first, &self.nonce)?;
-        let password =
-            saslprep(password).map_err(|e| format!("the password is not usable: {e}"))?;
+        let password = Zeroizing::new(
+            saslprep(password)
+                .map_err(|e| format!("the password is not usable: {e}"))?
+                .into_owned(),
+        );
 
         let mut channel = self.binding.gs2_header().as_bytes().to_vec();
         if let Binding::TlsServerEndPoint(data) = &self.binding {
@@ -188,16 +192,18 @@ impl Scram {
         let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
 
         let h = self.hash;
-        let salted = h.hi(password.as_bytes(), &salt, iterations);
-        let client_key = h.hmac(&salted, b"Client Key");
-        let stored_key = h.digest(&client_key);
+        // The salted password and the keys made of it let anyone log in
+        // as the user (or pose as the server): wiped when dropped.
+        let salted = Zeroizing::new(h.hi(password.as_bytes(), &salt, iterations));
+        let client_key = Zeroizing::new(h.hmac(&salted, b"Client Key"));
+        let stored_key = Zeroizing::new(h.digest(&client_key));
         let client_signature = h.hmac(&stored_key, auth_message.as_bytes());
         let proof: Vec<u8> = client_key
             .iter()
             .zip(&client_signature)
             .map(|(k, s)| k ^ s)
             .collect();
-        let server_signature_key = h.hmac(&salted, b"Server Key");
+        let server_signature_key = Zeroizing::new(h.hmac(&salted, b"Server Key"));
         self.state = State::Proved {
             server_signature_key,
             auth_message,

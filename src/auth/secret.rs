@@ -3,29 +3,35 @@
 //! a fixed secret or a provider called when AUTH needs one.
 //!
 //! Every secret of the crate lives in a `Secret` from the moment it is
-//! given until it is base64-encoded for the wire, so that wiping them
-//! (issue 20) is a change to this one type.
+//! given until it is base64-encoded for the wire; a `Secret` is wiped
+//! (zeroed, in a way the compiler may not skip) when it is dropped, and
+//! so is every response made of it (`exchange`, `scram`, `oauth`).
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use zeroize::Zeroizing;
+
 use crate::error::Error;
 
 /// A password or an OAuth 2.0 token. Its `Debug` shows `<redacted>`; it
-/// has no `Display`, and nothing in smtpc prints it.
+/// has no `Display`, and nothing in smtpc prints it. Its memory is
+/// zeroed when it is dropped (each clone's too). A `String` given to
+/// [`Secret::new`] is taken over as it is: the memory it had before (if
+/// it grew) is the caller's to have wiped.
 ///
 /// ```
 /// let secret = smtpc::Secret::new("app-password");
 /// assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     /// Wraps a password or token.
     pub fn new(secret: impl Into<String>) -> Secret {
-        Secret(secret.into())
+        Secret(Zeroizing::new(secret.into()))
     }
 
     /// The secret itself, for the mechanisms that put it on the wire.
@@ -36,13 +42,13 @@ impl Secret {
 
 impl From<String> for Secret {
     fn from(secret: String) -> Secret {
-        Secret(secret)
+        Secret::new(secret)
     }
 }
 
 impl From<&str> for Secret {
     fn from(secret: &str) -> Secret {
-        Secret(secret.to_owned())
+        Secret::new(secret)
     }
 }
 

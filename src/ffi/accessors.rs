@@ -2,7 +2,9 @@
 //! `smtpc_error_message`, `smtpc_queue_id`, `smtpc_rejected_*`,
 //! `smtpc_batch_*`) and the questions about the session (`smtpc_is_*`,
 //! `smtpc_has_extension`). They only read the handle, so the strings
-//! they return stay valid across them.
+//! they return stay valid across them. Called from a callback while a
+//! call holds the handle, each gives what it gives for NULL (see
+//! `smtpc_client`): the outcome is being made, and is not read.
 
 use std::ffi::{c_char, c_int, CString};
 use std::ptr::null;
@@ -52,15 +54,17 @@ pub unsafe extern "C" fn smtpc_reply_text(c: *const smtpc_client) -> *const c_ch
 
 /// What went wrong in the last call, naming what was being done (e.g.
 /// "RCPT TO:<b@example.org>: 550 5.1.1 No such user"); "" after a call
-/// that returned `SMTPC_OK`. Never NULL.
+/// that returned `SMTPC_OK`. Never NULL: for a NULL handle, or from a
+/// callback during a call on the handle, a static text that says so.
 ///
 /// # Safety
 /// As for `smtpc_reply_enhanced`.
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_error_message(c: *const smtpc_client) -> *const c_char {
-    ffi_boundary! { c or c"the smtpc_client handle is NULL".as_ptr() => |h| {
-        h.outcome.error.as_ptr()
-    }}
+    ffi_boundary! {
+        c or c"the smtpc_client handle is NULL".as_ptr(),
+        busy c"a call on this handle is in progress".as_ptr() => |h| h.outcome.error.as_ptr()
+    }
 }
 
 /// The server's queue id named in the last reply ("queued as ID" or
@@ -215,13 +219,14 @@ pub unsafe extern "C" fn smtpc_batch_count(c: *const smtpc_client) -> usize {
 
 /// The result of the `i`th message (from 0) of the last batch, as
 /// `smtpc_send` would have returned it for that message alone;
-/// `SMTPC_INVALID_ARGUMENT` when `i` is out of range.
+/// `SMTPC_INVALID_ARGUMENT` when `i` is out of range; `SMTPC_BUSY`
+/// from a callback during a call on the handle.
 ///
 /// # Safety
 /// `c` is NULL or a live handle (see `smtpc_client`).
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_batch_result(c: *const smtpc_client, i: usize) -> smtpc_result {
-    ffi_boundary! { c or SMTPC_INVALID_ARGUMENT => |h| {
+    ffi_boundary! { c or SMTPC_INVALID_ARGUMENT, busy SMTPC_BUSY => |h| {
         h.outcome.batch.get(i).map_or(SMTPC_INVALID_ARGUMENT, |(r, _)| *r)
     }}
 }

@@ -5,6 +5,8 @@
 use std::ffi::{c_char, c_void};
 use std::io;
 
+use zeroize::Zeroizing;
+
 use super::args::c_string;
 use super::result::Fail;
 use crate::auth::Secret;
@@ -34,9 +36,12 @@ impl From<Direction> for smtpc_direction {
 }
 
 /// Sees every line of the exchange, without its CRLF. `line` is valid only
-/// during the call. Message content is summarised, secrets never shown.
-/// The callback runs on the thread that made the call on the handle, and
-/// must not call smtpc functions on that handle.
+/// during the call. Message content is summarised, secrets never shown
+/// (neither in the lines sent nor in a reply that echoes them). The
+/// callback runs on the thread that made the call on the handle, also
+/// during `smtpc_client_free` (for its QUIT). A call on the same handle
+/// from inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`); it
+/// must return normally (no `longjmp`, no exception through smtpc).
 pub type smtpc_transcript_fn = Option<
     unsafe extern "C" fn(direction: smtpc_direction, line: *const c_char, user_data: *mut c_void),
 >;
@@ -44,8 +49,13 @@ pub type smtpc_transcript_fn = Option<
 /// Supplies message content: writes at most `len` bytes to `buf` and
 /// returns how many it wrote; 0 at the end of the message; a negative
 /// value on error (the message is then abandoned, nothing is reported as
-/// sent, and the result is `SMTPC_IO`). Any byte values may be written;
-/// line endings are made CRLF and lines starting with "." dot-stuffed.
+/// sent, and the result is `SMTPC_IO`; see there whether the session
+/// stays open). Any byte values may be written; line endings are made
+/// CRLF and lines starting with "." dot-stuffed. It runs on the thread of
+/// the call that sends the message; a call on the same handle from
+/// inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`), so nothing
+/// can slip into the message; it must return normally (no `longjmp`, no
+/// exception through smtpc).
 pub type smtpc_read_fn =
     Option<unsafe extern "C" fn(buf: *mut c_void, len: usize, user_data: *mut c_void) -> isize>;
 
@@ -59,8 +69,11 @@ pub const SMTPC_SECRET_MAX: usize = 16384;
 /// its length, or -1 (any negative value) when it cannot. `renew` is
 /// false when AUTH first needs the secret, true when the server refused
 /// the last one (refresh the token, fetch the password again). It runs
-/// during `smtpc_connect`, on its thread, and must not call smtpc
-/// functions on that handle.
+/// during `smtpc_connect`, on its thread; a call on the same handle from
+/// inside it does nothing (`SMTPC_BUSY`, see `smtpc_client`); it must
+/// return normally (no `longjmp`, no exception through smtpc). smtpc
+/// zeroes `buf` after reading the secret, and wipes every copy it makes
+/// of it when done; the caller's own copies are the caller's to wipe.
 pub type smtpc_credentials_fn = Option<
     unsafe extern "C" fn(
         buf: *mut c_char,
@@ -96,7 +109,8 @@ impl Credentials {
 
     /// Asks the callback for the secret. The messages never show it.
     pub(crate) fn call(&self, renew: bool) -> Result<Secret, String> {
-        let mut buf = vec![0u8; SMTPC_SECRET_MAX];
+        // Wiped when dropped, whatever the callback wrote.
+        let mut buf = Zeroizing::new(vec![0u8; SMTPC_SECRET_MAX]);
         // SAFETY: `buf` is valid for `buf.len()` writable bytes for the
         // duration of the call; the callback was given by the C caller
         // for this signature, with `user_data` as its own context.
@@ -116,9 +130,6 @@ impl Credentials {
                 Err(_) => Err("the secret from the credentials callback is not UTF-8".into()),
             },
         };
-        // Not a guaranteed wipe (issue 20 brings one): the copy in the
-        // Secret is what is used from here on.
-        buf.fill(0);
         result
     }
 }

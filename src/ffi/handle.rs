@@ -4,7 +4,9 @@
 //! handle's life: new, reset, free.
 
 use std::alloc::{alloc, Layout};
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::callbacks::Transcript;
 use super::outcome::Outcome;
@@ -25,7 +27,10 @@ use crate::config::Config;
 ///   smtpc_client` and gives a `Result<Done, Fail>`, recorded as the
 ///   handle's outcome;
 /// - `ffi_boundary! { c or null => |h| body }` reads the handle `c` (an
-///   accessor): `body` gets `h: &smtpc_client`; NULL gives `null`.
+///   accessor): `body` gets `h: &smtpc_client`; NULL gives `null`, and
+///   so does a handle with a call in progress (an accessor called from a
+///   callback), unless a form with `, busy value` gives another value
+///   for that.
 ///
 /// The handle forms dereference `c`, so they belong only in `unsafe
 /// extern "C"` functions whose `# Safety` says that `c` is NULL or a live
@@ -46,13 +51,17 @@ macro_rules! ffi_boundary {
         })
     };
     ($c:ident or $null:expr => |$h:ident| $body:expr) => {
+        ffi_boundary! { $c or $null, busy $null => |$h| $body }
+    };
+    ($c:ident or $null:expr, busy $busy:expr => |$h:ident| $body:expr) => {
         $crate::ffi::boundary::run(move || {
             let handle: *const $crate::ffi::handle::smtpc_client = $c;
             // SAFETY: used only in functions whose callers promise that
             // `c` is NULL or a live handle no other thread is using.
             match unsafe { $crate::ffi::handle::borrow(handle) } {
-                ::std::option::Option::Some($h) => $body,
-                ::std::option::Option::None => $null,
+                $crate::ffi::handle::Borrowed::Idle($h) => $body,
+                $crate::ffi::handle::Borrowed::Null => $null,
+                $crate::ffi::handle::Borrowed::Busy => $busy,
             }
         })
     };
@@ -74,14 +83,36 @@ macro_rules! ffi_boundary {
 /// parallel. The one exception is `smtpc_cancel`, which any thread may
 /// call at any time while the handle is not being freed.
 ///
+/// Callbacks (transcript, read, credentials) run during a call on the
+/// handle, on the calling thread. From inside one, a call on the same
+/// handle does nothing and does not disturb the call in progress:
+/// actions and setters (and `smtpc_client_reset`) return `SMTPC_BUSY`;
+/// accessors return what they return for a NULL handle (0, NULL, false,
+/// "" from `smtpc_reply_text`; `smtpc_batch_result` gives `SMTPC_BUSY`
+/// and `smtpc_error_message` a static text that says the handle is
+/// busy); `smtpc_client_free` is deferred until the call returns;
+/// `smtpc_cancel` works. Other handles may be used freely. A callback
+/// must return to smtpc: it must not `longjmp` out of it, nor let a C++
+/// exception (or any other unwinding) pass through smtpc's frames,
+/// which would leave the handle taken and its memory in an unknown
+/// state.
+///
 /// Strings: every `const char *` argument is a NUL-terminated UTF-8
 /// string that smtpc only reads during the call (it keeps copies). Every
 /// string smtpc returns belongs to the handle and stays valid until the
 /// next call on the same handle other than the accessors
 /// (`smtpc_reply_*`, `smtpc_error_message`, `smtpc_queue_id`,
-/// `smtpc_rejected_*`, `smtpc_unknown_*`, `smtpc_batch_*`, `smtpc_is_connected`,
-/// `smtpc_is_encrypted`, `smtpc_has_extension`), or
-/// until `smtpc_client_free`; the caller never frees them.
+/// `smtpc_rejected_*`, `smtpc_accepted_*`, `smtpc_unknown_*`,
+/// `smtpc_batch_*`, `smtpc_is_connected`, `smtpc_is_encrypted`,
+/// `smtpc_has_extension`), or until `smtpc_client_free`; the caller never
+/// frees them.
+///
+/// Secrets: the password or token given to `smtpc_set_credentials` (or
+/// by the credentials callback) is copied, and every copy smtpc makes of
+/// it, and of the AUTH responses made of it, is zeroed when no longer
+/// needed, at the latest by `smtpc_client_free`. Not covered: the
+/// caller's own copies, and the TLS library's buffers for the records
+/// that carried AUTH.
 ///
 /// Every function accepts NULL for any pointer and returns
 /// `SMTPC_INVALID_ARGUMENT` (or 0, false, NULL for accessors) rather than
@@ -102,16 +133,71 @@ pub struct smtpc_client {
     pub(crate) canceller: Canceller,
 }
 
-/// What `smtpc_client_new` allocates: the handle, and beside it the
-/// canceller `smtpc_cancel` reads from another thread. The handle comes
-/// first, so a pointer to the block is a pointer to the handle; and the
-/// canceller lies outside the handle, so a thread that holds `&mut` to
-/// the handle during a call never covers the memory `smtpc_cancel`
-/// reads.
+/// What `smtpc_client_new` allocates: the handle, and beside it what
+/// may be read while a call holds the handle as `&mut`: the canceller
+/// `smtpc_cancel` reads from another thread, and the state that tells a
+/// call made from inside a callback that the handle is taken. The
+/// handle comes first, so a pointer to the block is a pointer to the
+/// handle; the other fields lie outside it, so reading them never
+/// overlaps the borrow of the call in progress.
 #[repr(C)]
 struct Block {
-    handle: smtpc_client,
+    /// Dropped by hand in [`destroy`], while `state` says the handle is
+    /// taken, so that callbacks run by that drop (the transcript of
+    /// QUIT) find it busy.
+    handle: ManuallyDrop<smtpc_client>,
     cancel: Canceller,
+    /// [`IDLE`], or [`TAKEN`] with perhaps [`FREE_PENDING`].
+    state: AtomicU8,
+}
+
+/// No call is in progress on the handle.
+const IDLE: u8 = 0;
+/// A call (or the handle's free) holds the handle.
+const TAKEN: u8 = 1;
+/// `smtpc_client_free` was called during the call: the call frees the
+/// handle when it ends.
+const FREE_PENDING: u8 = 2;
+
+/// The state of the block whose handle is at `c`.
+///
+/// # Safety
+/// `c` is a live handle from `smtpc_client_new` (not NULL), and stays
+/// live for `'a`.
+unsafe fn state<'a>(c: *const smtpc_client) -> &'a AtomicU8 {
+    let block = c.cast::<Block>();
+    // SAFETY: the caller's promise: `c` is the address of a live Block
+    // (its first field is the handle). Only the `state` field is
+    // borrowed, which lies outside the handle that a call in progress
+    // may hold as `&mut`; atomics are written through `&`.
+    unsafe { &(*block).state }
+}
+
+/// The handle taken for one call; given back by [`Call::leave`] (or,
+/// if the call unwinds past it, by its `Drop`).
+struct Call<'a>(&'a AtomicU8);
+
+impl<'a> Call<'a> {
+    /// Takes the handle, or None when a call already holds it.
+    fn enter(state: &'a AtomicU8) -> Option<Call<'a>> {
+        state
+            .compare_exchange(IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| Call(state))
+    }
+
+    /// Gives the handle back; true when it is to be freed now.
+    fn leave(self) -> bool {
+        let before = self.0.swap(IDLE, Ordering::Release);
+        std::mem::forget(self);
+        before & FREE_PENDING != 0
+    }
+}
+
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        self.0.store(IDLE, Ordering::Release);
+    }
 }
 
 impl smtpc_client {
@@ -184,32 +270,66 @@ pub(crate) enum Sending<'s> {
     Last(Client),
 }
 
-/// Borrows the handle behind `c`.
+/// What [`borrow`] found behind a pointer.
+pub(crate) enum Borrowed<'a> {
+    /// NULL.
+    Null,
+    /// A handle that a call holds: this is a call made from inside one
+    /// of its callbacks (or, against the rules, from another thread).
+    Busy,
+    /// A handle no call holds.
+    Idle(&'a smtpc_client),
+}
+
+/// Borrows the handle behind `c` for an accessor, unless a call holds
+/// it: the accessor then gets nothing, so it never reads what the call
+/// is changing.
 ///
 /// # Safety
 /// `c` is NULL or a handle from `smtpc_client_new`, not yet freed, and not
 /// used by another thread for `'a`.
-pub(crate) unsafe fn borrow<'a>(c: *const smtpc_client) -> Option<&'a smtpc_client> {
-    // SAFETY: the caller's promise: NULL (gives None) or a live handle.
-    unsafe { c.as_ref() }
+pub(crate) unsafe fn borrow<'a>(c: *const smtpc_client) -> Borrowed<'a> {
+    if c.is_null() {
+        return Borrowed::Null;
+    }
+    // SAFETY: the caller's promise: `c` is a live handle.
+    let state = unsafe { state(c) };
+    if state.load(Ordering::Acquire) != IDLE {
+        return Borrowed::Busy;
+    }
+    // SAFETY: the caller's promise: a live handle; no call holds it (the
+    // state is IDLE, and only a call on this thread could take it while
+    // the accessor runs), so no `&mut` to it is alive.
+    Borrowed::Idle(unsafe { &*c })
 }
 
 /// Runs `action` on the handle behind `c` and records its outcome there.
-/// NULL is `SMTPC_INVALID_ARGUMENT`. A panic inside drops the session
-/// (its state is unknown) and is recorded as `SMTPC_PANIC`.
+/// NULL is `SMTPC_INVALID_ARGUMENT`; a handle that a call already holds
+/// (a call from inside a callback) is `SMTPC_BUSY`, and nothing of it is
+/// touched. A panic inside drops the session (its state is unknown) and
+/// is recorded as `SMTPC_PANIC`. When `smtpc_client_free` was called
+/// during the action, the handle is freed once the outcome is recorded.
 ///
 /// # Safety
-/// As for [`borrow`], with no other reference to the handle alive.
+/// As for [`borrow`].
 pub(crate) unsafe fn act(
     c: *mut smtpc_client,
     action: impl FnOnce(&mut smtpc_client) -> Result<Done, Fail>,
 ) -> smtpc_result {
-    // SAFETY: the caller's promise: NULL (gives None) or a live handle
-    // that nothing else references during this call.
-    let Some(handle) = (unsafe { c.as_mut() }) else {
+    if c.is_null() {
         return smtpc_result::SMTPC_INVALID_ARGUMENT;
+    }
+    // SAFETY: the caller's promise: `c` is a live handle.
+    let state = unsafe { state(c) };
+    let Some(call) = Call::enter(state) else {
+        return smtpc_result::SMTPC_BUSY;
     };
-    match catch_unwind(AssertUnwindSafe(|| action(handle))) {
+    // SAFETY: the caller's promise: a live handle. This call took it
+    // (the state was IDLE), so nothing else references it until
+    // `call.leave()`: calls made meanwhile from callbacks get
+    // SMTPC_BUSY without touching it.
+    let handle = unsafe { &mut *c };
+    let result = match catch_unwind(AssertUnwindSafe(|| action(handle))) {
         Ok(step) => handle.outcome.record(step),
         Err(_) => {
             // Dropping a session says QUIT, which could panic in turn.
@@ -218,7 +338,37 @@ pub(crate) unsafe fn act(
             }
             handle.outcome.panicked()
         }
+    };
+    if call.leave() {
+        // SAFETY: `c` is live, no reference to the handle is left (the
+        // borrow above ended), and its free was deferred to this point.
+        unsafe { destroy(c) };
     }
+    result
+}
+
+/// Drops the handle and frees its block. The handle is marked taken
+/// while it is dropped: a callback that runs meanwhile (the transcript
+/// of QUIT) and calls into it gets `SMTPC_BUSY`, and one that frees it
+/// changes nothing.
+///
+/// # Safety
+/// `c` is a live handle from `smtpc_client_new`, which no reference
+/// covers, and which is not used again.
+unsafe fn destroy(c: *mut smtpc_client) {
+    let block = c.cast::<Block>();
+    // SAFETY: `c` is live (the caller's promise).
+    unsafe { state(c) }.store(TAKEN, Ordering::Release);
+    // SAFETY: `block` is the live Block at `c`; only its handle field is
+    // borrowed, and nothing else references it (the caller's promise).
+    let handle = unsafe { &mut (*block).handle };
+    // SAFETY: the handle is dropped once: here, and never again (the
+    // Block's own drop below leaves a ManuallyDrop alone).
+    unsafe { ManuallyDrop::drop(handle) };
+    // SAFETY: the block was allocated in smtpc_client_new by the global
+    // allocator with Block's layout, as Box::from_raw requires, and is
+    // freed once.
+    drop(unsafe { Box::from_raw(block) });
 }
 
 /// A new handle with default options, or NULL if memory ran out. Free it
@@ -236,33 +386,55 @@ pub extern "C" fn smtpc_client_new() -> *mut smtpc_client {
         }
         let cancel = Canceller::new();
         let block = Block {
-            handle: smtpc_client::new(cancel.clone()),
+            handle: ManuallyDrop::new(smtpc_client::new(cancel.clone())),
             cancel,
+            state: AtomicU8::new(IDLE),
         };
         // SAFETY: `p` is not NULL and was allocated by the global allocator
         // with Block's layout, so it is valid and aligned for this write,
-        // and Box::from_raw may take it over in smtpc_client_free.
+        // and Box::from_raw may take it over in `destroy`.
         unsafe { p.write(block) };
-        // The handle is the block's first field (repr(C)): same address.
+        // The handle is the block's first field (repr(C), and ManuallyDrop
+        // is transparent): same address.
         p.cast::<smtpc_client>()
     }
 }
 
 /// Frees a handle and everything it owns (strings returned by accessors
 /// included). An open session is ended with QUIT, without waiting for the
-/// reply. NULL is a no-op. The handle must not be used afterwards.
+/// reply; the transcript callback, if one is set, sees that QUIT, so its
+/// `user_data` must still be valid here. NULL is a no-op. The handle must
+/// not be used afterwards.
+///
+/// Called from a callback (transcript, read or credentials) during a call
+/// on the same handle, the free is deferred: the handle is freed when
+/// that call returns, after it recorded its result, which it returns as
+/// usual; neither the handle nor its strings may be used after that.
 ///
 /// # Safety
 /// `c` is NULL or a handle from `smtpc_client_new` that was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn smtpc_client_free(c: *mut smtpc_client) {
     ffi_boundary! {
-        if !c.is_null() {
-            // SAFETY: `c` points to a Block allocated in smtpc_client_new
-            // with the global allocator and Block's layout, as
-            // Box::from_raw requires, and the caller promises it was not
-            // freed yet.
-            drop(unsafe { Box::from_raw(c.cast::<Block>()) });
+        if c.is_null() {
+            return;
+        }
+        // SAFETY: the caller's promise: `c` is a live handle.
+        let state = unsafe { state(c) };
+        match Call::enter(state) {
+            Some(call) => {
+                std::mem::forget(call);
+                // SAFETY: `c` is live and no call holds it (it was IDLE),
+                // so nothing references it; the caller will not use it
+                // again.
+                unsafe { destroy(c) };
+            }
+            // A call holds it (this is one of its callbacks): that call
+            // frees it on its way out. A second free meanwhile, or one
+            // during `destroy`, only sets the flag again.
+            None => {
+                state.fetch_or(FREE_PENDING, Ordering::AcqRel);
+            }
         }
     }
 }
@@ -317,11 +489,10 @@ pub unsafe extern "C" fn smtpc_cancel(c: *const smtpc_client) {
         let block = c.cast::<Block>();
         // SAFETY: `c` points to a live Block (smtpc_client_new returns the
         // address of one, whose first field is the handle). Only its
-        // `cancel` field is read, through a raw place projection: memory
-        // outside the handle, which the thread in a call may hold as
-        // `&mut smtpc_client`; the Canceller is Sync and never written
-        // after smtpc_client_new.
-        let cancel: &Canceller = unsafe { &*std::ptr::addr_of!((*block).cancel) };
+        // `cancel` field is borrowed: memory outside the handle, which the
+        // thread in a call may hold as `&mut smtpc_client`; the Canceller
+        // is Sync and never written after smtpc_client_new.
+        let cancel: &Canceller = unsafe { &(*block).cancel };
         cancel.cancel();
     }
 }

@@ -29,7 +29,12 @@
 //! This file has the functions that need no handle.
 
 #![allow(unsafe_code)]
+// Each unsafe operation in a block of its own, with its own SAFETY
+// comment: a new one added beside another does not go unremarked. (The
+// tests call the C functions many to a block, under one comment.)
 #![deny(unsafe_op_in_unsafe_fn)]
+#![cfg_attr(not(test), deny(clippy::multiple_unsafe_ops_per_block))]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![allow(non_camel_case_types)]
 
 // The header declares the items in this order: the functions of this
@@ -107,3 +112,6 @@ pub extern "C" fn smtpc_take_over_system_roots() -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_reentry;

@@ -37,7 +37,13 @@ pub enum smtpc_result {
     /// session goes on).
     SMTPC_PROTOCOL = 4,
     /// An I/O error on the connection, a failure to connect, or a read
-    /// callback that reported an error. The connection is closed.
+    /// callback that reported an error. The connection is closed, but for
+    /// one case: a read callback that failed before anything of its
+    /// message was sent (`smtpc_send_stream` reads the first 256 KiB
+    /// before MAIL FROM) leaves the session open and usable, as
+    /// `smtpc_is_connected` then says. Once the message began, the
+    /// connection is closed without an end of data: the server drops the
+    /// message, it is never cut short.
     SMTPC_IO = 5,
     /// The server did not answer (or accept data) within the timeout, the
     /// call's deadline passed (`smtpc_set_call_timeout_ms`), or no address
@@ -88,6 +94,13 @@ pub enum smtpc_result {
     /// message gives its reply code and what it means), refused the user
     /// name and password, or is not a SOCKS5 proxy.
     SMTPC_PROXY = 16,
+    /// A call on this handle is in progress: this call was made from
+    /// inside one of its callbacks (transcript, read, credentials), or,
+    /// against the rules, from another thread. Nothing was done and the
+    /// handle's outcome is unchanged; the call in progress is not
+    /// affected. (`smtpc_cancel` is the one function meant for that
+    /// moment.)
+    SMTPC_BUSY = 17,
 }
 
 use smtpc_result::*;
@@ -112,6 +125,7 @@ c_enum! {
         SMTPC_CANCELLED => c"cancelled",
         SMTPC_UNKNOWN_HOST => c"unknown host",
         SMTPC_PROXY => c"proxy refused",
+        SMTPC_BUSY => c"busy: a call on this handle is in progress",
     }
 }
 

@@ -268,3 +268,87 @@ fn oauthbearer_success() {
         .text()
         .contains("AUTH OAUTHBEARER bixhPW1lQGV4YW1wbGUub3JnLAFhdXRoPUJlYXJlciB0b2sBAQ==\r\n"));
 }
+
+/// A 535 that repeats the line it answers, and what that line decodes to.
+fn echo() -> Act {
+    respond(|line| {
+        use base64::Engine as _;
+        let last = line.rsplit(' ').next().unwrap_or("");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(last)
+            .map(|d| String::from_utf8_lossy(&d).replace('\0', " "))
+            .unwrap_or_default();
+        format!("535-5.7.8 you sent: {line}\n535 5.7.8 which says: {decoded}")
+    })
+}
+
+#[test]
+fn a_server_that_echoes_the_credentials_gets_them_redacted() {
+    for (mechanism, exchange) in [
+        ("PLAIN", vec![echo()]),
+        (
+            "LOGIN",
+            script([
+                on_line("334 VXNlcm5hbWU6"),
+                on_line("334 UGFzc3dvcmQ6"),
+                vec![echo()],
+            ]),
+        ),
+    ] {
+        let server = Server::start(script([
+            greet_ehlo(&["AUTH PLAIN LOGIN"]),
+            exchange,
+            vec![Act::Line],
+        ]));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let err = plain(&server)
+            .auth_mechanisms(&[Mechanism::from_name(mechanism).unwrap()])
+            .transcript(move |d, l| sink.lock().unwrap().push(format!("{d:?} {l}")))
+            .connect()
+            .unwrap_err();
+        let Error::Auth { reply: Some(r), .. } = &err else {
+            panic!("{err:?}")
+        };
+        let log = log.lock().unwrap().join("\n");
+        // The server did echo them: the redaction had something to hide.
+        let wire = server.text();
+        assert!(wire.contains(PLAIN_B64) || wire.contains(SECRET_B64));
+        for shown in [err.to_string(), format!("{err:?}"), r.text(), log.clone()] {
+            assert_no_secret(&shown);
+            assert!(shown.contains("you sent: "), "{shown}");
+        }
+        let refusal: Vec<&str> = log.lines().filter(|l| l.contains(" 535")).collect();
+        assert_eq!(refusal.len(), 2, "{mechanism}: {log}");
+        for line in refusal {
+            assert!(line.ends_with(" <redacted>"), "{mechanism}: {line}");
+        }
+    }
+}
+
+#[test]
+fn a_password_that_occurs_in_a_challenge_or_a_reply_code_changes_nothing() {
+    // "VXN" is in LOGIN's first challenge ("Username:"), "235" is the
+    // code of the acceptance: neither is touched where the client reads
+    // it, and the session goes on.
+    for password in ["VXN", "235"] {
+        let server = Server::start(script([
+            greet_ehlo(&["AUTH LOGIN"]),
+            on_line("334 VXNlcm5hbWU6"),
+            on_line("334 UGFzc3dvcmQ6"),
+            on_line("235 2.7.0 Accepted"),
+            quit(),
+        ]));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let mut client = plain(&server)
+            .credentials(USER, password)
+            .transcript(move |_, l| sink.lock().unwrap().push(l.to_owned()))
+            .connect()
+            .unwrap_or_else(|e| panic!("{password}: {e}"));
+        assert_eq!(client.auth_reply().unwrap().code, 235);
+        client.quit().unwrap();
+        let log = log.lock().unwrap().join("\n");
+        assert!(log.contains("235 2.7.0 Accepted"), "{log}");
+    }
+}

@@ -81,10 +81,16 @@ pub(crate) enum Link {
 
 /// Compiles `source` into an executable named `name`.
 pub(crate) fn compile(name: &str, source: &Path, link: Link) -> PathBuf {
+    compile_with(name, source, link, &[])
+}
+
+/// [`compile`] with more flags (`-fsanitize=...`).
+pub(crate) fn compile_with(name: &str, source: &Path, link: Link, flags: &[&str]) -> PathBuf {
     let exe = out_dir().join(name);
     let lib = lib_dir();
     let mut cmd = Command::new(cc());
     cmd.args(CFLAGS)
+        .args(flags)
         .arg("-I")
         .arg(root().join("include"))
         .arg("-o")

@@ -13,6 +13,8 @@ mod c_api;
 mod c_credentials;
 mod c_header;
 mod c_lmtp;
+mod c_reentry;
+mod c_secrets;
 mod delivery;
 mod exchange;
 mod hostile;

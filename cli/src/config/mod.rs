@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use smtpc::Mechanism;
+use zeroize::Zeroize;
 
 use crate::args::{ProtocolArg, TlsMode};
 use crate::exit::Exit;
@@ -63,10 +64,17 @@ impl Problem {
     }
 }
 
-/// A password written in the file: never shown (`Debug` redacts it).
+/// A password written in the file: never shown (`Debug` redacts it),
+/// wiped when dropped.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 impl Secret {
     pub fn expose(&self) -> &str {
