@@ -114,6 +114,13 @@ impl Session {
     ) -> Result<Session, Error> {
         // The whole set-up is the connect call's.
         let deadline = reach.budget.call_deadline();
+        // The first connection with these options builds the TLS
+        // connector while it connects and waits for the greeting.
+        if matches!(setup.tls, Tls::StartTls | Tls::Implicit) {
+            if let Some(connector) = &setup.connector {
+                connector.build_ahead();
+            }
+        }
         let conn = connect(&reach, &mut setup, &mut transcript, deadline)?;
         Session::start(conn, setup, Some(reach), upkeep)
     }

@@ -317,7 +317,7 @@ impl Material {
     /// default verify paths, then native-tls loads the file openssl-probe
     /// found), even when the system's roots are disabled, which only
     /// replaces the store afterwards. Hence built once and shared.
-    fn build(self) -> Result<TlsConnector, Error> {
+    fn build(&self) -> Result<TlsConnector, Error> {
         let mut b = TlsConnector::builder();
         b.min_protocol_version(Some(match self.min_version {
             Some(TlsVersion::Tls13) => Protocol::Tlsv13,
@@ -342,11 +342,12 @@ impl Material {
                 b.add_root_certificate(cert);
             }
         }
-        for cert in self.roots {
-            b.add_root_certificate(cert);
+        // Clones share OpenSSL's objects (reference counts).
+        for cert in &self.roots {
+            b.add_root_certificate(cert.clone());
         }
-        if let Some(identity) = self.identity {
-            b.identity(identity);
+        if let Some(identity) = &self.identity {
+            b.identity(identity.clone());
         }
         b.build().map_err(|e| tls_error("setting up TLS", e))
     }

@@ -74,7 +74,6 @@ enum State {
     Pending { material: Box<Material>, key: Key },
     Built {
         connector: TlsConnector,
-        key: Key,
         at: Instant,
     },
 }
@@ -112,7 +111,7 @@ impl SharedConnector {
         }
         let (material, key) = options.material()?;
         *state = match process::find(&key) {
-            Some((connector, at)) => State::Built { connector, key, at },
+            Some((connector, at)) => State::Built { connector, at },
             None => State::Pending {
                 material: Box::new(material),
                 key,
@@ -126,14 +125,11 @@ impl SharedConnector {
     /// for implicit TLS).
     pub fn get(&self) -> Result<TlsConnector, Error> {
         let mut state = lock(&self.0);
-        let (connector, key, at) = match std::mem::take(&mut *state) {
-            State::Built { connector, key, at } => (connector, key, at),
-            State::Pending { material, key } => {
-                // On failure the state stays Unread: the next connection
-                // reads the options again.
-                let (connector, at) = process::find_or_build(key, *material)?;
-                (connector, key, at)
-            }
+        let (connector, at) = match &*state {
+            State::Built { connector, .. } => return Ok(connector.clone()),
+            // On failure it stays pending: the next use tries again and
+            // says why.
+            State::Pending { material, key } => process::find_or_build(*key, material)?,
             State::Unread => {
                 return Err(Error::InvalidInput(
                     "TLS requested but not configured".into(),
@@ -142,10 +138,30 @@ impl SharedConnector {
         };
         *state = State::Built {
             connector: connector.clone(),
-            key,
             at,
         };
         Ok(connector)
+    }
+
+    /// Starts building the connector on a thread of its own when it is
+    /// not built yet, so that the build (the system's roots) runs while
+    /// the caller waits on the network (the connection, the greeting);
+    /// [`get`](Self::get) then waits for it, as the state's lock is held
+    /// while building. For a session that will do TLS unless it fails.
+    pub fn build_ahead(&self) {
+        if !matches!(*lock(&self.0), State::Pending { .. }) {
+            return;
+        }
+        let this = self.clone();
+        // Bounded: one build. Its error, if any, is said by the `get` of
+        // the session that needs it.
+        let spawned = std::thread::Builder::new()
+            .name("smtpc-tls-roots".into())
+            .spawn(move || {
+                let _ = this.get();
+            });
+        // No thread to be had: the session builds it when it needs it.
+        drop(spawned);
     }
 }
 
@@ -174,7 +190,7 @@ mod process {
     /// `material` and kept.
     pub(super) fn find_or_build(
         key: Key,
-        material: Material,
+        material: &Material,
     ) -> Result<(TlsConnector, Instant), Error> {
         // Held while building, so that handles with equal options that
         // connect at once build one connector, not one each.

@@ -1,5 +1,6 @@
 //! The connector is built once per set of options: not before the first
-//! handshake, not again on a reconnection, a new connection with the same
+//! connection that needs it (with opportunistic TLS, not before the
+//! handshake), not again on a reconnection, a new connection with the same
 //! `Config`, or another `Config` with equal options; again when the
 //! options change. Counted by options, so tests running in parallel do not
 //! see each other's builds: each test trusts a root of its own.
@@ -98,7 +99,9 @@ fn not_built_before_a_handshake_nor_without_one() {
     let config = builder.config().clone();
     builder.connect().unwrap().quit().unwrap();
     assert_eq!(built(&config), 0);
-    // A server that refuses STARTTLS: nothing built either.
+    // A server that offers STARTTLS and then refuses it: nothing built
+    // either. (With STARTTLS required, the build starts with the
+    // connection, on a thread of its own, to be ready by the handshake.)
     let server = Server::start(script([
         greet_ehlo(&["STARTTLS"]),
         on_line("454 4.7.0 TLS not available"),
@@ -106,7 +109,6 @@ fn not_built_before_a_handshake_nor_without_one() {
     ]));
     let err = ClientBuilder::from(config.clone())
         .port(server.port())
-        .tls(Tls::StartTls)
         .connect()
         .unwrap_err();
     assert!(matches!(err, crate::Error::TlsUnavailable { .. }), "{err}");
