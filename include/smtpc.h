@@ -439,7 +439,7 @@ const char *smtpc_result_str(int result);
 /**
  * Makes TLS set-up cheap for the whole process: the system's CA bundle
  * is no longer parsed (twice) each time a TLS connector is built, but
- * once per connector by smtpc, at the first handshake, and not at all for
+ * once per connector by smtpc, while connecting, and not at all for
  * handles whose system roots are off (`smtpc_set_system_roots(c,
  * false)`). The roots trusted stay the same. It points the environment's
  * `SSL_CERT_FILE` at /dev/null for this process, so **call it first thing

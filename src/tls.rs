@@ -56,7 +56,8 @@ pub(crate) use shared::SharedConnector;
 /// The handshake is bounded by the timeout.
 ///
 /// The TLS connector (the roots, loaded from the system's CA bundle by
-/// OpenSSL) is built at the first handshake and then kept: by the
+/// OpenSSL) is built while the first connection is made (on a thread of
+/// its own; with opportunistic TLS, at the handshake) and then kept: by the
 /// [`Config`](crate::Config) and its clones, by reconnections, and by the
 /// process for every connection with equal TLS options (for a day). A
 /// program can also let smtpc load the system's bundle itself, once, and
@@ -211,7 +212,7 @@ fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, Error> {
 pub(crate) struct Material {
     roots: Vec<Certificate>,
     /// Root files, read but not decoded yet (a file may be a whole
-    /// bundle): decoded with the connector, at the first handshake. Each
+    /// bundle): decoded with the connector, after connecting. Each
     /// with what it is called in errors.
     root_files: Vec<(String, Vec<u8>)>,
     /// The system's bundles, when smtpc loads them itself

@@ -27,7 +27,7 @@ static TAKEN: OnceLock<Vec<PathBuf>> = OnceLock::new();
 /// Makes building a TLS connector cheap: points `SSL_CERT_FILE` at an
 /// empty file (/dev/null) for this process, so that native-tls and OpenSSL
 /// parse no CA file when a connector is built, and has smtpc load the
-/// system's bundle itself, once per connector, at the first handshake, and
+/// system's bundle itself, once per connector, while connecting, and
 /// only when the system's roots are trusted. The roots trusted stay the
 /// same: the bundle OpenSSL would have read (`SSL_CERT_FILE` as it was, else
 /// `OPENSSLDIR/cert.pem`) and the one openssl-probe would have (usually the

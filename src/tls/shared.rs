@@ -7,9 +7,10 @@
 //! backend: it parses the system's CA bundle, twice (see
 //! [`Material::build`](super::Material)). So the caller's part (the roots
 //! added, the identity) is read and checked before the first connection,
-//! where its errors belong, and the connector is built at the first
-//! handshake, after the TCP connection and the greeting, and only when
-//! no connector for equal options exists in the process yet.
+//! where its errors belong, and the connector is built while the first
+//! connection waits on the network (or at the handshake, with
+//! opportunistic TLS), and only when no connector for equal options
+//! exists in the process yet.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -120,9 +121,8 @@ impl SharedConnector {
         Ok(())
     }
 
-    /// The connector, built now if it was not (by the first handshake:
-    /// after the greeting and EHLO for STARTTLS, after the TCP connection
-    /// for implicit TLS).
+    /// The connector, built now if it was not (or when the build under
+    /// way is done).
     pub fn get(&self) -> Result<TlsConnector, Error> {
         let mut state = lock(&self.0);
         let (connector, at) = match &*state {

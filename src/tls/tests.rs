@@ -66,7 +66,7 @@ fn built_once_per_options_and_reused_on_reconnect() {
     let config = builder.config().clone();
     assert_eq!(built(&config), 0);
     let mut c = builder.connect().unwrap();
-    assert_eq!(built(&config), 1, "built by the first handshake");
+    assert_eq!(built(&config), 1, "built by the first connection");
     send_one(&mut c);
     send_one(&mut c);
     c.quit().unwrap();
