@@ -203,6 +203,7 @@ impl ClientBuilder {
     pub fn add_root_certificate(mut self, pem_or_der: &[u8]) -> Self {
         self.config
             .tls_options
+            .changed()
             .roots
             .push(CertSource::Bytes(pem_or_der.to_vec()));
         self
@@ -212,6 +213,7 @@ impl ClientBuilder {
     pub fn add_root_certificate_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config
             .tls_options
+            .changed()
             .roots
             .push(CertSource::File(path.into()));
         self
@@ -220,13 +222,13 @@ impl ClientBuilder {
     /// Trusts only the roots added with `add_root_certificate*`, not the
     /// system's.
     pub fn disable_system_roots(mut self) -> Self {
-        self.config.tls_options.disable_system_roots = true;
+        self.config.tls_options.changed().disable_system_roots = true;
         self
     }
 
     /// Presents a client certificate from a PKCS#12 archive (DER bytes).
     pub fn identity_pkcs12(mut self, der: &[u8], password: &str) -> Self {
-        self.config.tls_options.identity = Some(IdentitySource::Pkcs12 {
+        self.config.tls_options.changed().identity = Some(IdentitySource::Pkcs12 {
             der: der.to_vec(),
             password: password.to_owned(),
         });
@@ -236,7 +238,7 @@ impl ClientBuilder {
     /// Presents a client certificate: a PEM certificate chain and its PEM
     /// PKCS#8 private key.
     pub fn identity_pem(mut self, chain: &[u8], key: &[u8]) -> Self {
-        self.config.tls_options.identity = Some(IdentitySource::Pem {
+        self.config.tls_options.changed().identity = Some(IdentitySource::Pem {
             chain: chain.to_vec(),
             key: key.to_vec(),
         });
@@ -245,27 +247,27 @@ impl ClientBuilder {
 
     /// The lowest TLS version accepted (default TLS 1.2).
     pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
-        self.config.tls_options.min_version = Some(version);
+        self.config.tls_options.changed().min_version = Some(version);
         self
     }
 
     /// The name the server's certificate must carry, and the SNI sent, when
     /// it differs from the host connected to (connecting by IP address).
     pub fn tls_server_name(mut self, name: &str) -> Self {
-        self.config.tls_options.server_name = Some(name.to_owned());
+        self.config.tls_options.changed().server_name = Some(name.to_owned());
         self
     }
 
     /// DANGER: accepts any certificate, even expired or self-signed, so
     /// anyone on the path can read and change the session. For tests only.
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.config.tls_options.accept_invalid_certs = accept;
+        self.config.tls_options.changed().accept_invalid_certs = accept;
         self
     }
 
     /// DANGER: accepts a valid certificate issued for another host name.
     pub fn danger_accept_invalid_hostnames(mut self, accept: bool) -> Self {
-        self.config.tls_options.accept_invalid_hostnames = accept;
+        self.config.tls_options.changed().accept_invalid_hostnames = accept;
         self
     }
 

@@ -248,9 +248,15 @@ impl Config {
                 "a UNIX socket is reached directly: no proxy, no source address".into(),
             ));
         }
+        // The caller's roots and identity are checked now; the connector
+        // (the system's roots) is built at the first handshake, once for
+        // these options (see tls/shared.rs).
         let connector = match self.tls() {
             Tls::None => None,
-            _ => Some(self.tls_options.connector()?),
+            _ => {
+                self.tls_options.connector.prepare(&self.tls_options)?;
+                Some(self.tls_options.connector.clone())
+            }
         };
         let auth = self.credentials.as_ref().map(|credentials| AuthConfig {
             credentials: credentials.clone(),

@@ -78,7 +78,7 @@ pub use proxy::Proxy;
 pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyError};
 pub use stream::Transport;
 pub use timeouts::Phase;
-pub use tls::{Tls, TlsVersion};
+pub use tls::{take_over_system_roots, Tls, TlsVersion};
 pub use transcript::Direction;
 
 /// The wire format's building blocks, public for the fuzz targets and the

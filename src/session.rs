@@ -8,8 +8,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use native_tls::TlsConnector;
-
 use crate::auth::{self, AuthConfig};
 use crate::cancel::Canceller;
 use crate::command::Command;
@@ -23,7 +21,7 @@ use crate::stream::dial::{self, Dial};
 use crate::stream::{net, Stream};
 use crate::success::Step;
 use crate::timeouts::{Budget, Phase};
-use crate::tls::Tls;
+use crate::tls::{SharedConnector, Tls};
 use crate::transcript::{Direction, Transcript};
 
 /// What the session is set up with.
@@ -33,8 +31,9 @@ pub(crate) struct SessionConfig {
     pub tls: Tls,
     /// SMTP, or LMTP (LHLO, a reply per recipient after the message).
     pub protocol: Protocol,
-    /// Built when `tls` is not `Tls::None`.
-    pub connector: Option<TlsConnector>,
+    /// Set when `tls` is not `Tls::None`; built at the first handshake,
+    /// then kept for the connections that replace this one.
+    pub connector: Option<SharedConnector>,
     /// The name the server's certificate must carry (and the SNI).
     pub tls_name: String,
     pub auth: Option<AuthConfig>,
@@ -115,6 +114,13 @@ impl Session {
     ) -> Result<Session, Error> {
         // The whole set-up is the connect call's.
         let deadline = reach.budget.call_deadline();
+        // The first connection with these options builds the TLS
+        // connector while it connects and waits for the greeting.
+        if matches!(setup.tls, Tls::StartTls | Tls::Implicit) {
+            if let Some(connector) = &setup.connector {
+                connector.build_ahead();
+            }
+        }
         let conn = connect(&reach, &mut setup, &mut transcript, deadline)?;
         Session::start(conn, setup, Some(reach), upkeep)
     }
@@ -271,7 +277,7 @@ pub(crate) fn open(conn: &mut Connection, config: &SessionConfig) -> Result<Sess
 
 fn setup(conn: &mut Connection, config: &SessionConfig) -> Result<SessionInfo, Error> {
     if config.tls == Tls::Implicit {
-        conn.start_tls(connector(config)?, &config.tls_name)?;
+        conn.start_tls(&connector(config)?, &config.tls_name)?;
     }
     let greeting = Error::check(
         conn.read_reply("greeting", Phase::Greeting)?,
@@ -307,11 +313,12 @@ fn setup(conn: &mut Connection, config: &SessionConfig) -> Result<SessionInfo, E
     })
 }
 
-fn connector(config: &SessionConfig) -> Result<&TlsConnector, Error> {
+fn connector(config: &SessionConfig) -> Result<native_tls::TlsConnector, Error> {
     config
         .connector
         .as_ref()
-        .ok_or_else(|| Error::InvalidInput("TLS requested but not configured".into()))
+        .ok_or_else(|| Error::InvalidInput("TLS requested but not configured".into()))?
+        .get()
 }
 
 /// STARTTLS and the handshake. Any byte that arrived after the 220 was
@@ -334,7 +341,7 @@ fn starttls(conn: &mut Connection, config: &SessionConfig) -> Result<(), Error> 
         conn.shutdown();
         return Err(Error::StartTlsInjection { bytes: extra });
     }
-    conn.start_tls(connector(config)?, &config.tls_name)
+    conn.start_tls(&connector(config)?, &config.tls_name)
 }
 
 /// EHLO, falling back to HELO only when EHLO is answered 500 or 502 (the

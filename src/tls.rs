@@ -2,12 +2,20 @@
 //! (native-tls). The handshake itself runs in [`crate::stream`], where the
 //! socket and its deadlines live.
 
+mod roots;
+pub(crate) mod shared;
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::path::PathBuf;
 
 use native_tls::{Certificate, Identity, Protocol, TlsConnector};
 
 use crate::error::Error;
+
+pub use roots::take_over_system_roots;
+pub(crate) use shared::SharedConnector;
 
 /// How the connection is protected.
 ///
@@ -46,6 +54,14 @@ use crate::error::Error;
 /// [`danger_accept_invalid_certs`](crate::ClientBuilder::danger_accept_invalid_certs),
 /// [`danger_accept_invalid_hostnames`](crate::ClientBuilder::danger_accept_invalid_hostnames).
 /// The handshake is bounded by the timeout.
+///
+/// The TLS connector (the roots, loaded from the system's CA bundle by
+/// OpenSSL) is built while the first connection is made (on a thread of
+/// its own; with opportunistic TLS, at the handshake) and then kept: by the
+/// [`Config`](crate::Config) and its clones, by reconnections, and by the
+/// process for every connection with equal TLS options (for a day). A
+/// program can also let smtpc load the system's bundle itself, once, and
+/// never when the system's roots are off: [`take_over_system_roots`].
 ///
 /// # What other clients got wrong, smtpc refuses
 ///
@@ -125,7 +141,9 @@ pub(crate) enum IdentitySource {
     Pem { chain: Vec<u8>, key: Vec<u8> },
 }
 
-/// The options that shape the TLS connector.
+/// The options that shape the TLS connector, and the connector built
+/// from them (once, shared by every clone of these options). Whoever
+/// changes an option calls [`TlsOptions::changed`] first.
 #[derive(Clone, Default)]
 pub(crate) struct TlsOptions {
     pub roots: Vec<CertSource>,
@@ -135,6 +153,8 @@ pub(crate) struct TlsOptions {
     pub server_name: Option<String>,
     pub accept_invalid_certs: bool,
     pub accept_invalid_hostnames: bool,
+    /// Built on first use from the options above; clones share it.
+    pub connector: SharedConnector,
 }
 
 impl fmt::Debug for TlsOptions {
@@ -148,6 +168,7 @@ impl fmt::Debug for TlsOptions {
             .field("server_name", &self.server_name)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("accept_invalid_hostnames", &self.accept_invalid_hostnames)
+            .field("connector", &self.connector)
             .finish()
     }
 }
@@ -185,10 +206,119 @@ fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, Error> {
     })
 }
 
+/// The caller's part of a connector, read and checked: the roots added,
+/// the identity, the switches. What remains to do is OpenSSL's part,
+/// which loads the system's roots ([`Material::build`]).
+pub(crate) struct Material {
+    roots: Vec<Certificate>,
+    /// Root files, read but not decoded yet (a file may be a whole
+    /// bundle): decoded with the connector, after connecting. Each
+    /// with what it is called in errors.
+    root_files: Vec<(String, Vec<u8>)>,
+    /// The system's bundles, when smtpc loads them itself
+    /// ([`take_over_system_roots`]) and they are trusted.
+    system_bundles: &'static [PathBuf],
+    identity: Option<Identity>,
+    disable_system_roots: bool,
+    min_version: Option<TlsVersion>,
+    accept_invalid_certs: bool,
+    accept_invalid_hostnames: bool,
+}
+
 impl TlsOptions {
+    /// Marks the options as changed: the connector built from them so
+    /// far (shared with earlier clones, which keep it) is not theirs now.
+    pub fn changed(&mut self) -> &mut Self {
+        self.connector = SharedConnector::default();
+        self
+    }
+
+    /// Reads the root certificate files, decodes the roots and the
+    /// identity, and names the whole (see [`shared::Key`]): what a
+    /// connector is built from, each caller error found here, before any
+    /// connection.
+    fn material(&self) -> Result<(Material, shared::Key), Error> {
+        let mut key = shared::KeyHasher::new();
+        key.flag(self.disable_system_roots);
+        key.flag(self.accept_invalid_certs);
+        key.flag(self.accept_invalid_hostnames);
+        key.bytes(match self.min_version {
+            None => b"-",
+            Some(TlsVersion::Tls12) => b"1.2",
+            Some(TlsVersion::Tls13) => b"1.3",
+        });
+        let (mut roots, mut root_files) = (Vec::new(), Vec::new());
+        for source in &self.roots {
+            match source {
+                CertSource::Bytes(bytes) => {
+                    key.bytes(bytes);
+                    roots.extend(certificates(bytes, "root certificate")?);
+                }
+                CertSource::File(path) => {
+                    let what = format!("root certificates from {}", path.display());
+                    let bytes = read_file(path, "root certificates")?;
+                    key.bytes(&bytes);
+                    if bytes.is_empty() {
+                        return Err(Error::InvalidInput(format!("{what} holds no certificate")));
+                    }
+                    root_files.push((what, bytes));
+                }
+            }
+        }
+        let identity = match &self.identity {
+            None => {
+                key.bytes(b"");
+                None
+            }
+            Some(identity) => Some(
+                match identity {
+                    IdentitySource::Pkcs12 { der, password } => {
+                        key.bytes(b"pkcs12");
+                        key.bytes(der);
+                        key.bytes(password.as_bytes());
+                        Identity::from_pkcs12(der, password)
+                    }
+                    IdentitySource::Pem { chain, key: pkey } => {
+                        key.bytes(b"pem");
+                        key.bytes(chain);
+                        key.bytes(pkey);
+                        Identity::from_pkcs8(chain, pkey)
+                    }
+                }
+                .map_err(|e| tls_error("loading the client identity", e))?,
+            ),
+        };
+        let system_bundles = match roots::taken() {
+            Some(bundles) if !self.disable_system_roots => bundles,
+            _ => &[],
+        };
+        for bundle in system_bundles {
+            key.bytes(bundle.as_os_str().as_encoded_bytes());
+        }
+        let material = Material {
+            roots,
+            root_files,
+            system_bundles,
+            identity,
+            disable_system_roots: self.disable_system_roots,
+            min_version: self.min_version,
+            accept_invalid_certs: self.accept_invalid_certs,
+            accept_invalid_hostnames: self.accept_invalid_hostnames,
+        };
+        Ok((material, key.finish()))
+    }
+}
+
+impl Material {
     /// Builds the connector. Verification of the certificate chain and of
     /// the host name stays on unless a `danger_` option turned it off.
-    pub fn connector(&self) -> Result<TlsConnector, Error> {
+    ///
+    /// This is the expensive step: native-tls's OpenSSL backend loads the
+    /// default CA file twice here (`SslConnector::builder` sets OpenSSL's
+    /// default verify paths, then native-tls loads the file openssl-probe
+    /// found), even when the system's roots are disabled, which only
+    /// replaces the store afterwards. Hence built once and shared.
+    fn build(&self) -> Result<TlsConnector, Error> {
         let mut b = TlsConnector::builder();
         b.min_protocol_version(Some(match self.min_version {
             Some(TlsVersion::Tls13) => Protocol::Tlsv13,
@@ -198,25 +328,27 @@ impl TlsOptions {
         b.use_sni(true);
         b.danger_accept_invalid_certs(self.accept_invalid_certs);
         b.danger_accept_invalid_hostnames(self.accept_invalid_hostnames);
-        for source in &self.roots {
-            let certs = match source {
-                CertSource::Bytes(bytes) => certificates(bytes, "root certificate")?,
-                CertSource::File(path) => {
-                    let what = format!("root certificates from {}", path.display());
-                    certificates(&read_file(path, "root certificates")?, &what)?
-                }
-            };
-            for cert in certs {
+        // As OpenSSL does with its default file: a bundle that cannot be
+        // read adds nothing, and is no error.
+        for bundle in self.system_bundles {
+            let certs = std::fs::read(bundle)
+                .ok()
+                .and_then(|pem| Certificate::stack_from_pem(&pem).ok());
+            for cert in certs.into_iter().flatten() {
                 b.add_root_certificate(cert);
             }
         }
-        if let Some(identity) = &self.identity {
-            let identity = match identity {
-                IdentitySource::Pkcs12 { der, password } => Identity::from_pkcs12(der, password),
-                IdentitySource::Pem { chain, key } => Identity::from_pkcs8(chain, key),
+        for (what, bytes) in &self.root_files {
+            for cert in certificates(bytes, what)? {
+                b.add_root_certificate(cert);
             }
-            .map_err(|e| tls_error("loading the client identity", e))?;
-            b.identity(identity);
+        }
+        // Clones share OpenSSL's objects (reference counts).
+        for cert in &self.roots {
+            b.add_root_certificate(cert.clone());
+        }
+        if let Some(identity) = &self.identity {
+            b.identity(identity.clone());
         }
         b.build().map_err(|e| tls_error("setting up TLS", e))
     }

@@ -19,6 +19,7 @@ mod password_cmd;
 mod sendmail;
 mod settings;
 mod trace;
+mod trust;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -165,6 +166,8 @@ struct Local {
 
 impl Local {
     fn read(settings: &Settings) -> Result<Local, Exit> {
+        // First: nothing has started a thread yet (trust.rs).
+        trust::arrange();
         let password = match &settings.user {
             Some(_) => password(settings)?,
             None => None,

@@ -53,6 +53,7 @@ impl PasswordCmd {
             .stderr(Stdio::inherit())
             .env_remove(crate::PASSWORD_VAR)
             .env_remove(RENEW_VAR);
+        crate::trust::restore(&mut cmd);
         if renew {
             cmd.env(RENEW_VAR, "1");
         }

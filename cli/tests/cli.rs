@@ -17,6 +17,9 @@ use testkit::*;
 /// `--password-cmd`, renewal and SCRAM (in tests/cli/).
 #[path = "cli/password_cmd.rs"]
 mod password_cmd;
+/// Which CA bundle the tool reads, seen by strace (in tests/cli/).
+#[path = "cli/trust.rs"]
+mod trust;
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtpc");
 const PASSWORD_VAR: &str = "SMTPC_PASSWORD";
@@ -102,6 +105,11 @@ impl Smtpc {
 
     fn args<S: AsRef<std::ffi::OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Smtpc {
         self.cmd.args(args);
+        self
+    }
+
+    fn arg(mut self, arg: &str) -> Smtpc {
+        self.cmd.arg(arg);
         self
     }
 

@@ -91,6 +91,25 @@ pub extern "C" fn smtpc_result_str(result: c_int) -> *const c_char {
     }
 }
 
+/// Makes TLS set-up cheap for the whole process: the system's CA bundle
+/// is no longer parsed (twice) each time a TLS connector is built, but
+/// once per connector by smtpc, while connecting, and not at all for
+/// handles whose system roots are off (`smtpc_set_system_roots(c,
+/// false)`). The roots trusted stay the same. It points the environment's
+/// `SSL_CERT_FILE` at /dev/null for this process, so **call it first thing
+/// in `main`, before any thread starts** (like `curl_global_init`), and
+/// give programs you start the value it had if they use TLS. Calling it
+/// again does nothing. Returns whether it took effect (false where there
+/// is no /dev/null).
+///
+/// Without it, each handle's options still build their connector once
+/// per process (shared by every handle with equal options, kept a day),
+/// so a long-running program pays the bundle's parsing once.
+#[no_mangle]
+pub extern "C" fn smtpc_take_over_system_roots() -> bool {
+    ffi_boundary! { crate::take_over_system_roots() }
+}
+
 #[cfg(test)]
 mod tests;
 

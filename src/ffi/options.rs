@@ -333,7 +333,7 @@ pub unsafe extern "C" fn smtpc_set_system_roots(c: *mut smtpc_client, trust: boo
     ffi_boundary! { c => |h| {
         if trust {
             // The builder can only turn them off; C can turn them back on.
-            h.config.tls_options.disable_system_roots = false;
+            h.config.tls_options.changed().disable_system_roots = false;
             Ok(Done::Nothing)
         } else {
             set(h, ClientBuilder::disable_system_roots)

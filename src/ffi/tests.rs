@@ -532,3 +532,47 @@ fn the_credentials_callback_gives_the_secret_or_a_reason() {
     let shown = format!("{:?}", unsafe { &*h.0 }.config);
     assert!(shown.contains("<provider>"), "{shown}");
 }
+
+#[test]
+fn a_handle_builds_its_tls_connector_once_and_shares_it() {
+    use crate::tls::shared::counted::builds;
+    use testkit::certs::pki;
+    use testkit::*;
+    let session = || {
+        let tls = vec![Act::Tls(pki().server.server_config())];
+        let go = on_line("220 2.0.0 Go on");
+        script([
+            greet_ehlo(&["STARTTLS"]),
+            go,
+            tls,
+            on_line("250 ok"),
+            quit(),
+        ])
+    };
+    let server = Server::start_sessions(vec![session(), session(), session()]);
+    // A root no other test trusts, so that the count is this test's.
+    let own = pki().issue(&["handle.connector.test"]).cert_pem;
+    let ready = |h: &Handle| {
+        // SAFETY: a live handle, and buffers alive for the calls.
+        unsafe {
+            smtpc_set_server(h.0, c"127.0.0.1".as_ptr(), server.port());
+            smtpc_set_helo_name(h.0, c"client.test".as_ptr());
+            for pem in [pki().ca_pem.as_bytes(), own.as_bytes()] {
+                smtpc_set_ca_blob(h.0, pem.as_ptr().cast(), pem.len());
+            }
+            smtpc_set_system_roots(h.0, false)
+        }
+    };
+    // SAFETY: live handles, not used elsewhere meanwhile.
+    let built = |h: &Handle| builds(&unsafe { &*h.0 }.config.tls_options);
+    let (one, other) = (Handle::new(), Handle::new());
+    assert_eq!((ready(&one), ready(&other)), (SMTPC_OK, SMTPC_OK));
+    assert_eq!(built(&one), 0);
+    for h in [&one, &one, &other] {
+        // SAFETY: a live handle.
+        let (connected, quit) = unsafe { (smtpc_connect(h.0), smtpc_quit(h.0)) };
+        assert_eq!((connected, quit), (SMTPC_OK, SMTPC_OK), "{}", h.error());
+        assert_eq!(built(h), 1, "built again");
+    }
+    server.received();
+}

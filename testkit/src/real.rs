@@ -389,7 +389,12 @@ impl Dovecot {
     /// few seconds for `n` of them.
     pub fn mailbox(&self, user: &str, n: usize) -> Vec<Vec<u8>> {
         let new = self.dir.join("mail").join(user).join("Maildir/new");
-        wait_for_files(&new, "", n)
+        let mut files = wait_for_files(&new, "", n);
+        // Dovecot names them "<seconds>.M<microseconds>P<pid>...": in
+        // delivery order by those numbers, not as text (M99999 sorts
+        // after M100000 as text).
+        files.sort_by_key(|f| maildir_order(f));
+        files
             .into_iter()
             .map(|f| std::fs::read(f).unwrap())
             .collect()
@@ -405,6 +410,19 @@ impl Dovecot {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default()
     }
+}
+
+/// The delivery time in a Maildir file name, `<seconds>.M<microseconds>...`.
+fn maildir_order(file: &Path) -> (u64, u64) {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let (secs, rest) = name.split_once('.').unwrap_or((&name, ""));
+    let micros: String = rest
+        .strip_prefix('M')
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (secs.parse().unwrap_or(0), micros.parse().unwrap_or(0))
 }
 
 impl Drop for Dovecot {

@@ -136,6 +136,25 @@ impl Server {
         Server { addr, handle }
     }
 
+    /// A server for as many connections as there are scripts, one after
+    /// the other, each playing its script; `received` gives the bytes of
+    /// all of them, in order.
+    pub fn start_sessions(scripts: Vec<Vec<Act>>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let handle = thread::spawn(move || {
+            let mut all = Vec::new();
+            for script in scripts {
+                match accept(&listener, LIFETIME) {
+                    Some(stream) => all.extend(play(stream, script)),
+                    None => break,
+                }
+            }
+            all
+        });
+        Server { addr, handle }
+    }
+
     /// A server for one connection on a UNIX socket it creates at `path`
     /// (`addr` is then unused).
     pub fn start_unix(path: &std::path::Path, script: Vec<Act>) -> Server {
