@@ -10,7 +10,9 @@ use crate::error::Error;
 #[derive(Debug)]
 struct Failed {
     error: Error,
-    accepted: Vec<String>,
+    /// Its recipients neither refused nor put off: accepted, or not
+    /// answered (it failed first). The failure decides their fate.
+    pending: Vec<String>,
     rejected: Vec<Rejection>,
 }
 
@@ -22,12 +24,14 @@ pub(super) struct Merge {
 }
 
 impl Merge {
-    /// Takes in one transaction's result; on failure, the recipients it
-    /// had accepted and refused by then.
+    /// Takes in one transaction's result; on failure, its recipients
+    /// whose fate the failure decides (`pending`: every one it carried
+    /// but those it refused or put off, whether it got to them or not)
+    /// and those it refused.
     pub fn add(
         &mut self,
         result: Result<Delivery, Error>,
-        accepted: Vec<String>,
+        pending: Vec<String>,
         rejected: Vec<Rejection>,
     ) {
         match (result, self.sent.as_mut()) {
@@ -35,7 +39,7 @@ impl Merge {
             (Ok(d), Some(sent)) => sent.absorb(d),
             (Err(error), _) => self.failed.push(Failed {
                 error,
-                accepted,
+                pending,
                 rejected,
             }),
         }
@@ -52,7 +56,7 @@ impl Merge {
             Some(sent) => sent.rejected.extend(rejected),
             None => self.failed.push(Failed {
                 error: Error::AllRecipientsRejected(rejected),
-                accepted: Vec::new(),
+                pending: Vec::new(),
                 rejected: Vec::new(),
             }),
         }
@@ -75,10 +79,10 @@ impl Merge {
             sent.rejected.extend(f.rejected);
             match f.error {
                 Error::AllRecipientsRejected(list) => sent.rejected.extend(list),
-                Error::OutcomeUnknown(_) => sent.unknown.extend(f.accepted),
+                Error::OutcomeUnknown(_) => sent.unknown.extend(f.pending),
                 e => match e.reply() {
                     Some(reply) => sent.rejected.extend(
-                        f.accepted
+                        f.pending
                             .into_iter()
                             .map(|to| Rejection::new(to, reply.clone())),
                     ),

@@ -21,6 +21,7 @@ use super::tx::{More, Outcome, Part, Recipients};
 use super::{run, Scratch, Source, Then};
 use crate::delivery::Rejection;
 use crate::error::Error;
+use crate::reply::Reply;
 use crate::session::Session;
 
 /// A transaction to send: of which message, to which recipients, with
@@ -257,7 +258,11 @@ fn finish<'r>(
         session.delivered += 1;
     }
     let Some(more) = more else {
-        merge.add(result, Vec::new(), Vec::new());
+        let pending = match &result {
+            Ok(_) => Vec::new(),
+            Err(_) => pending(&t.part, &[], &[]),
+        };
+        merge.add(result, pending, Vec::new());
         return;
     };
     let More {
@@ -265,11 +270,11 @@ fn finish<'r>(
         rejected,
         deferred,
     } = *more;
-    let accepted_here = match &result {
-        Ok(d) => d.accepted.len(),
-        Err(_) => accepted.len(),
+    let (accepted_here, pending) = match &result {
+        Ok(d) => (d.accepted.len(), Vec::new()),
+        Err(_) => (accepted.len(), pending(&t.part, &rejected, &deferred)),
     };
-    merge.add(result, accepted, rejected);
+    merge.add(result, pending, rejected);
     if deferred.is_empty() {
         return;
     }
@@ -321,8 +326,22 @@ fn give_up(jobs: &mut Queue<Job<'_>>, merges: &mut [Merge], error: Error) {
             .unwrap_or(Error::ConnectionClosed {
                 during: "sending the message".into(),
             });
-        merges[job.message].add(Err(e), Vec::new(), Vec::new());
+        let pending = pending(&job.part, &[], &[]);
+        merges[job.message].add(Err(e), pending, Vec::new());
     }
+}
+
+/// The recipients of a failed transaction whose fate its failure decides:
+/// all it carried but those it refused or put off to another one.
+fn pending(part: &Part<'_>, rejected: &[Rejection], deferred: &[(usize, Reply)]) -> Vec<String> {
+    (0..part.count())
+        .filter_map(|i| part.recipient(i))
+        .filter(|(at, r)| {
+            !deferred.iter().any(|(d, _)| d == at)
+                && !rejected.iter().any(|x| x.recipient == r.address())
+        })
+        .map(|(_, r)| r.address().to_owned())
+        .collect()
 }
 
 /// A message's transactions when at most `limit` recipients may go in

@@ -17,6 +17,7 @@ mod c_reentry;
 mod c_secrets;
 mod delivery;
 mod exchange;
+mod fuzz_regressions;
 mod hostile;
 mod lmtp;
 mod one_shot;
