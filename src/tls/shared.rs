@@ -176,13 +176,20 @@ mod process {
         at: Instant,
     }
 
+    impl Entry {
+        /// Whether it is the connector for `key` and less than a day old.
+        fn serves(&self, key: &Key) -> bool {
+            self.key == *key && self.at.elapsed() < MAX_AGE
+        }
+    }
+
     static CONNECTORS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
     /// The connector for `key`, when one less than a day old is kept.
     pub(super) fn find(key: &Key) -> Option<(TlsConnector, Instant)> {
         lock(&CONNECTORS)
             .iter()
-            .find(|e| e.key == *key && e.at.elapsed() < MAX_AGE)
+            .find(|e| e.serves(key))
             .map(|e| (e.connector.clone(), e.at))
     }
 
@@ -195,10 +202,7 @@ mod process {
         // Held while building, so that handles with equal options that
         // connect at once build one connector, not one each.
         let mut list = lock(&CONNECTORS);
-        if let Some(e) = list
-            .iter()
-            .find(|e| e.key == key && e.at.elapsed() < MAX_AGE)
-        {
+        if let Some(e) = list.iter().find(|e| e.serves(&key)) {
             return Ok((e.connector.clone(), e.at));
         }
         let connector = material.build()?;
