@@ -4,54 +4,12 @@
 //! the server's last word on it was 2yz.
 #![no_main]
 
-use std::io::{self, Read, Write};
-
 use libfuzzer_sys::fuzz_target;
 use smtpc::{Client, Envelope, Message, Tls};
-
-/// Hands the fuzz input out in chunks whose sizes come from the input.
-struct Script {
-    data: Vec<u8>,
-    pos: usize,
-    sizes: Vec<u8>,
-    turn: usize,
-}
-
-impl Read for Script {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.data.len() - self.pos;
-        if left == 0 {
-            return Ok(0);
-        }
-        let size = match self.sizes.len() {
-            0 => 255,
-            n => self.sizes[self.turn % n],
-        };
-        self.turn += 1;
-        let n = (size as usize + 1).min(buf.len()).min(left);
-        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl Write for Script {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use testkit::memory::Memory;
 
 fuzz_target!(|data: &[u8]| {
-    let (sizes, data) = data.split_at(data.len().min(3));
-    let stream = Script {
-        data: data.to_vec(),
-        pos: 0,
-        sizes: sizes.to_vec(),
-        turn: 0,
-    };
+    let stream = Memory::from_fuzz_input(data);
     let Ok(mut client) = Client::builder("fuzz.test")
         .tls(Tls::None)
         .helo_name("client.test")

@@ -23,6 +23,32 @@ impl Memory {
     }
 }
 
+impl Memory {
+    /// A server's side taken from a fuzz input: its first (up to) three
+    /// bytes give the sizes of the chunks the rest is handed out in
+    /// (each byte + 1, in turn), so the fuzzer also tries where replies
+    /// are cut.
+    pub fn from_fuzz_input(input: &[u8]) -> Memory {
+        let (sizes, mut data) = input.split_at(input.len().min(3));
+        let mut input = VecDeque::new();
+        for turn in 0.. {
+            if data.is_empty() {
+                break;
+            }
+            let size = sizes
+                .get(turn % sizes.len().max(1))
+                .map_or(256, |&s| s as usize + 1);
+            let (chunk, rest) = data.split_at(size.min(data.len()));
+            input.push_back(chunk.to_vec());
+            data = rest;
+        }
+        Memory {
+            input,
+            writes: Writes::default(),
+        }
+    }
+}
+
 impl Read for Memory {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(chunk) = self.input.front_mut() else {

@@ -1,54 +1,11 @@
 //! Inputs the fuzzer (fuzz/fuzz_targets/client.rs) found, replayed through
 //! the same in-memory stream: the client's invariants hold for them.
 
-use std::io::{self, Read, Write};
-
 use smtpc::{Client, Envelope, Tls};
-
-/// Hands the input out in chunks whose sizes come from its first bytes,
-/// as the fuzz target does; writes go nowhere.
-struct Script {
-    data: Vec<u8>,
-    pos: usize,
-    sizes: Vec<u8>,
-    turn: usize,
-}
-
-impl Read for Script {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.data.len() - self.pos;
-        if left == 0 {
-            return Ok(0);
-        }
-        let size = match self.sizes.len() {
-            0 => 255,
-            n => self.sizes[self.turn % n],
-        };
-        self.turn += 1;
-        let n = (size as usize + 1).min(buf.len()).min(left);
-        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl Write for Script {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use testkit::memory::Memory;
 
 fn replay(input: &[u8]) -> Option<Result<smtpc::Delivery, smtpc::Error>> {
-    let (sizes, data) = input.split_at(input.len().min(3));
-    let stream = Script {
-        data: data.to_vec(),
-        pos: 0,
-        sizes: sizes.to_vec(),
-        turn: 0,
-    };
+    let stream = Memory::from_fuzz_input(input);
     let mut client = Client::builder("fuzz.test")
         .tls(Tls::None)
         .helo_name("client.test")
